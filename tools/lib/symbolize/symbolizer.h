@@ -1,0 +1,48 @@
+// symbolizer.h -- offline symbolization of a Profile's addresses with libdw.
+//
+// Owns: finding each module's ELF file (recorded path, then build-id under
+// /usr/lib/debug/.build-id and debuginfod-less local lookups), resolving
+// function / file / line with inline frames expanded, demangling, and the one
+// place where a return address is adjusted by one. Caches per module and per
+// address. Never throws for a missing module: frames then carry the module
+// and a hex address, and missing() lists what could not be opened.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/profile.h"
+
+namespace heapscope {
+
+struct Frame {
+  std::string function;  // demangled; "0x..." when unknown
+  std::string file;      // source file, empty when unknown
+  int line = 0;          // 0 when unknown
+  std::string module;    // module path ("" when the address is in no module)
+  bool inlined = false;  // true for a frame inlined into the next (outer) one
+  uint64_t address = 0;  // the raw return address this frame came from
+};
+
+class Symbolizer {
+ public:
+  explicit Symbolizer(const Profile& profile);
+  ~Symbolizer();
+  Symbolizer(const Symbolizer&) = delete;
+  Symbolizer& operator=(const Symbolizer&) = delete;
+
+  // Frames for one raw return address, innermost (most inlined) first.
+  const std::vector<Frame>& frames(uint64_t pc);
+  // Frames for a whole stack, innermost first, inlined frames expanded.
+  std::vector<Frame> stack(const std::vector<uint64_t>& pcs);
+  // Modules that could not be opened or had no symbols, with the reason.
+  std::vector<std::string> problems() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace heapscope
