@@ -24,6 +24,10 @@ struct Frame {
   std::string module;    // module path ("" when the address is in no module)
   bool inlined = false;  // true for a frame inlined into the next (outer) one
   uint64_t address = 0;  // the raw return address this frame came from
+  // address - the module's load bias (the ELF virtual address of the return
+  // address); stable across runs despite ASLR. 0 when in no module.
+  uint64_t rel_address = 0;
+  bool resolved = false;  // function/file/line came from the module's symbols
 };
 
 class Symbolizer {

@@ -1,0 +1,42 @@
+// origin.h -- which frame is the program's own code, and which standard
+// container made an allocation.
+//
+// Owns: the rules that classify a frame as system code (libc, the dynamic
+// loader, the C++ runtime, allocators, the profiler, std:: templates, system
+// headers), the origin (first frame, innermost first, that is not system
+// code) and the container (the outermost std:: container frame between the
+// allocation and the origin, spelled as a user writes the type:
+// "std::map<long, CacheEntry>"). Pure functions over strings; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "symbolize/symbolizer.h"
+
+namespace heapscope {
+
+// True when the frame belongs to libc, the loader, libstdc++/libgcc, an
+// allocator, the profiler, a std::/__gnu_cxx:: template, operator new/delete,
+// malloc & co., or a file under /usr/include.
+bool is_system_frame(const Frame& frame);
+
+// Index of the origin frame in frames (innermost first), or -1.
+int find_origin(const std::vector<Frame>& frames);
+
+// The container whose insertion allocated, from frames [0, origin) (all
+// frames when origin < 0), or "" when none.
+std::string find_container(const std::vector<Frame>& frames, int origin);
+
+// Container type for one demangled function name ("std::_Rb_tree<long,
+// std::pair<long const, V>, ...>::_M_emplace_unique<...>(...)" ->
+// "std::map<long, V>"), or "" when the function is no container member.
+std::string container_of_function(const std::string& function);
+
+// Tidies a demangled type as a user writes it: drops default template
+// arguments (std::less<K>, std::allocator<T>, std::hash<K>, std::equal_to<K>,
+// std::char_traits<char>), "long int" -> "long", "long unsigned int" ->
+// "unsigned long", std::__cxx11:: -> std::, basic_string<char> -> string.
+std::string tidy_type(const std::string& type);
+
+}  // namespace heapscope

@@ -1,0 +1,26 @@
+// json.h -- the --json output of report, diff and trend, exactly the shape in
+// PRODUCT.md: "totals", "sites" (ranked) with inuse/alloc figures, delta_*
+// (diff, trend), slope_bytes_per_s and r2 (trend), "origin" (object or null),
+// "container" (string or null), "frames" innermost first; plus "notes".
+// Module names are full paths. Pure functions; thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "analyze/diff.h"
+#include "analyze/report.h"
+#include "analyze/trend.h"
+
+namespace heapscope {
+
+nlohmann::json counts_json(const Counts& c);
+nlohmann::json frame_json(const Frame& f);
+nlohmann::json site_json(const SiteView& s);  // figures, origin, container, frames
+
+nlohmann::json report_json(const SymbolizedProfile& profile, const ReportResult& r);
+nlohmann::json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now,
+                         const DiffResult& d);
+nlohmann::json trend_json(const TrendResult& t);
+
+}  // namespace heapscope
