@@ -1,0 +1,130 @@
+// cmd_export.cpp -- `heapscope export SNAP [--base SNAP] --format F -o FILE`.
+//
+// Owns: the export subcommand: reads the profile(s) (any format read_profile
+// knows: hsnap, gperftools, jemalloc), symbolizes them offline, renders pprof,
+// collapsed, speedscope or svg, and writes FILE atomically (a temporary file
+// in the same directory, then rename), so no half-written file is left.
+// Errors: CommandError / FormatError naming the file and what is wrong.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "cmd/commands.h"
+#include "reader/reader.h"
+#include "render/collapsed.h"
+#include "render/flame_svg.h"
+#include "render/pprof.h"
+#include "render/speedscope.h"
+#include "render/stacks.h"
+#include "symbolize/symbolizer.h"
+
+namespace heapscope {
+namespace {
+
+const char* const kFormats = "pprof, collapsed, speedscope, svg";
+
+struct ExportOptions {
+  std::string snap;
+  std::string base;
+  std::string format;
+  std::string output;
+};
+
+void write_atomically(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw CommandError(tmp + ": cannot create: " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      close(fd);
+      unlink(tmp.c_str());
+      throw CommandError(path + ": write failed: " + std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    throw CommandError(path + ": write failed: " + std::strerror(e));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    throw CommandError(path + ": cannot rename " + tmp + " into place: " + std::strerror(e));
+  }
+}
+
+void note_problems(const Symbolizer& sym) {
+  for (const auto& p : sym.problems()) std::fprintf(stderr, "heapscope: note: %s\n", p.c_str());
+}
+
+void run_export(const ExportOptions& o) {
+  if (o.format != "pprof" && o.format != "collapsed" && o.format != "speedscope" && o.format != "svg")
+    throw CommandError("export: unknown --format '" + o.format + "'; expected one of " + kFormats, 2);
+  Profile now = read_profile(o.snap);
+  Symbolizer now_sym(now);
+  ExportInput now_in{&now, symbolizer_lookup(now_sym)};
+  std::unique_ptr<Profile> base;
+  std::unique_ptr<Symbolizer> base_sym;
+  ExportInput base_in;
+  if (!o.base.empty()) {
+    base = std::make_unique<Profile>(read_profile(o.base));
+    base_sym = std::make_unique<Symbolizer>(*base);
+    base_in = ExportInput{base.get(), symbolizer_lookup(*base_sym)};
+  }
+  const ExportInput* base_ptr = base ? &base_in : nullptr;
+  if (now.sampled)
+    std::fprintf(stderr, "heapscope: note: %s is sampled (every %llu bytes on average); figures are estimates\n",
+                 o.snap.c_str(), static_cast<unsigned long long>(now.sample_period));
+
+  std::string bytes;
+  if (o.format == "pprof") {
+    bytes = render_pprof(now_in, base_ptr);
+  } else {
+    FlameData data = fold_flame(now_in, base_ptr);
+    std::string title = base ? "from " + o.base + " to " + o.snap : o.snap;
+    if (o.format == "collapsed")
+      bytes = render_collapsed(data);
+    else if (o.format == "speedscope")
+      bytes = render_speedscope(data, title);
+    else
+      bytes = render_flame_svg(data, title);
+    if (base && data.shrunk < 0)
+      std::fprintf(stderr, "heapscope: note: %lld bytes of shrinking stacks are not drawn (use pprof for signed deltas)\n",
+                   static_cast<long long>(-data.shrunk));
+  }
+  note_problems(now_sym);
+  if (base_sym) note_problems(*base_sym);
+  write_atomically(o.output, bytes);
+  std::fprintf(stderr, "heapscope: wrote %s (%s, %zu bytes)\n", o.output.c_str(), o.format.c_str(), bytes.size());
+}
+
+void add_export(CLI::App& app) {
+  auto opts = std::make_shared<ExportOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "export",
+      "Write a snapshot (or the growth since --base) for other tools: pprof (gzipped profile.proto for\n"
+      "go tool pprof, Pyroscope, Parca; fully symbolized), collapsed stacks (flamegraph.pl), speedscope\n"
+      "JSON, or a self-contained interactive SVG flame graph. Reads heapscope, gperftools and jemalloc\n"
+      "heap profiles. Flame formats weigh stacks by live bytes; with --base, by growth (stacks that\n"
+      "shrank are left out; pprof keeps signed deltas).");
+  sub->add_option("SNAP", opts->snap, "snapshot or heap profile to export")->required();
+  sub->add_option("--base", opts->base, "earlier snapshot: export NEW minus BASE per symbolized stack");
+  sub->add_option("--format", opts->format, std::string("output format: ") + kFormats)->required();
+  sub->add_option("-o,--output", opts->output, "file to write (replaced atomically)")->required();
+  sub->callback([opts] { run_export(*opts); });
+}
+
+HEAPSCOPE_COMMAND(60, "export", add_export);
+
+}  // namespace
+}  // namespace heapscope

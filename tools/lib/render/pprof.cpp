@@ -1,0 +1,229 @@
+// pprof.cpp -- heapscope Profile -> pprof profile.proto (see pprof.h).
+// Safety: memory is proportional to the profile (sites, distinct pcs,
+// distinct functions, modules); no recursion; counts saturate.
+#include "render/pprof.h"
+
+#include <zlib.h>
+
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "profile.pb.h"
+
+namespace heapscope {
+
+namespace pb = perftools::profiles;
+
+namespace {
+
+class Builder {
+ public:
+  Builder() { str(""); }
+
+  int64_t str(const std::string& s) {
+    auto [it, inserted] = strings_.try_emplace(s, static_cast<int64_t>(strings_.size()));
+    if (inserted) out.add_string_table(s);
+    return it->second;
+  }
+
+  // Adds the mappings of one profile's modules (main module first) and
+  // returns the index of this profile's mapping table.
+  size_t add_mappings(const Profile& p) {
+    MappingTable table;
+    std::vector<const Module*> order;
+    for (const auto& m : p.modules)
+      if (m.main) order.push_back(&m);
+    for (const auto& m : p.modules)
+      if (!m.main) order.push_back(&m);
+    for (const Module* m : order) {
+      for (const auto& r : m->ranges) {
+        if (r.end <= r.start) continue;
+        std::string dedupe = m->path + '\0' + m->build_id + '\0' + std::to_string(r.start) + '\0' +
+                             std::to_string(r.end);
+        uint64_t id;
+        auto found = mapping_ids_.find(dedupe);
+        if (found != mapping_ids_.end()) {
+          id = found->second;
+        } else {
+          pb::Mapping* mp = out.add_mapping();
+          id = static_cast<uint64_t>(out.mapping_size());
+          mp->set_id(id);
+          mp->set_memory_start(r.start);
+          mp->set_memory_limit(r.end);
+          mp->set_file_offset(r.file_offset);
+          mp->set_filename(str(m->path));
+          mp->set_build_id(str(m->build_id));
+          mp->set_has_functions(true);
+          mp->set_has_filenames(true);
+          mp->set_has_line_numbers(true);
+          mp->set_has_inline_frames(true);
+          mapping_ids_.emplace(dedupe, id);
+        }
+        table.emplace(r.start, std::make_pair(r.end, id));
+      }
+    }
+    tables_.push_back(std::move(table));
+    return tables_.size() - 1;
+  }
+
+  uint64_t location(size_t table, const ExportInput& in, uint64_t pc) {
+    auto key = std::make_pair(table, pc);
+    auto found = locations_.find(key);
+    if (found != locations_.end()) return found->second;
+    pb::Location* loc = out.add_location();
+    uint64_t id = static_cast<uint64_t>(out.location_size());
+    loc->set_id(id);
+    loc->set_address(pc);
+    loc->set_mapping_id(mapping_for(table, pc));
+    for (const Frame& f : in.lookup(pc)) {  // innermost first, as pprof wants
+      pb::Line* line = loc->add_line();
+      line->set_function_id(function(f));
+      line->set_line(f.line);
+    }
+    locations_.emplace(key, id);
+    return id;
+  }
+
+  pb::Profile out;
+
+ private:
+  using MappingTable = std::map<uint64_t, std::pair<uint64_t, uint64_t>>;  // start -> (end, id)
+
+  uint64_t mapping_for(size_t table, uint64_t pc) const {
+    const MappingTable& t = tables_[table];
+    auto it = t.upper_bound(pc);
+    if (it == t.begin()) return 0;
+    --it;
+    return pc < it->second.first ? it->second.second : 0;
+  }
+
+  uint64_t function(const Frame& f) {
+    std::string key = f.function + '\0' + f.file;
+    auto found = functions_.find(key);
+    if (found != functions_.end()) return found->second;
+    pb::Function* fn = out.add_function();
+    uint64_t id = static_cast<uint64_t>(out.function_size());
+    fn->set_id(id);
+    fn->set_name(str(f.function));
+    fn->set_system_name(str(f.function));  // Frame carries no mangled name
+    fn->set_filename(str(f.file));
+    functions_.emplace(std::move(key), id);
+    return id;
+  }
+
+  std::unordered_map<std::string, int64_t> strings_;
+  std::unordered_map<std::string, uint64_t> mapping_ids_;
+  std::vector<MappingTable> tables_;
+  std::map<std::pair<size_t, uint64_t>, uint64_t> locations_;
+  std::unordered_map<std::string, uint64_t> functions_;
+};
+
+struct Values {
+  int64_t v[4] = {0, 0, 0, 0};  // alloc_objects, alloc_space, inuse_objects, inuse_space
+};
+
+Values values_of(const Counts& c) {
+  Values v;
+  v.v[0] = c.alloc_count;
+  v.v[1] = c.alloc_bytes;
+  v.v[2] = c.inuse_count;
+  v.v[3] = c.inuse_bytes;
+  return v;
+}
+
+void add_sample(Builder& b, size_t table, const ExportInput& in, const std::vector<uint64_t>& pcs,
+                const Values& v) {
+  pb::Sample* s = b.out.add_sample();
+  for (uint64_t pc : pcs) s->add_location_id(b.location(table, in, pc));
+  for (int64_t x : v.v) s->add_value(x);
+}
+
+}  // namespace
+
+std::string pprof_message(const ExportInput& now, const ExportInput* base) {
+  Builder b;
+  const Profile& p = *now.profile;
+  const char* types[4][2] = {{"alloc_objects", "count"},
+                             {"alloc_space", "bytes"},
+                             {"inuse_objects", "count"},
+                             {"inuse_space", "bytes"}};
+  for (auto& t : types) {
+    pb::ValueType* vt = b.out.add_sample_type();
+    vt->set_type(b.str(t[0]));
+    vt->set_unit(b.str(t[1]));
+  }
+  b.out.set_default_sample_type(b.str("inuse_space"));
+  if (p.sampled && p.sample_period > 0) {
+    b.out.mutable_period_type()->set_type(b.str("space"));
+    b.out.mutable_period_type()->set_unit(b.str("bytes"));
+    b.out.set_period(static_cast<int64_t>(std::min<uint64_t>(p.sample_period, INT64_MAX)));
+  }
+  if (p.time_unix_ns > 0)
+    b.out.set_time_nanos(static_cast<int64_t>(std::min<uint64_t>(p.time_unix_ns, INT64_MAX)));
+  b.out.add_comment(b.str("heapscope export of " + p.path + " (" + p.format + ")"));
+  if (p.sampled)
+    b.out.add_comment(b.str("sampled every " + std::to_string(p.sample_period) +
+                            " bytes on average; figures are unbiased estimates"));
+
+  size_t now_table = b.add_mappings(p);
+  if (!base) {
+    for (const auto& site : p.sites) add_sample(b, now_table, now, site.pcs, values_of(site.counts));
+    return b.out.SerializeAsString();
+  }
+
+  // Differential: NEW minus BASE per symbolized stack, in NEW's file order,
+  // then the stacks only BASE has (drawn with BASE's addresses and mappings).
+  b.out.add_comment(b.str("differential: " + p.path + " minus " + base->profile->path));
+  size_t base_table = b.add_mappings(*base->profile);
+  struct Entry {
+    const ExportInput* in;
+    size_t table;
+    const std::vector<uint64_t>* pcs;
+    Values v;
+  };
+  std::vector<Entry> entries;
+  std::unordered_map<std::string, size_t> index;
+  auto fold = [&](const ExportInput& in, size_t table, bool negate) {
+    for (const auto& site : in.profile->sites) {
+      std::string key = stack_key(expand_stack(in, site.pcs));
+      auto [it, inserted] = index.try_emplace(key, entries.size());
+      if (inserted) entries.push_back({&in, table, &site.pcs, Values{}});
+      Values add = values_of(site.counts);
+      Values& v = entries[it->second].v;
+      for (int i = 0; i < 4; ++i) v.v[i] = negate ? sat_sub(v.v[i], add.v[i]) : sat_add(v.v[i], add.v[i]);
+    }
+  };
+  fold(now, now_table, false);
+  fold(*base, base_table, true);
+  for (const auto& e : entries) {
+    bool zero = true;
+    for (int64_t x : e.v.v) zero = zero && x == 0;
+    if (!zero) add_sample(b, e.table, *e.in, *e.pcs, e.v);
+  }
+  return b.out.SerializeAsString();
+}
+
+std::string gzip_bytes(const std::string& bytes) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("zlib: deflateInit2 failed");
+  std::string out;
+  out.resize(deflateBound(&zs, bytes.size()) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  size_t n = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate did not finish");
+  out.resize(n);
+  return out;
+}
+
+std::string render_pprof(const ExportInput& now, const ExportInput* base) {
+  return gzip_bytes(pprof_message(now, base));
+}
+
+}  // namespace heapscope

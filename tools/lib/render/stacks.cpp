@@ -1,0 +1,133 @@
+// stacks.cpp -- folding profiles into symbolized stacks for the export
+// renderers (see stacks.h). Safety: bounded by the profile's size; integer
+// sums saturate; no recursion.
+#include "render/stacks.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace heapscope {
+
+FrameLookup symbolizer_lookup(Symbolizer& symbolizer) {
+  return [&symbolizer](uint64_t pc) -> const std::vector<Frame>& { return symbolizer.frames(pc); };
+}
+
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  return r;
+}
+
+int64_t sat_sub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r))
+    return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  return r;
+}
+
+static bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+static std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+FrameKind frame_kind(const Frame& f) {
+  const std::string mod = basename_of(f.module);
+  const std::string& fn = f.function;
+  if (starts_with(fn, "std::") || starts_with(fn, "__gnu_cxx::") || starts_with(fn, "__cxxabiv1::") ||
+      starts_with(fn, "operator new") || starts_with(fn, "operator delete") ||
+      starts_with(mod, "libstdc++") || starts_with(mod, "libgcc_s") || starts_with(mod, "libc++"))
+    return FrameKind::std_lib;
+  if (starts_with(mod, "libc.so") || starts_with(mod, "libc-") || starts_with(mod, "ld-linux") ||
+      starts_with(mod, "libm.so") || starts_with(mod, "libpthread") || starts_with(mod, "libdl") ||
+      starts_with(mod, "libtcmalloc") || starts_with(mod, "libjemalloc") ||
+      starts_with(mod, "libheapscope") || starts_with(fn, "__libc_") || starts_with(fn, "_dl_") ||
+      fn == "malloc" || fn == "calloc" || fn == "realloc" || fn == "_start")
+    return FrameKind::system;
+  if (!f.resolved && starts_with(fn, "0x")) return FrameKind::unknown;
+  return FrameKind::user;
+}
+
+std::vector<Frame> expand_stack(const ExportInput& in, const std::vector<uint64_t>& pcs) {
+  std::vector<Frame> out;
+  for (uint64_t pc : pcs) {
+    const auto& frames = in.lookup(pc);
+    out.insert(out.end(), frames.begin(), frames.end());
+  }
+  return out;
+}
+
+std::string stack_key(const std::vector<Frame>& frames) {
+  std::string key;
+  for (const auto& f : frames) {
+    if (f.resolved || !starts_with(f.function, "0x")) {
+      key += f.function;
+      key += '\x1f';
+      key += f.file;
+      key += '\x1f';
+      key += std::to_string(f.line);
+    } else {
+      key += basename_of(f.module);
+      key += "+0x";
+      char buf[32];
+      snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(f.rel_address));
+      key += buf;
+    }
+    key += '\x1e';
+  }
+  return key;
+}
+
+static std::string flame_name(const std::string& fn) {
+  std::string s = fn.empty() ? "??" : fn;
+  for (char& c : s)
+    if (c == ';') c = ':';
+    else if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  return s;
+}
+
+namespace {
+struct Folded {
+  std::vector<FlameFrame> frames;
+  int64_t value = 0;
+};
+}  // namespace
+
+static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in, bool negate) {
+  for (const auto& site : in.profile->sites) {
+    std::vector<Frame> frames = expand_stack(in, site.pcs);
+    Folded f;
+    std::string key;
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      FlameFrame ff{flame_name(it->function), frame_kind(*it)};
+      key += ff.name;
+      key += ';';
+      f.frames.push_back(std::move(ff));
+    }
+    auto [pos, inserted] = out.try_emplace(key, std::move(f));
+    int64_t v = site.counts.inuse_bytes;
+    pos->second.value = negate ? sat_sub(pos->second.value, v) : sat_add(pos->second.value, v);
+  }
+}
+
+FlameData fold_flame(const ExportInput& now, const ExportInput* base) {
+  std::map<std::string, Folded> folded;
+  fold_into(folded, now, false);
+  if (base) fold_into(folded, *base, true);
+  FlameData out;
+  out.differential = base != nullptr;
+  for (auto& [key, f] : folded) {
+    if (f.value <= 0) {
+      if (base) out.shrunk = sat_add(out.shrunk, f.value);
+      continue;
+    }
+    out.total = sat_add(out.total, f.value);
+    out.stacks.push_back({std::move(f.frames), f.value});
+  }
+  return out;
+}
+
+}  // namespace heapscope
