@@ -1,0 +1,140 @@
+// test_symbolize.cpp -- symbolization, origin and container detection on
+// real -O2 -g builds (tests/tools/programs): inline frames, templates, a
+// dlopen'd module and a module that is gone by the time we symbolize.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "analyze/origin.h"
+#include "analyze/sites.h"
+#include "reader/reader.h"
+#include "test_util.h"
+
+using namespace heapscope;
+
+namespace {
+
+const std::string kPrograms = HS_TEST_PROGRAMS_DIR;
+const std::string kSource = std::string(HS_TEST_SOURCE_DIR) + "/programs/containers.cpp";
+const std::string kPluginSource = std::string(HS_TEST_SOURCE_DIR) + "/programs/plugin.cpp";
+
+std::string dump(const SiteView& s) {
+  std::ostringstream o;
+  o << "origin=" << s.origin << " container='" << s.container << "'\n";
+  for (const auto& f : s.frames)
+    o << "  " << (f.inlined ? "[i] " : "    ") << f.function << "  " << f.file << ":" << f.line
+      << "  " << f.module << "\n";
+  return o.str();
+}
+
+// Runs the containers program once for the whole suite.
+class Programs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    std::string plugin = kPrograms + "/libhs_test_plugin.so";
+    gone_plugin_ = dir_->path + "/libgone_plugin.so";
+    ASSERT_EQ(std::system(("cp '" + plugin + "' '" + gone_plugin_ + "'").c_str()), 0);
+    RunResult r = run_command(kPrograms + "/containers '" + dir_->path + "' '" + plugin + "' '" +
+                                  gone_plugin_ + "'",
+                              dir_->path);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::remove(gone_plugin_.c_str());
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string snap(const std::string& name) { return dir_->path + "/" + name + ".hsnap"; }
+
+  // Every allocation of the scenario must come from the marked line, in the
+  // named container.
+  void expect_scenario(const std::string& name, const std::string& container,
+                       const std::string& source = kSource, std::string marker = "") {
+    SCOPED_TRACE(name);
+    Profile p = read_profile(snap(name));
+    ASSERT_FALSE(p.sites.empty());
+    SymbolizedProfile sp = symbolize_profile(p);
+    int line = marked_line(source, "LINE:" + (marker.empty() ? name : marker));
+    ASSERT_GT(line, 0);
+    for (const auto& s : sp.sites) {
+      const Frame* o = s.origin_frame();
+      ASSERT_NE(o, nullptr) << dump(s);
+      EXPECT_EQ(o->file, source) << dump(s);
+      EXPECT_EQ(o->line, line) << dump(s);
+      EXPECT_EQ(s.container, container) << dump(s);
+    }
+  }
+
+  static TempDir* dir_;
+  static std::string gone_plugin_;
+};
+TempDir* Programs::dir_ = nullptr;
+std::string Programs::gone_plugin_;
+
+}  // namespace
+
+TEST_F(Programs, MapInlinedIntoCaller) {
+  expect_scenario("map", "std::map<long, CacheEntry>");
+  // The -O2 build inlines map::emplace into fill_map: the inlined std:: frames
+  // are expanded and the origin is fill_map itself, a real (not inlined) frame.
+  SymbolizedProfile sp = symbolize_profile(read_profile(snap("map")));
+  const SiteView& s = sp.sites.at(0);
+  const Frame* o = s.origin_frame();
+  EXPECT_EQ(o->function, "fill_map(long)") << dump(s);
+  EXPECT_FALSE(o->inlined);
+  int inlined_std = 0;
+  for (int i = 0; i < s.origin; ++i)
+    if (s.frames[i].inlined && s.frames[i].function.find("std::") != std::string::npos) ++inlined_std;
+  EXPECT_GE(inlined_std, 2) << dump(s);
+  EXPECT_TRUE(sp.notes.empty()) << sp.notes.at(0);
+  if (getenv("HS_DUMP")) for (auto n : {"map", "function", "shared", "umap"}) {
+    SymbolizedProfile d = symbolize_profile(read_profile(snap(n)));
+    std::cerr << dump(d.sites.at(0));
+  }
+}
+
+TEST_F(Programs, UnorderedMap) { expect_scenario("umap", "std::unordered_map<long, double>"); }
+TEST_F(Programs, Vector) { expect_scenario("vector", "std::vector<int>"); }
+TEST_F(Programs, Deque) { expect_scenario("deque", "std::deque<long>"); }
+TEST_F(Programs, List) { expect_scenario("list", "std::list<std::pair<int, int>>"); }
+TEST_F(Programs, Set) { expect_scenario("set", "std::set<int>"); }
+TEST_F(Programs, String) { expect_scenario("string", "std::string"); }
+TEST_F(Programs, MakeShared) { expect_scenario("shared", "std::shared_ptr<Widget>"); }
+TEST_F(Programs, Function) { expect_scenario("function", "std::function<long()>"); }
+TEST_F(Programs, DlopenedModule) {
+  expect_scenario("plugin1", "std::vector<long>", kPluginSource, "plugin");
+}
+
+TEST_F(Programs, MissingModuleNamesItAndShowsAddresses) {
+  Profile p = read_profile(snap("plugin2"));
+  Symbolizer sym(p);
+  SymbolizedProfile sp = symbolize_profile(p, sym);
+  ASSERT_FALSE(sp.sites.empty());
+  auto problems = sym.problems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], gone_plugin_ + ": not found; its frames show addresses");
+  bool saw = false;
+  for (const auto& f : sp.sites[0].frames) {
+    if (f.module != gone_plugin_) continue;
+    saw = true;
+    EXPECT_EQ(f.function.rfind("0x", 0), 0u);
+    EXPECT_FALSE(f.resolved);
+    EXPECT_EQ(f.line, 0);
+  }
+  EXPECT_TRUE(saw) << dump(sp.sites[0]);
+  // The origin is the first frame in the unknown (non-system) module.
+  const Frame* o = sp.sites[0].origin_frame();
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->module, gone_plugin_);
+}
+
+TEST_F(Programs, PerPcCacheGivesSameFrames) {
+  Profile p = read_profile(snap("vector"));
+  Symbolizer sym(p);
+  auto a = sym.stack(p.sites[0].pcs);
+  auto b = sym.stack(p.sites[0].pcs);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].function, b[i].function);
+  EXPECT_EQ(&sym.frames(p.sites[0].pcs[0]), &sym.frames(p.sites[0].pcs[0]));
+}
