@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""test_processes.py -- fork, exec, signals, dlclose and `heapscope run`.
+
+  forks:       fork storm while threads allocate and snapshot; each child's snapshot
+               carries its own pid and its marker block; vfork+exec, posix_spawn and
+               exec of a static (non-profiled) binary work; stdout equals the plain run.
+  run_preload: `heapscope run` keeps the user's own LD_PRELOAD entries.
+  sig_block / sig_handler: a program that blocks SIGUSR2 everywhere, or installs its
+               own handler, keeps working; `heapscope snapshot PID` never hangs and
+               never claims a snapshot it did not get.
+  dlclose:     a dlclose'd library's allocations still resolve to its function.
+  static:      `heapscope run` on a static binary says it cannot preload and how to link.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import rel
+from rel import check
+
+
+def need_tool():
+    check(rel.TOOL and os.path.exists(rel.TOOL), "the heapscope command is not built (REL_TOOL=%r)" % rel.TOOL)
+
+
+def test_forks():
+    argv = [rel.prog("fork_storm"), "40", rel.prog("static_prog")]
+    plain = rel.run(argv, timeout=60)
+    check(plain.rc == 0, "fork_storm plain\n" + plain.describe())
+    out = rel.tmpdir("forks")
+    r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": out + "/hs"}, timeout=75)
+    rel.same_behaviour(plain, r, "fork_storm under heapscope")
+    children = re.findall(r"^CHILD pid=(\d+) rc=(-?\d+) path=(\S+) exit=(\S+)$", r.err.decode(), re.M)
+    check(len(children) == 40, "expected 40 CHILD lines, got %d\n%s" % (len(children), r.describe()))
+    for i, (pid, rc, path, how) in enumerate(children):
+        pid = int(pid)
+        check(rc == "0", "child %d (fork %d): heapscope_snapshot() returned %s\n%s" % (pid, i, rc, r.describe()))
+        check(os.path.basename(path).startswith("hs.%d." % pid), "child %d wrote %s, not under its own pid" % (pid, path))
+        s = rel.parse_snap(path)
+        check(s.pid == pid, "%s: header pid %d, expected the child's %d" % (path, s.pid, pid))
+        marker = 777777 + i
+        has = any(site["inuse_count"] == 1 and site["inuse_bytes"] == marker for site in s.sites)
+        check(has, "%s: the child's live marker block of %d bytes is not in any site" % (path, marker))
+        exitf = os.path.join(out, "hs.%d.exit.hsnap" % pid)
+        if how == "exit":
+            check(os.path.exists(exitf), "child %d called exit(): no exit snapshot %s" % (pid, exitf))
+            rel.parse_snap(exitf)
+        else:
+            check(not os.path.exists(exitf), "child %d called _exit(): yet an exit snapshot %s exists" % (pid, exitf))
+    for path, pid, seq in rel.snaps_in(out):
+        rel.parse_snap(path)
+    check(not rel.leftovers(out), "%s: leftover files %s" % (out, rel.leftovers(out)))
+
+
+def test_run_preload():
+    need_tool()
+    out = rel.tmpdir("runpre")
+    argv = [rel.TOOL, "run", "--out", out + "/hs", "--", "/bin/sh", "-c", 'echo "LD_PRELOAD=$LD_PRELOAD"']
+    r = rel.run(argv, preload=[rel.SHIM], env_extra={"COUNTSHIM_OUT": out + "/count"}, timeout=30)
+    check(r.rc == 0, "heapscope run\n" + r.describe())
+    line = r.out.decode().strip().splitlines()[-1]
+    check(rel.SHIM in line, "heapscope run dropped the user's LD_PRELOAD entry %s: child saw %r" % (rel.SHIM, line))
+    check("libheapscope" in line, "heapscope run did not add libheapscope.so: child saw %r" % line)
+    snaps = rel.snaps_in(out)
+    check(snaps, "heapscope run wrote no snapshot in %s" % out)
+    counts = [f for f in os.listdir(out) if f.startswith("count.")]
+    check(counts, "the user's preload (countshim) did not run in the child: no count file in %s" % out)
+
+
+def wait_ready(p, ready, what):
+    deadline = time.time() + 20
+    while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.01)
+    check(os.path.exists(ready), "%s never became ready" % what)
+
+
+def snapshot_cmd_outcome(pid, out):
+    """Runs `heapscope snapshot PID`; it must end in time, and either print the path of a
+    complete snapshot of PID, or fail with a 'heapscope:' message naming the pid."""
+    r = rel.run([rel.TOOL, "snapshot", str(pid)], timeout=45)
+    if r.rc == 0:
+        path = r.out.decode().strip().splitlines()[-1] if r.out.strip() else ""
+        check(path and os.path.exists(path), "heapscope snapshot %d: exit 0 but no such file %r\n%s" % (pid, path, r.describe()))
+        s = rel.parse_snap(path)
+        check(s.pid == pid, "%s: pid %d, expected %d" % (path, s.pid, pid))
+        return "ok"
+    msg = r.err.decode()
+    check("heapscope:" in msg and str(pid) in msg,
+          "heapscope snapshot %d failed without a 'heapscope:' message naming the pid\n%s" % (pid, r.describe()))
+    return "refused"
+
+
+def sig_test(mode):
+    need_tool()
+    out = rel.tmpdir("sig-" + mode)
+    ready = os.path.join(out, "ready")
+    argv = [rel.prog("sig_prog"), mode, "4", ready]
+    p = rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": out + "/hs"})
+    wait_ready(p, ready, "sig_prog " + mode)
+    for _ in range(5):
+        os.kill(p.pid, signal.SIGUSR2)
+        time.sleep(0.05)
+    outcome = snapshot_cmd_outcome(p.pid, out)
+    r = rel.finish(p, 30, " ".join(argv))
+    check(r.rc == 0, "sig_prog %s under heapscope\n%s" % (mode, r.describe()))
+    want = "mode %s done\n" % mode
+    if mode == "handler":
+        want += "handler saw signals: yes\n"
+        check(outcome == "refused", "the program's own SIGUSR2 handler took the signal, yet heapscope snapshot "
+              "reported success")
+    check(r.out.decode() == want, "sig_prog %s printed %r, expected %r" % (mode, r.out.decode(), want))
+    for path, _, _ in rel.snaps_in(out):
+        rel.parse_snap(path)
+
+
+def test_dlclose():
+    lib = os.path.join(rel.PROGS, "libreldl.so")
+    out = rel.tmpdir("dlclose")
+    r = rel.run([rel.prog("dlclose_prog"), lib], preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": out + "/hs"})
+    check(r.rc == 0, "dlclose_prog\n" + r.describe())
+    check(b"unloaded yes" in r.out, "libreldl.so was not unloaded\n" + r.describe())
+    m = re.search(rb"^snapshot (\S+)$", r.out, re.M)
+    check(m and m.group(1) != b"none", "no snapshot\n" + r.describe())
+    path = m.group(1).decode()
+    s = rel.parse_snap(path)
+    mod = rel.module_by_path(s, "libreldl.so")
+    check(mod["flags"] & rel.MOD_UNLOADED, "%s: module %s not flagged unloaded (flags %d)" % (path, mod["path"], mod["flags"]))
+    check(mod["build_id"], "%s: unloaded module %s kept no build-id" % (path, mod["path"]))
+    lo = min(rg[0] for rg in mod["ranges"])
+    hi = max(rg[1] for rg in mod["ranges"])
+    live = sum(site["inuse_count"] for site in s.sites
+               if s.stacks[site["stack"]] and lo <= s.stacks[site["stack"]][0] - 1 < hi)
+    check(live == 10, "%s: %d live blocks whose innermost frame is in libreldl.so, expected 10" % (path, live))
+    need_tool()
+    rep = rel.run([rel.TOOL, "report", path, "--json"], timeout=60)
+    check(rep.rc == 0, "heapscope report\n" + rep.describe())
+    doc = json.loads(rep.out)
+    named = [site for site in doc.get("sites", [])
+             if any(f.get("function") == "reldl_leak" for f in site.get("frames", []))]
+    check(named, "heapscope report %s: no site names reldl_leak (the unloaded library's function)" % path)
+    check(sum(x["inuse_count"] for x in named) == 10, "reldl_leak sites hold %d blocks, expected 10" % sum(
+        x["inuse_count"] for x in named))
+
+
+def test_static():
+    need_tool()
+    sp = rel.prog("static_prog")
+    r = rel.run([rel.TOOL, "run", "--out", rel.tmpdir("static") + "/hs", "--", sp], timeout=30)
+    err = r.err.decode()
+    check(re.search(r"static", err, re.I), "heapscope run on a static binary did not say it is static\n" + r.describe())
+    check(re.search(r"link", err, re.I) and re.search(r"heapscope", err),
+          "heapscope run on a static binary did not say how to link heapscope in instead\n" + r.describe())
+    if r.rc == 0:
+        check(r.out == b"static: child ran\n", "the static program's stdout changed: %r" % r.out)
+
+
+if __name__ == "__main__":
+    rel.main({"forks": test_forks, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
+              "sig_handler": lambda: sig_test("handler"), "dlclose": test_dlclose, "static": test_static}[sys.argv[1]])
