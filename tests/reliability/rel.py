@@ -47,8 +47,13 @@ def prog(name):
     return p
 
 
+_tmpdirs = []
+
+
 def tmpdir(tag):
+    """A fresh directory under $TMPDIR; removed when the test passes, kept for a look when it fails."""
     d = tempfile.mkdtemp(prefix="hsrel-%s-" % tag)
+    _tmpdirs.append(d)
     return d
 
 
@@ -301,4 +306,6 @@ def main(fn):
     except Fail as e:
         print("FAIL: %s" % e, file=sys.stderr)
         sys.exit(1)
+    for d in _tmpdirs:
+        subprocess.run(["rm", "-rf", "--one-file-system", d], capture_output=True)
     print("PASS")
