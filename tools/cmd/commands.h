@@ -8,6 +8,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,26 @@ struct CommandRegistrar {
 
 // Exit status requested by a subcommand that ran another program (heapscope run).
 extern int g_exit_status;
+
+// Prints notes on stderr as "heapscope: note: ...", each distinct note once.
+inline void print_notes(const std::vector<std::string>& notes) {
+  std::vector<std::string> seen;
+  for (const auto& n : notes) {
+    bool dup = false;
+    for (const auto& s : seen) dup = dup || s == n;
+    if (dup) continue;
+    seen.push_back(n);
+    std::fprintf(stderr, "heapscope: note: %s\n", n.c_str());
+  }
+}
+
+// Adds "--top N" (0 = all) to a subcommand.
+inline CLI::Option* add_top_option(CLI::App* sub, int& top, int default_top) {
+  top = default_top;
+  return sub->add_option("--top", top, "Show the N highest-ranked sites (0 = all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
 
 }  // namespace heapscope
 

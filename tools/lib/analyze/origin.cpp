@@ -61,9 +61,7 @@ std::vector<std::string> split_args(std::string_view s) {
   return out;
 }
 
-// The function's qualified name without return type and argument list:
-// "void std::vector<int>::push_back(int const&)" -> "std::vector<int>::push_back".
-std::string qualified_name(std::string_view f) {
+std::string qualified_name_of(std::string_view f) {
   // Cut the argument list: the last top-level '(' not part of "operator()".
   int depth = 0;
   size_t args = std::string_view::npos;
@@ -229,6 +227,8 @@ std::string container_for(const std::string& name, const std::vector<std::string
 }
 
 }  // namespace
+
+std::string qualified_name(const std::string& function) { return qualified_name_of(function); }
 
 std::string tidy_type(const std::string& type) {
   static const std::array<std::pair<std::regex, const char*>, 7> words = {{

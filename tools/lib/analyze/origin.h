@@ -33,6 +33,10 @@ std::string find_container(const std::vector<Frame>& frames, int origin);
 // "std::map<long, V>"), or "" when the function is no container member.
 std::string container_of_function(const std::string& function);
 
+// The function's qualified name without return type and argument list:
+// "void std::vector<int>::push_back(int const&)" -> "std::vector<int>::push_back".
+std::string qualified_name(const std::string& function);
+
 // Tidies a demangled type as a user writes it: drops default template
 // arguments (std::less<K>, std::allocator<T>, std::hash<K>, std::equal_to<K>,
 // std::char_traits<char>), "long int" -> "long", "long unsigned int" ->

@@ -3,6 +3,7 @@
 #include "analyze/sites.h"
 
 #include <cstdio>
+#include <memory>
 #include <unordered_map>
 
 #include "analyze/origin.h"
@@ -102,6 +103,37 @@ SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symboliz
 SymbolizedProfile symbolize_profile(const Profile& profile) {
   Symbolizer s(profile);
   return symbolize_profile(profile, s);
+}
+
+namespace {
+bool same_modules(const Profile& a, const Profile& b) {
+  if (a.modules.size() != b.modules.size()) return false;
+  for (size_t i = 0; i < a.modules.size(); ++i) {
+    const Module &x = a.modules[i], &y = b.modules[i];
+    if (x.path != y.path || x.build_id != y.build_id || x.load_bias != y.load_bias ||
+        x.ranges.size() != y.ranges.size() || x.unloaded != y.unloaded)
+      return false;
+    for (size_t r = 0; r < x.ranges.size(); ++r)
+      if (x.ranges[r].start != y.ranges[r].start || x.ranges[r].end != y.ranges[r].end) return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles) {
+  std::vector<SymbolizedProfile> out;
+  std::vector<std::pair<const Profile*, std::unique_ptr<Symbolizer>>> symbolizers;
+  for (const auto& p : profiles) {
+    Symbolizer* sym = nullptr;
+    for (auto& [owner, s] : symbolizers)
+      if (same_modules(*owner, p)) sym = s.get();
+    if (!sym) {
+      symbolizers.emplace_back(&p, std::make_unique<Symbolizer>(p));
+      sym = symbolizers.back().second.get();
+    }
+    out.push_back(symbolize_profile(p, *sym));
+  }
+  return out;
 }
 
 }  // namespace heapscope

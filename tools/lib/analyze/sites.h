@@ -48,6 +48,10 @@ SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symboliz
 // Convenience: a Symbolizer for the profile, used once.
 SymbolizedProfile symbolize_profile(const Profile& profile);
 
+// Symbolizes several profiles; profiles of the same process with the same
+// modules at the same addresses share one Symbolizer (and its caches).
+std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles);
+
 // Notes about the profile itself: sampled estimates, dropped events, unwind
 // failures, truncated stacks, a full stack table... each prefixed with the file.
 std::vector<std::string> profile_notes(const Profile& profile);

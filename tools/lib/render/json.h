@@ -2,7 +2,8 @@
 // PRODUCT.md: "totals", "sites" (ranked) with inuse/alloc figures, delta_*
 // (diff, trend), slope_bytes_per_s and r2 (trend), "origin" (object or null),
 // "container" (string or null), "frames" innermost first; plus "notes".
-// Module names are full paths. Pure functions; thread-safe.
+// Module names are full paths. Keys keep the documented order (ordered_json).
+// Pure functions; thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,13 +15,13 @@
 
 namespace heapscope {
 
-nlohmann::json counts_json(const Counts& c);
-nlohmann::json frame_json(const Frame& f);
-nlohmann::json site_json(const SiteView& s);  // figures, origin, container, frames
+nlohmann::ordered_json counts_json(const Counts& c);
+nlohmann::ordered_json frame_json(const Frame& f);
+nlohmann::ordered_json site_json(const SiteView& s);  // figures, origin, container, frames
 
-nlohmann::json report_json(const SymbolizedProfile& profile, const ReportResult& r);
-nlohmann::json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now,
+nlohmann::ordered_json report_json(const SymbolizedProfile& profile, const ReportResult& r);
+nlohmann::ordered_json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now,
                          const DiffResult& d);
-nlohmann::json trend_json(const TrendResult& t);
+nlohmann::ordered_json trend_json(const TrendResult& t);
 
 }  // namespace heapscope

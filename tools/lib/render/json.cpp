@@ -1,0 +1,109 @@
+// json.cpp -- --json output of report, diff and trend, in the PRODUCT.md
+// shape (extra keys are additions: "file", "change", "base", "monotonic",
+// "suspect", "inuse_series", "notes"). Pure; thread-safe.
+#include "render/json.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace heapscope {
+
+using json = nlohmann::ordered_json;
+
+json counts_json(const Counts& c) {
+  return json{{"inuse_bytes", c.inuse_bytes},
+              {"inuse_count", c.inuse_count},
+              {"alloc_bytes", c.alloc_bytes},
+              {"alloc_count", c.alloc_count}};
+}
+
+json frame_json(const Frame& f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, f.address);
+  return json{{"function", f.function}, {"file", f.file},       {"line", f.line},
+              {"module", f.module},     {"inlined", f.inlined}, {"address", buf}};
+}
+
+void append_where(json& j, const SiteView& s);
+
+json site_json(const SiteView& s) {
+  json j = counts_json(s.counts);
+  append_where(j, s);
+  return j;
+}
+
+void append_where(json& j, const SiteView& s) {
+  if (const Frame* o = s.origin_frame())
+    j["origin"] = json{{"function", o->function}, {"file", o->file}, {"line", o->line}};
+  else
+    j["origin"] = nullptr;
+  j["container"] = s.container.empty() ? json(nullptr) : json(s.container);
+  json frames = json::array();
+  for (const auto& f : s.frames) frames.push_back(frame_json(f));
+  if (s.truncated) j["truncated"] = true;
+  j["frames"] = std::move(frames);
+}
+
+json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
+  json sites = json::array();
+  for (const auto& s : r.sites) sites.push_back(site_json(s));
+  return json{{"file", profile.profile->path},
+              {"totals", counts_json(r.totals)},
+              {"total_sites", r.total_sites},
+              {"sites", std::move(sites)},
+              {"notes", profile.notes}};
+}
+
+json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now, const DiffResult& d) {
+  json sites = json::array();
+  for (const auto& s : d.sites) {
+    json j = counts_json(s.site.counts);
+    j["delta_bytes"] = s.delta_bytes;
+    j["delta_count"] = s.delta_count;
+    j["delta_alloc_bytes"] = s.delta_alloc_bytes;
+    j["delta_alloc_count"] = s.delta_alloc_count;
+    j["change"] = change_name(s.change);
+    j["base"] = counts_json(s.base);
+    append_where(j, s.site);
+    sites.push_back(std::move(j));
+  }
+  std::vector<std::string> notes = base.notes;
+  for (const auto& n : now.notes)
+    if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
+  return json{{"base_file", base.profile->path},
+              {"file", now.profile->path},
+              {"totals", counts_json(d.new_totals)},
+              {"base_totals", counts_json(d.base_totals)},
+              {"total_sites", d.total_sites},
+              {"sites", std::move(sites)},
+              {"notes", notes}};
+}
+
+json trend_json(const TrendResult& t) {
+  json sites = json::array();
+  for (const auto& s : t.sites) {
+    json j = counts_json(s.site.counts);
+    j["delta_bytes"] = s.delta_bytes;
+    j["delta_count"] = s.delta_count;
+    j["slope_bytes_per_s"] = s.slope_bytes_per_s;
+    j["slope_bytes_per_snapshot"] = s.slope_bytes_per_snapshot;
+    j["r2"] = s.r2;
+    j["monotonic"] = s.monotonic;
+    j["suspect"] = s.suspect;
+    j["inuse_series"] = s.inuse_bytes;
+    append_where(j, s.site);
+    sites.push_back(std::move(j));
+  }
+  json files = json::array();
+  for (const auto* p : t.order) files.push_back(p->path);
+  return json{{"files", files},
+              {"time_basis", t.time_basis},
+              {"times_s", t.times_s},
+              {"totals", counts_json(t.totals)},
+              {"total_sites", t.total_sites},
+              {"sites", std::move(sites)},
+              {"notes", t.notes}};
+}
+
+}  // namespace heapscope

@@ -1,0 +1,204 @@
+// text.cpp -- human-readable report, diff and trend. See text.h.
+// Layout: a header line (what, file, totals), then a table with one row per
+// site (figures right-aligned, then where it comes from), and under each row
+// the container and a short stack: the frame that allocated inside the
+// container, the origin, and a few callers. Pure; thread-safe.
+#include "render/text.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "analyze/origin.h"
+
+namespace heapscope {
+namespace {
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string pad_left(const std::string& s, size_t w) {
+  return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
+}
+std::string pad_right(const std::string& s, size_t w) {
+  return s.size() >= w ? s : s + std::string(w - s.size(), ' ');
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string signed_count(int64_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
+
+std::string describe(const Profile& p) {
+  std::string s = p.path + " (" + p.format;
+  if (p.pid) s += ", pid " + std::to_string(p.pid);
+  if (p.format == "hsnap") {
+    if (p.is_exit()) s += ", at exit";
+    else s += ", #" + std::to_string(p.seq) + " by " + p.trigger;
+    if (p.uptime_ns) s += fmt(", %.1f s after start", double(p.uptime_ns) / 1e9);
+  }
+  if (p.sampled) s += ", sampled";
+  return s + ")";
+}
+
+std::string totals_line(const Counts& c) {
+  return "live " + format_size(c.inuse_bytes) + " in " + std::to_string(c.inuse_count) +
+         " blocks; allocated " + format_size(c.alloc_bytes) + " in " +
+         std::to_string(c.alloc_count) + " blocks since start";
+}
+
+std::string where(const SiteView& s) {
+  const Frame* o = s.origin_frame();
+  if (!o) {
+    if (s.frames.empty()) return "(no stack)";
+    return short_function(s.frames.back().function) + "  (no frame in the program's own code)";
+  }
+  return short_function(o->function) + "  " + frame_location(*o);
+}
+
+// The container line and a short stack (the frame where the container
+// allocated, the origin marked ">", and a few callers), each line indented.
+void site_details(std::ostream& out, const SiteView& s, const std::string& indent) {
+  if (!s.container.empty()) out << indent << "container " << s.container << "\n";
+  std::vector<int> shown;
+  int origin = s.origin >= 0 ? s.origin : 0;
+  for (int i = origin - 1; i >= 0; --i)
+    if (!container_of_function(s.frames[i].function).empty()) {
+      shown.push_back(i);
+      break;
+    }
+  for (int i = origin; i < int(s.frames.size()) && i < origin + 4; ++i) shown.push_back(i);
+  for (int i : shown) {
+    const Frame& f = s.frames[i];
+    out << indent << (i == s.origin ? "> " : "| ") << short_function(f.function) << "  "
+        << frame_location(f) << (f.inlined ? "  (inlined)" : "") << "\n";
+  }
+  if (s.truncated) out << indent << "| ... (stack truncated at the depth limit)\n";
+}
+
+}  // namespace
+
+std::string format_size(int64_t bytes) {
+  uint64_t a = bytes < 0 ? uint64_t(0) - uint64_t(bytes) : uint64_t(bytes);
+  std::string sign = bytes < 0 ? "-" : "";
+  if (a < 1024) return sign + std::to_string(a) + " B";
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = double(a) / 1024.0;
+  int u = 0;
+  while (v >= 1024.0 && u < 5) {
+    v /= 1024.0;
+    ++u;
+  }
+  return sign + fmt("%.1f ", v) + units[u];
+}
+
+std::string format_signed_size(int64_t bytes) {
+  return (bytes > 0 ? "+" : "") + format_size(bytes);
+}
+
+std::string short_function(const std::string& function) {
+  if (function.rfind("0x", 0) == 0) return function;
+  std::string s = tidy_type(qualified_name(function));
+  if (s.empty()) s = function;
+  if (s.size() > 90) s = s.substr(0, 87) + "...";
+  return s;
+}
+
+std::string frame_location(const Frame& f) {
+  if (!f.file.empty()) return basename_of(f.file) + ":" + std::to_string(f.line);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "+0x%" PRIx64, f.rel_address);
+  if (!f.module.empty()) return basename_of(f.module) + buf;
+  return "?";
+}
+
+void render_report_text(std::ostream& out, const SymbolizedProfile& profile, const ReportResult& r) {
+  out << "heapscope report: " << describe(*profile.profile) << "\n";
+  out << totals_line(r.totals) << "; " << r.total_sites << (r.total_sites == 1 ? " site" : " sites");
+  if (r.sites.size() < r.total_sites) out << ", top " << r.sites.size() << " shown";
+  out << "\n\n";
+  out << pad_left("#", 4) << pad_left("live", 12) << pad_left("blocks", 10)
+      << pad_left("allocated", 12) << pad_left("allocs", 10) << "  where\n";
+  const std::string indent(50, ' ');
+  for (size_t i = 0; i < r.sites.size(); ++i) {
+    const SiteView& s = r.sites[i];
+    out << pad_left(std::to_string(i + 1), 4) << pad_left(format_size(s.counts.inuse_bytes), 12)
+        << pad_left(std::to_string(s.counts.inuse_count), 10)
+        << pad_left(format_size(s.counts.alloc_bytes), 12)
+        << pad_left(std::to_string(s.counts.alloc_count), 10) << "  " << where(s) << "\n";
+    site_details(out, s, indent);
+  }
+  if (r.sites.empty()) out << "  (no allocation sites)\n";
+}
+
+void render_diff_text(std::ostream& out, const SymbolizedProfile& base, const SymbolizedProfile& now,
+                      const DiffResult& d) {
+  out << "heapscope diff: " << describe(*base.profile) << "\n            -> "
+      << describe(*now.profile) << "\n";
+  out << "live " << format_size(d.base_totals.inuse_bytes) << " -> "
+      << format_size(d.new_totals.inuse_bytes) << " ("
+      << format_signed_size(d.new_totals.inuse_bytes - d.base_totals.inuse_bytes) << "), blocks "
+      << d.base_totals.inuse_count << " -> " << d.new_totals.inuse_count << " ("
+      << signed_count(d.new_totals.inuse_count - d.base_totals.inuse_count) << ")\n";
+  out << "sites: " << d.count[int(Change::New)] << " new, " << d.count[int(Change::Grown)]
+      << " grown, " << d.count[int(Change::Shrunk)] << " shrunk, " << d.count[int(Change::Gone)]
+      << " gone";
+  if (d.sites.size() < d.total_sites) out << "; top " << d.sites.size() << " shown";
+  out << "\n\n";
+  out << pad_left("#", 4) << pad_left("delta", 13) << pad_left("blocks", 10) << pad_left("live", 12)
+      << "  " << pad_right("change", 7) << "  where\n";
+  const std::string indent(50, ' ');
+  for (size_t i = 0; i < d.sites.size(); ++i) {
+    const DiffSite& s = d.sites[i];
+    out << pad_left(std::to_string(i + 1), 4) << pad_left(format_signed_size(s.delta_bytes), 13)
+        << pad_left(signed_count(s.delta_count), 10)
+        << pad_left(format_size(s.site.counts.inuse_bytes), 12) << "  "
+        << pad_right(change_name(s.change), 7) << "  " << where(s.site) << "\n";
+    site_details(out, s.site, indent);
+  }
+  if (d.sites.empty()) out << "  (no site changed)\n";
+}
+
+void render_trend_text(std::ostream& out, const TrendResult& t) {
+  double span = t.times_s.empty() ? 0 : t.times_s.back();
+  out << "heapscope trend: " << t.order.size() << " snapshots";
+  if (t.time_basis != "file order") out << fmt(" over %.1f s", span) << " (by " << t.time_basis << ")";
+  else out << " (in the order given)";
+  out << "\n";
+  for (size_t i = 0; i < t.order.size(); ++i)
+    out << "  " << (i + 1) << ". " << t.order[i]->path
+        << (t.time_basis != "file order" ? fmt("  at +%.1f s", t.times_s[i]) : std::string())
+        << "  live " << format_size(t.order[i]->totals.inuse_bytes) << "\n";
+  size_t suspects = 0;
+  for (const auto& s : t.sites) suspects += s.suspect;
+  out << "newest: " << totals_line(t.totals) << "\n";
+  out << suspects << " leak suspect" << (suspects == 1 ? "" : "s") << " among " << t.total_sites
+      << " sites";
+  if (t.sites.size() < t.total_sites) out << "; top " << t.sites.size() << " shown";
+  out << "\n\n";
+  bool timed = t.time_basis != "file order";
+  out << pad_left("#", 4) << (timed ? pad_left("slope/s", 13) : "") << pad_left("slope/snap", 13)
+      << pad_left("r2", 6)
+      << pad_left("rising", 8) << pad_left("live", 12) << pad_left("delta", 13) << "  where\n";
+  const std::string indent(timed ? 71 : 58, ' ');
+  for (size_t i = 0; i < t.sites.size(); ++i) {
+    const TrendSite& s = t.sites[i];
+    out << pad_left(std::to_string(i + 1), 4)
+        << (timed ? pad_left(format_signed_size(int64_t(std::llround(s.slope_bytes_per_s))), 13)
+                  : "")
+        << pad_left(format_signed_size(int64_t(std::llround(s.slope_bytes_per_snapshot))), 13)
+        << pad_left(fmt("%.2f", s.r2), 6) << pad_left(fmt("%.0f%%", s.monotonic * 100), 8)
+        << pad_left(format_size(s.site.counts.inuse_bytes), 12)
+        << pad_left(format_signed_size(s.delta_bytes), 13) << "  "
+        << (s.suspect ? "leak suspect: " : "") << where(s.site) << "\n";
+    site_details(out, s.site, indent);
+  }
+}
+
+}  // namespace heapscope
