@@ -250,7 +250,7 @@ def no_core():
 
 
 def test_exit_paths():
-    want = {"exit": (3, True), "_exit": (4, False), "quick_exit": (5, None), "abort": (-signal.SIGABRT, False),
+    want = {"exit": (3, True), "_exit": (4, False), "quick_exit": (5, True), "abort": (-signal.SIGABRT, False),
             "return": (0, True), "thread-exit": (6, True)}
     for mode, (rc, has_exit) in want.items():
         argv = [rel.prog("exit_paths"), mode]
