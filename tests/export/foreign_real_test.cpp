@@ -121,6 +121,12 @@ TEST(JemallocReal, ExactFiguresUseOnlyTheTStarLines) {
   expect_counts(sum_counts(sites_in(p, fns, "keep_small")), 10240, 10, 10240, 10, "keep_small");
   expect_counts(sum_counts(sites_in(p, fns, "keep_big")), 12288, 3, 12288, 3, "keep_big");
   expect_counts(sum_counts(sites_in(p, fns, "churn")), 0, 0, 560, 5, "churn");
+  // jemalloc's own frames are dropped: the stack starts in keep_small.
+  ASSERT_EQ(sites_in(p, fns, "keep_small").size(), 1u);
+  const Site* ks = sites_in(p, fns, "keep_small")[0];
+  EXPECT_GT(ks->pcs[0], fns["keep_small"]);
+  EXPECT_LT(ks->pcs[0], fns["keep_big"]);
+  EXPECT_GT(std::stoi(p.meta["allocator_frames_dropped"]), 0);
   // Allocated in the second thread: a t1 line repeats the t* figures.
   expect_counts(sum_counts(sites_in(p, fns, "thread_keep")), 8192, 4, 8192, 4, "thread_keep");
   // Totals are the t* lines' sums, equal to the dump's own t* total.

@@ -15,8 +15,10 @@
 // the tN lines split the same allocations by thread, and adding them to t*
 // would count everything twice. Sampled figures (rate > 1) are unsampled as
 // pprof does (foreign::unsample); heap_v2/1 (lg_prof_sample:0) is exact.
-// Stacks begin inside jemalloc (prof_backtrace...); the analysis skips
-// allocator frames.
+// jemalloc's stacks begin inside jemalloc (prof_backtrace, malloc...); the
+// reader drops the leading frames that lie in a libjemalloc module of the
+// maps, so stacks start at the allocation site's return address, as
+// gperftools' and heapscope's own do (meta "allocator_frames_dropped").
 //
 // Safety: strict: malformed lines, a stack without (or with two) t* lines,
 // counts beyond int64, a rate that is 0 or not a power of two: FormatError
@@ -94,6 +96,30 @@ void parse_name(Profile& p) {
     case 'u': p.trigger = "alert"; break;
     default: break;
   }
+}
+
+void drop_allocator_frames(Profile& p) {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Module& m : p.modules) {
+    std::string base = m.path.substr(m.path.rfind('/') + 1);
+    if (base.rfind("libjemalloc", 0) == 0)
+      for (const Range& r : m.ranges) ranges.emplace_back(r.start, r.end);
+  }
+  if (ranges.empty()) return;
+  auto inside = [&](uint64_t pc) {
+    for (const auto& [lo, hi] : ranges)
+      if (pc >= lo && pc < hi) return true;
+    return false;
+  };
+  uint64_t dropped = 0;
+  for (Site& s : p.sites) {
+    size_t n = 0;
+    while (n < s.pcs.size() && inside(s.pcs[n])) ++n;
+    if (n == 0) continue;
+    s.pcs.erase(s.pcs.begin(), s.pcs.begin() + static_cast<std::ptrdiff_t>(n));
+    dropped += n;
+  }
+  p.meta["allocator_frames_dropped"] = std::to_string(dropped);
 }
 
 }  // namespace
@@ -175,6 +201,7 @@ Profile read_jemalloc(std::string_view data, const std::string& path) {
   }
   finish_stack();
   if (maps) parse_maps(lines, p);
+  drop_allocator_frames(p);
   sum_totals(p);
   set_time_from_file(p);
   parse_name(p);
