@@ -53,13 +53,19 @@ std::string totals_line(const Counts& c) {
          std::to_string(c.alloc_count) + " blocks since start";
 }
 
+// "function  file:line", or "module+0xoffset" for a frame without symbols.
+std::string frame_text(const Frame& f) {
+  if (!f.resolved) return f.module.empty() ? f.function : frame_location(f);
+  return short_function(f.function) + "  " + frame_location(f);
+}
+
 std::string where(const SiteView& s) {
   const Frame* o = s.origin_frame();
   if (!o) {
     if (s.frames.empty()) return "(no stack)";
-    return short_function(s.frames.back().function) + "  (no frame in the program's own code)";
+    return frame_text(s.frames.back()) + "  (no frame in the program's own code)";
   }
-  return short_function(o->function) + "  " + frame_location(*o);
+  return frame_text(*o);
 }
 
 // The container line and a short stack (the frame where the container
@@ -76,8 +82,8 @@ void site_details(std::ostream& out, const SiteView& s, const std::string& inden
   for (int i = origin; i < int(s.frames.size()) && i < origin + 4; ++i) shown.push_back(i);
   for (int i : shown) {
     const Frame& f = s.frames[i];
-    out << indent << (i == s.origin ? "> " : "| ") << short_function(f.function) << "  "
-        << frame_location(f) << (f.inlined ? "  (inlined)" : "") << "\n";
+    out << indent << (i == s.origin ? "> " : "| ") << frame_text(f)
+        << (f.inlined ? "  (inlined)" : "") << "\n";
   }
   if (s.truncated) out << indent << "| ... (stack truncated at the depth limit)\n";
 }

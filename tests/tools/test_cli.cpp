@@ -1,0 +1,208 @@
+// test_cli.cpp -- the heapscope command end to end on generated snapshots:
+// --json shape (every documented field, right types) and exact figures, text
+// output lines, --help, and errors (missing file, wrong magic, trend with two
+// files, bad --top) that exit non-zero naming the file.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "series.h"
+#include "test_util.h"
+
+using nlohmann::json;
+
+namespace {
+
+const std::string kHeapscope = HS_HEAPSCOPE_BIN;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const uint64_t leak[] = {1000, 2000, 3000, 4000};
+    const uint64_t churn[] = {9000, 0, 9500, 0};
+    for (int i = 0; i < 4; ++i) {
+      auto b = series::snapshot(series::bias_for(i), uint64_t(i + 1), uint64_t(i + 1),
+                                {{0, leak[i], uint64_t(i + 1), leak[i], uint64_t(i + 1)},
+                                 {1, churn[i], churn[i] ? 9u : 0u, 100000ull * (i + 1), 90ull * (i + 1)}});
+      snaps.push_back(dir.path + "/app.777.000" + std::to_string(i + 1) + ".hsnap");
+      ASSERT_TRUE(b.write(snaps.back()));
+    }
+    auto e = series::snapshot(series::bias_for(9), 10, 0, {{0, 0, 0, 4000, 4}}, HS_TRIGGER_EXIT);
+    exit_snap = dir.path + "/app.777.exit.hsnap";
+    ASSERT_TRUE(e.write(exit_snap));
+  }
+  RunResult hs(const std::string& args) { return run_command(kHeapscope + " " + args, dir.path); }
+
+  static void check_counts(const json& j) {
+    for (const char* k : {"inuse_bytes", "inuse_count", "alloc_bytes", "alloc_count"}) {
+      ASSERT_TRUE(j.contains(k)) << k;
+      EXPECT_TRUE(j[k].is_number_integer()) << k;
+    }
+  }
+  static void check_site(const json& s) {
+    check_counts(s);
+    ASSERT_TRUE(s.contains("origin"));
+    EXPECT_TRUE(s["origin"].is_object() || s["origin"].is_null());
+    if (s["origin"].is_object()) {
+      EXPECT_TRUE(s["origin"]["function"].is_string());
+      EXPECT_TRUE(s["origin"]["file"].is_string());
+      EXPECT_TRUE(s["origin"]["line"].is_number_integer());
+    }
+    ASSERT_TRUE(s.contains("container"));
+    EXPECT_TRUE(s["container"].is_string() || s["container"].is_null());
+    ASSERT_TRUE(s["frames"].is_array());
+    ASSERT_FALSE(s["frames"].empty());
+    for (const auto& f : s["frames"]) {
+      EXPECT_TRUE(f["function"].is_string());
+      EXPECT_TRUE(f["file"].is_string());
+      EXPECT_TRUE(f["line"].is_number_integer());
+      EXPECT_TRUE(f["module"].is_string());
+      EXPECT_TRUE(f["inlined"].is_boolean());
+    }
+  }
+
+  TempDir dir;
+  std::vector<std::string> snaps;
+  std::string exit_snap;
+};
+
+}  // namespace
+
+TEST_F(Cli, ReportJson) {
+  RunResult r = hs("report --json " + snaps[2]);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  check_counts(j["totals"]);
+  EXPECT_EQ(j["totals"]["inuse_bytes"], 12500);
+  ASSERT_EQ(j["sites"].size(), 2u);
+  for (const auto& s : j["sites"]) check_site(s);
+  EXPECT_EQ(j["sites"][0]["inuse_bytes"], 9500);
+  EXPECT_EQ(j["sites"][0]["alloc_bytes"], 300000);
+  EXPECT_EQ(j["sites"][1]["inuse_bytes"], 3000);
+  EXPECT_EQ(j["sites"][1]["frames"][0]["module"], "/nonexistent/app");
+  EXPECT_EQ(j["sites"][1]["frames"].size(), 3u);
+  EXPECT_TRUE(j["sites"][1]["container"].is_null());
+  ASSERT_TRUE(j["notes"].is_array());
+  EXPECT_EQ(j["notes"][0], "/nonexistent/app: not found; its frames show addresses");
+  EXPECT_NE(r.err.find("heapscope: note: /nonexistent/app: not found"), std::string::npos);
+  RunResult top = hs("report --json --top 1 " + snaps[2]);
+  EXPECT_EQ(json::parse(top.out)["sites"].size(), 1u);
+}
+
+TEST_F(Cli, DiffJson) {
+  RunResult r = hs("diff --json " + snaps[0] + " " + snaps[3]);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  check_counts(j["totals"]);
+  EXPECT_EQ(j["totals"]["inuse_bytes"], 4000);  // NEW's totals
+  ASSERT_EQ(j["sites"].size(), 2u);
+  for (const auto& s : j["sites"]) {
+    check_site(s);
+    EXPECT_TRUE(s["delta_bytes"].is_number_integer());
+    EXPECT_TRUE(s["delta_count"].is_number_integer());
+  }
+  EXPECT_EQ(j["sites"][0]["delta_bytes"], 3000);
+  EXPECT_EQ(j["sites"][0]["delta_count"], 3);
+  EXPECT_EQ(j["sites"][0]["change"], "grown");
+  EXPECT_EQ(j["sites"][1]["delta_bytes"], -9000);
+  EXPECT_EQ(j["sites"][1]["delta_count"], -9);
+  EXPECT_EQ(j["sites"][1]["change"], "gone");
+}
+
+TEST_F(Cli, TrendJsonLeavesOutExit) {
+  RunResult r = hs("trend --json " + snaps[0] + " " + snaps[1] + " " + snaps[2] + " " + snaps[3] +
+                   " " + exit_snap);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  check_counts(j["totals"]);
+  EXPECT_EQ(j["totals"]["inuse_bytes"], 4000);
+  ASSERT_EQ(j["sites"].size(), 2u);
+  for (const auto& s : j["sites"]) {
+    check_site(s);
+    EXPECT_TRUE(s["delta_bytes"].is_number_integer());
+    EXPECT_TRUE(s["delta_count"].is_number_integer());
+    EXPECT_TRUE(s["slope_bytes_per_s"].is_number());
+    EXPECT_TRUE(s["r2"].is_number());
+  }
+  EXPECT_EQ(j["sites"][0]["delta_bytes"], 3000);
+  EXPECT_DOUBLE_EQ(j["sites"][0]["slope_bytes_per_s"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(j["sites"][0]["r2"].get<double>(), 1.0);
+  EXPECT_EQ(j["sites"][0]["suspect"], true);
+  EXPECT_EQ(j["sites"][1]["suspect"], false);
+  EXPECT_NE(r.err.find("heapscope: note: " + exit_snap + ": exit snapshot left out"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, TextOutputs) {
+  RunResult r = hs("report " + snaps[3]);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("heapscope report: " + snaps[3] + " (hsnap, pid 777, #4 by interval"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("live 3.9 KiB in 4 blocks; allocated 394.5 KiB in 364 blocks since start"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("   1     3.9 KiB         4     3.9 KiB         4  app+0x1000\n"),
+            std::string::npos)
+      << r.out;
+  RunResult d = hs("diff " + snaps[0] + " " + snaps[3]);
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_NE(d.out.find("sites: 0 new, 1 grown, 0 shrunk, 1 gone"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("live 9.8 KiB -> 3.9 KiB (-5.9 KiB), blocks 10 -> 4 (-6)"), std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("  +2.9 KiB        +3     3.9 KiB  grown"), std::string::npos) << d.out;
+  RunResult t = hs("trend " + snaps[0] + " " + snaps[1] + " " + snaps[2] + " " + snaps[3]);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("heapscope trend: 4 snapshots over 3.0 s (by uptime)"), std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("1 leak suspect among 2 sites"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("   1      +1000 B      +1000 B  1.00    100%     3.9 KiB     +2.9 KiB  leak suspect: "
+                       "app+0x1000\n"),
+            std::string::npos)
+      << t.out;
+}
+
+TEST_F(Cli, HelpForEverySubcommand) {
+  for (const char* sub : {"report", "diff", "trend", "run", "snapshot"}) {
+    RunResult r = hs(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub << r.err;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << r.out;
+  }
+}
+
+TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
+  RunResult missing = hs("report " + dir.path + "/nope.hsnap");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_EQ(missing.err, "heapscope: " + dir.path + "/nope.hsnap: cannot open: No such file or directory\n");
+  std::string text = dir.path + "/notes.txt";
+  ASSERT_TRUE(hsnap_test::Builder::write_file(text, "just text\n"));
+  RunResult magic = hs("diff " + snaps[0] + " " + text);
+  EXPECT_NE(magic.status, 0);
+  EXPECT_EQ(magic.err, "heapscope: " + text +
+                           ": not a heap profile (expected a heapscope snapshot, a gperftools or a "
+                           "jemalloc heap profile)\n");
+  RunResult two = hs("trend " + snaps[0] + " " + snaps[1]);
+  EXPECT_NE(two.status, 0);
+  EXPECT_EQ(two.err, "heapscope: trend needs at least 3 snapshots, 2 given (" + snaps[0] + ", " +
+                         snaps[1] + ")\n");
+  RunResult exits = hs("trend " + snaps[0] + " " + snaps[1] + " " + exit_snap);
+  EXPECT_NE(exits.status, 0);
+  EXPECT_NE(exits.err.find("trend needs at least 3 snapshots taken while the program ran; 3 given, "
+                           "1 of them exit snapshots left out"),
+            std::string::npos)
+      << exits.err;
+  for (const char* bad : {"abc", "-1"}) {
+    RunResult top = hs(std::string("report --top ") + bad + " " + snaps[0]);
+    EXPECT_NE(top.status, 0) << bad;
+    EXPECT_NE(top.err.find("--top"), std::string::npos) << top.err;
+  }
+  std::string cut = dir.path + "/cut.hsnap";
+  std::string data = read_text(snaps[0]);
+  ASSERT_TRUE(hsnap_test::Builder::write_file(cut, data.substr(0, 100)));
+  RunResult truncated = hs("report " + cut);
+  EXPECT_NE(truncated.status, 0);
+  EXPECT_EQ(truncated.err.rfind("heapscope: " + cut + ": offset ", 0), 0u) << truncated.err;
+  RunResult dirr = hs("report " + dir.path);
+  EXPECT_EQ(dirr.err, "heapscope: " + dir.path + ": is a directory, expected a heap profile file\n");
+}
