@@ -148,7 +148,10 @@ typedef struct HsModule {
   /* range_count HsRange; path bytes padded to 8; build-id bytes padded to 8 */
 } HsModule;
 
-enum hs_stack_flags { HS_STACK_TRUNCATED = 1 /* cut at the depth limit */ };
+enum hs_stack_flags {
+  HS_STACK_TRUNCATED = 1, /* cut at the depth limit */
+  HS_STACK_OVERFLOW = 2   /* depth 0: events that found the stack table full */
+};
 
 typedef struct HsStack {
   uint32_t depth; /* <= HS_MAX_DEPTH */

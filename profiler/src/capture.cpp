@@ -1,0 +1,61 @@
+// capture.cpp -- see capture.h.
+#include "capture.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <pthread.h>
+
+namespace hs {
+void capture_init() { unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD); }
+
+static void learn_stack_bounds(ThreadState& t) {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  size_t size = 0;
+  t.stack_known = -1;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+    t.stack_lo = (uintptr_t)addr;
+    t.stack_hi = (uintptr_t)addr + size;
+    t.stack_known = 1;
+  }
+  pthread_attr_destroy(&attr);
+}
+
+HS_NOINLINE int fp_walk(uintptr_t* out, int max, ThreadState& t) {
+  if (HS_UNLIKELY(t.stack_known == 0)) learn_stack_bounds(t);
+  if (t.stack_known != 1) return 0;
+  const uintptr_t lo = t.stack_lo, hi = t.stack_hi;
+  uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+  int n = 0;
+  while (n < max) {
+    // A frame is two words [saved fp, return address], 8-aligned, inside the stack.
+    if ((fp & 7) || fp < lo || fp > hi - 16) break;
+    uintptr_t ret = ((const uintptr_t*)fp)[1];
+    if (ret < 4096) break;
+    out[n++] = ret;
+    uintptr_t next = ((const uintptr_t*)fp)[0];
+    if (next <= fp) break;  // frames must move toward the stack base
+    fp = next;
+  }
+  return n;
+}
+
+HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, Unwinder how) {
+  int cap = (int)max_depth + kCaptureSkip;
+  int n = how == Unwinder::fp ? fp_walk(buf, cap, tls) : unw_backtrace((void**)buf, cap);
+  if (n < 0) n = 0;
+  int start = 0;
+  for (int i = 0; i < n && i < kCaptureSkip; ++i) {
+    if (buf[i] == ra) {
+      start = i;
+      break;
+    }
+  }
+  uint32_t depth = (uint32_t)(n - start);
+  bool truncated = false;
+  if (depth > max_depth) depth = max_depth, truncated = true;
+  else if (n == cap) truncated = true;
+  return {buf + start, depth, truncated};
+}
+}  // namespace hs

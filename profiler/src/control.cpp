@@ -1,0 +1,382 @@
+// control.cpp -- see control.h.
+#include "control.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "counters.h"
+#include "heapinfo.h"
+#include "live_table.h"
+#include "log.h"
+#include "modules.h"
+#include "next_alloc.h"
+#include "record.h"
+#include "snapshot_writer.h"
+#include "thread_state.h"
+
+namespace hs {
+namespace {
+int g_pipe[2] = {-1, -1};
+bool g_thread_wanted = false;
+std::atomic<int> g_exit_done{0};
+std::atomic<bool> g_exiting{false};
+struct sigaction g_our_action;
+
+uint64_t mono_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+// "12", "1.5", "0.25" seconds -> milliseconds; false on anything else.
+bool parse_seconds(const char* s, uint64_t* ms) {
+  uint64_t whole = 0, frac = 0, scale = 1000;
+  const char* p = s;
+  if (!*p) return false;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    whole = whole * 10 + (uint64_t)(*p - '0');
+    if (whole > 100000000) return false;
+  }
+  if (*p == '.') {
+    ++p;
+    if (!(*p >= '0' && *p <= '9') && p - 1 == s) return false;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+      if (scale > 1) scale /= 10, frac += (uint64_t)(*p - '0') * scale;
+    }
+  }
+  if (*p) return false;
+  *ms = whole * 1000 + frac;
+  if (*ms == 0 && (whole || frac)) *ms = 1;
+  return true;
+}
+
+// Decimal bytes with an optional K/M/G suffix (binary units).
+bool parse_bytes(const char* s, uint64_t* out) {
+  uint64_t v = 0;
+  const char* p = s;
+  if (!(*p >= '0' && *p <= '9')) return false;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  int shift = 0;
+  switch (*p) {
+    case 'k': case 'K': shift = 10; ++p; break;
+    case 'm': case 'M': shift = 20; ++p; break;
+    case 'g': case 'G': shift = 30; ++p; break;
+    default: break;
+  }
+  if (*p == 'i' && shift) ++p;
+  if ((*p == 'b' || *p == 'B') && shift) ++p;
+  if (*p) return false;
+  if (shift && v > (UINT64_MAX >> shift)) return false;
+  *out = v << shift;
+  return true;
+}
+
+void on_signal(int) {
+  int saved = errno;
+  char c = 1;
+  if (g_pipe[1] >= 0) (void)!write(g_pipe[1], &c, 1);
+  errno = saved;
+}
+
+void stats_line() {
+  HeapFigures hf = allocator_figures();
+  Totals t = current_totals();
+  log_line("rss=%lu heap_used=%lu heap_total=%lu tracked_live=%lu blocks=%lu", (unsigned long)rss_bytes(),
+           (unsigned long)hf.used, (unsigned long)hf.total, (unsigned long)t.inuse_bytes, (unsigned long)t.inuse_count);
+}
+
+void* thread_main(void*) {
+  tls.guard = 1;  // for good: nothing this thread allocates is recorded
+  prctl(PR_SET_NAME, "heapscope", 0, 0, 0);
+  if (g_cfg.signal) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, g_cfg.signal);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  }
+  uint64_t now = mono_ms();
+  uint64_t next_interval = g_cfg.interval_ms ? now + g_cfg.interval_ms : UINT64_MAX;
+  uint64_t next_stats = g_cfg.stats_ms ? now + g_cfg.stats_ms : UINT64_MAX;
+  uint64_t next_check = now + 1000;
+  bool replaced_reported = false;
+  for (;;) {
+    now = mono_ms();
+    uint64_t wake = next_interval < next_stats ? next_interval : next_stats;
+    if (next_check < wake) wake = next_check;
+    if (g_cfg.alert_bytes && now + 200 < wake) wake = now + 200;
+    int timeout = wake <= now ? 0 : (int)(wake - now);
+    struct pollfd pfd{g_pipe[0], POLLIN, 0};
+    int pr = poll(&pfd, 1, timeout);
+    bool exiting = g_exiting.load(std::memory_order_relaxed);
+    if (pr > 0 && (pfd.revents & POLLIN)) {
+      char drain[64];
+      while (read(g_pipe[0], drain, sizeof drain) > 0) {
+      }
+      if (!exiting) write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
+    }
+    now = mono_ms();
+    if (now >= next_interval) {
+      if (!exiting) write_snapshot(HS_TRIGGER_INTERVAL, nullptr, 0);
+      next_interval += g_cfg.interval_ms;
+      if (next_interval <= now) next_interval = now + g_cfg.interval_ms;
+    }
+    if (now >= next_stats) {
+      stats_line();
+      next_stats += g_cfg.stats_ms;
+      if (next_stats <= now) next_stats = now + g_cfg.stats_ms;
+    }
+    if (g_cfg.alert_bytes && !exiting) {
+      uint64_t live = current_totals().inuse_bytes, base = last_snapshot_live_bytes();
+      if (live >= base && live - base >= g_cfg.alert_bytes) {
+        char path[4200];
+        if (write_snapshot(HS_TRIGGER_ALERT, path, sizeof path) == 0)
+          log_line("alert: tracked live heap grew by %lu bytes since the last snapshot (HEAPSCOPE_ALERT=%lu); wrote %s",
+                   (unsigned long)(live - base), (unsigned long)g_cfg.alert_bytes, path);
+      }
+    }
+    if (now >= next_check) {
+      next_check = now + 1000;
+      struct sigaction cur;
+      if (g_cfg.signal && !replaced_reported && sigaction(g_cfg.signal, nullptr, &cur) == 0 &&
+          cur.sa_handler != on_signal) {
+        replaced_reported = true;
+        bump(g_counters.signal_handler_replaced);
+        log_line("the program replaced heapscope's handler for signal %d; snapshots on that signal are off "
+                 "(set HEAPSCOPE_SIGNAL to a signal the program does not use)",
+                 g_cfg.signal);
+      }
+    }
+  }
+  return nullptr;
+}
+
+bool start_thread() {
+  if (pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    g_pipe[0] = g_pipe[1] = -1;
+    log_line("cannot create the snapshot pipe: errno %d; signal, interval, stats and alert triggers are off", errno);
+    return false;
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);  // the thread starts with every signal blocked
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, thread_main, nullptr);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (rc != 0) {
+    log_line("cannot start the heapscope thread: errno %d; signal, interval, stats and alert triggers are off", rc);
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+    g_pipe[0] = g_pipe[1] = -1;
+    return false;
+  }
+  return true;
+}
+
+void install_signal() {
+  if (!g_cfg.signal) return;
+  memset(&g_our_action, 0, sizeof g_our_action);
+  g_our_action.sa_handler = on_signal;
+  g_our_action.sa_flags = SA_RESTART;
+  sigemptyset(&g_our_action.sa_mask);
+  struct sigaction old;
+  if (sigaction(g_cfg.signal, &g_our_action, &old) != 0) {
+    log_line("cannot install a handler for signal %d: errno %d", g_cfg.signal, errno);
+    return;
+  }
+  if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+    log_line("signal %d already had a handler; heapscope replaced it (set HEAPSCOPE_SIGNAL to choose another)",
+             g_cfg.signal);
+}
+
+void atfork_prepare() {
+  if (g_run_state.load() != kActive) return;
+  writer_lock();
+  modules_lock();
+  g_live.lock_all();
+}
+void atfork_parent() {
+  if (g_run_state.load() != kActive) return;
+  g_live.unlock_all();
+  modules_unlock();
+  writer_unlock();
+}
+void atfork_child() {
+  if (g_run_state.load() != kActive) return;
+  g_live.unlock_all();
+  modules_after_fork_child();
+  writer_after_fork_child();
+  g_exit_done.store(0);
+  g_exiting.store(false);
+  if (g_thread_wanted) {
+    Guard guard;
+    if (g_pipe[0] >= 0) close(g_pipe[0]);
+    if (g_pipe[1] >= 0) close(g_pipe[1]);
+    g_pipe[0] = g_pipe[1] = -1;
+    start_thread();
+  }
+}
+
+struct SigName {
+  const char* name;
+  int num;
+};
+const SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
+                            {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+                            {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+                            {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+                            {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+                            {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+}  // namespace
+
+int parse_signal(const char* s) {
+  if (!strcmp(s, "none") || !strcmp(s, "NONE") || !strcmp(s, "0")) return 0;
+  if (*s >= '0' && *s <= '9') {
+    int v = 0;
+    for (; *s >= '0' && *s <= '9'; ++s) {
+      v = v * 10 + (*s - '0');
+      if (v > 1000) return -1;
+    }
+    if (*s || v >= NSIG || v == SIGKILL || v == SIGSTOP) return -1;
+    return v;
+  }
+  if (!strncmp(s, "SIG", 3)) s += 3;
+  if (!strncmp(s, "RTMIN+", 6)) {
+    int v = 0;
+    const char* p = s + 6;
+    if (!*p) return -1;
+    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + (*p - '0');
+    if (*p || SIGRTMIN + v > SIGRTMAX) return -1;
+    return SIGRTMIN + v;
+  }
+  for (const SigName& n : kSignals)
+    if (!strcmp(s, n.name)) return n.num;
+  return -1;
+}
+
+int parse_config(Config* c, const char* (*get)(const char*)) {
+  int bad = 0;
+  const char* v;
+  if ((v = get("HEAPSCOPE_OUT")) && *v) {
+    size_t n = strlen(v);
+    if (n + 64 >= sizeof c->out_prefix) {
+      log_line("HEAPSCOPE_OUT is %zu bytes long; expected under %zu; using ./heapscope", n, sizeof c->out_prefix - 64);
+      ++bad;
+    } else {
+      memcpy(c->out_prefix, v, n + 1);
+    }
+  }
+  if ((v = get("HEAPSCOPE_INTERVAL")) && !parse_seconds(v, &c->interval_ms)) {
+    log_line("HEAPSCOPE_INTERVAL=%s: expected seconds (e.g. 10 or 0.5; 0 = off); interval snapshots are off", v);
+    c->interval_ms = 0, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_STATS")) && !parse_seconds(v, &c->stats_ms)) {
+    log_line("HEAPSCOPE_STATS=%s: expected seconds (0 = off); stats lines are off", v);
+    c->stats_ms = 0, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_SAMPLE")) && !parse_bytes(v, &c->sample_period)) {
+    log_line("HEAPSCOPE_SAMPLE=%s: expected mean bytes between samples (e.g. 524288 or 512K; 0 = every "
+             "allocation); tracking every allocation",
+             v);
+    c->sample_period = 0, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_ALERT")) && !parse_bytes(v, &c->alert_bytes)) {
+    log_line("HEAPSCOPE_ALERT=%s: expected bytes of growth (e.g. 104857600 or 100M; 0 = off); alerts are off", v);
+    c->alert_bytes = 0, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_SIGNAL"))) {
+    int s = parse_signal(v);
+    if (s < 0) {
+      log_line("HEAPSCOPE_SIGNAL=%s: expected a signal name (SIGUSR2), a number, or none; using SIGUSR2", v);
+      ++bad;
+    } else {
+      c->signal = s;
+    }
+  }
+  if ((v = get("HEAPSCOPE_AT_EXIT"))) {
+    if (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "true")) c->at_exit = true;
+    else if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false")) c->at_exit = false;
+    else log_line("HEAPSCOPE_AT_EXIT=%s: expected 1 or 0; using 1", v), ++bad;
+  }
+  if ((v = get("HEAPSCOPE_DEPTH"))) {
+    uint64_t d = 0;
+    if (!parse_bytes(v, &d) || d < 1 || d > HS_MAX_DEPTH) {
+      log_line("HEAPSCOPE_DEPTH=%s: expected 1..%u frames; using 64", v, HS_MAX_DEPTH);
+      ++bad;
+    } else {
+      c->depth = (uint32_t)d;
+    }
+  }
+  if ((v = get("HEAPSCOPE_UNWIND"))) {
+    if (!strcmp(v, "fp")) c->unwinder = Unwinder::fp;
+    else if (!strcmp(v, "libunwind")) c->unwinder = Unwinder::libunwind;
+    else log_line("HEAPSCOPE_UNWIND=%s: expected libunwind or fp; using libunwind", v), ++bad;
+  }
+  return bad;
+}
+
+static const char* env_get(const char* name) { return getenv(name); }
+
+void control_init(void* own_malloc) {
+  next_resolve();
+  if (getauxval(AT_SECURE)) {
+    // setuid/setgid/capabilities: read no option, write nothing, only forward.
+    g_run_state.store(kDisabled);
+    return;
+  }
+  Guard guard;
+  parse_config(&g_cfg, env_get);
+  writer_set_start_time();
+  capture_init();
+  if (!record_init()) {
+    log_line("cannot map memory for the tracking tables (errno %d); tracking is off", errno);
+    g_run_state.store(kDisabled);
+    return;
+  }
+  void* first = dlsym(RTLD_DEFAULT, "malloc");
+  if (own_malloc && first && first != own_malloc) {
+    Dl_info info;
+    const char* who = dladdr(first, &info) && info.dli_fname && *info.dli_fname ? info.dli_fname : "the executable";
+    log_line("malloc is defined by %s, ahead of heapscope in symbol lookup; allocations through it are not seen "
+             "(preload heapscope, or link -lheapscope before it)",
+             who);
+  }
+  modules_refresh();
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+  g_run_state.store(kActive);
+  g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes;
+  if (g_thread_wanted && start_thread()) install_signal();
+}
+
+void control_exit_snapshot() {
+  if (g_run_state.load() != kActive || !g_cfg.at_exit) return;
+  if (g_exit_done.exchange(1)) return;
+  g_exiting.store(true);
+  Guard guard;
+  write_snapshot(HS_TRIGGER_EXIT, nullptr, 0);
+}
+
+void control_before_dlclose() {
+  if (g_run_state.load(std::memory_order_relaxed) != kActive) return;
+  Guard guard;
+  modules_refresh();
+}
+}  // namespace hs

@@ -1,0 +1,29 @@
+// control.h -- the profiler's cold path: start-up, options, triggers, exit.
+// Owns: parsing HEAPSCOPE_* once into g_cfg (ignored under AT_SECURE), the
+// snapshot signal handler (writes one byte to a pipe, nothing else), the
+// background thread (signal, interval, stats and alert triggers; it runs with
+// the re-entry guard held for good), fork handling, and the exit snapshot.
+// Safety: control_init() runs once in the library constructor. The signal
+// handler is async-signal-safe. Everything else is cold and may block.
+#pragma once
+#include <stdint.h>
+
+#include "config.h"
+
+namespace hs {
+// Parses the options from `get` (getenv in the library) into *c; reports each
+// invalid value on stderr (naming the variable, the value and what was
+// expected) and keeps the default. Returns the number of invalid values.
+int parse_config(Config* c, const char* (*get)(const char*));
+// Parses a signal name ("SIGUSR2", "USR2"), number, or "none" (0); -1 if bad.
+int parse_signal(const char* s);
+
+// own_malloc: the library's exported malloc, to detect a malloc that
+// precedes ours in symbol lookup.
+void control_init(void* own_malloc);
+// Writes the exit snapshot once (HEAPSCOPE_AT_EXIT=1), from main's return,
+// exit(), quick_exit() or the library destructor, whichever comes first.
+void control_exit_snapshot();
+// Refreshes the module list before a dlclose is forwarded.
+void control_before_dlclose();
+}  // namespace hs

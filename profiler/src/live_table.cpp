@@ -1,0 +1,149 @@
+// live_table.cpp -- see live_table.h.
+#include "live_table.h"
+
+#include <sched.h>
+
+#include "arena.h"
+
+namespace hs {
+LiveTable g_live;
+
+namespace {
+constexpr uint64_t kInitialCap = 256;  // 4 KiB: one page per shard at first
+constexpr int kFilterBits = 16;
+inline uint32_t shard_of(uint64_t h) { return (uint32_t)(h & 255); }
+inline uint64_t slot_of(uint64_t h) { return h >> 8; }
+inline uint32_t filter_of(uint64_t h) { return (uint32_t)(h >> (64 - kFilterBits)); }
+}  // namespace
+
+bool LiveTable::init(bool with_filter) {
+  if (with_filter) {
+    filter_ = (std::atomic<uint16_t>*)os_map(sizeof(uint16_t) << kFilterBits);
+    if (!filter_) return false;
+  }
+  return true;
+}
+
+void LiveTable::lock(Shard& s) {
+  while (s.lock.exchange(1, std::memory_order_acquire)) {
+    int spins = 0;
+    while (s.lock.load(std::memory_order_relaxed)) {
+      if (++spins < 100) __builtin_ia32_pause();
+      else sched_yield();
+    }
+  }
+}
+
+void LiveTable::lock_all() {
+  for (Shard& s : shards_) lock(s);
+}
+void LiveTable::unlock_all() {
+  for (Shard& s : shards_) unlock(s);
+}
+
+uint64_t LiveTable::entries() const {
+  uint64_t n = 0;
+  for (const Shard& s : shards_) n += s.count.load(std::memory_order_relaxed);
+  return n;
+}
+
+bool LiveTable::grow(Shard& s) {
+  uint64_t old_cap = s.mask ? s.mask + 1 : 0;
+  uint64_t cap = old_cap ? old_cap * 2 : kInitialCap;
+  Entry* fresh = (Entry*)os_map(cap * sizeof(Entry));
+  if (!fresh) return false;
+  uint64_t mask = cap - 1;
+  for (uint64_t i = 0; i < old_cap; ++i) {
+    if (!s.slots[i].addr) continue;
+    uint64_t j = slot_of(hash_addr(s.slots[i].addr)) & mask;
+    while (fresh[j].addr) j = (j + 1) & mask;
+    fresh[j] = s.slots[i];
+  }
+  Entry* old = s.slots;
+  s.slots = fresh;
+  s.mask = mask;
+  if (old) os_unmap(old, old_cap * sizeof(Entry));
+  return true;
+}
+
+// HOT PATH (every recorded allocation). Budget: one hash, one uncontended
+// spinlock exchange, a short linear probe in a table kept under 70% load.
+int LiveTable::insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced) {
+  if (size > kMaxTrackedSize) size = kMaxTrackedSize;
+  const uint64_t h = hash_addr(addr);
+  Shard& s = shards_[shard_of(h)];
+  const uint64_t meta = size << kRefBits | ref;
+  lock(s);
+  uint32_t n = s.count.load(std::memory_order_relaxed);
+  if ((n + 1) * 10 > (s.mask + 1) * 7 || !s.slots) {
+    if (!grow(s)) {
+      unlock(s);
+      return 0;
+    }
+  }
+  uint64_t i = slot_of(h) & s.mask;
+  for (;; i = (i + 1) & s.mask) {
+    Entry& e = s.slots[i];
+    if (e.addr == addr) {
+      replaced->size = e.meta >> kRefBits;
+      replaced->ref = (uint32_t)(e.meta & ((1u << kRefBits) - 1));
+      e.meta = meta;
+      unlock(s);
+      return 2;
+    }
+    if (!e.addr) {
+      e.addr = addr;
+      e.meta = meta;
+      break;
+    }
+  }
+  s.count.store(n + 1, std::memory_order_relaxed);
+  if (filter_) filter_[filter_of(h)].fetch_add(1, std::memory_order_relaxed);
+  unlock(s);
+  return 1;
+}
+
+// HOT PATH (every free). Budget: as insert; in sampled mode usually one
+// filter load and no lock at all.
+bool LiveTable::erase(uintptr_t addr, LiveInfo* out) {
+  const uint64_t h = hash_addr(addr);
+  if (filter_ && filter_[filter_of(h)].load(std::memory_order_relaxed) == 0) return false;
+  Shard& s = shards_[shard_of(h)];
+  if (s.count.load(std::memory_order_relaxed) == 0) return false;
+  lock(s);
+  if (!s.slots) {
+    unlock(s);
+    return false;
+  }
+  const uint64_t mask = s.mask;
+  uint64_t i = slot_of(h) & mask;
+  for (;; i = (i + 1) & mask) {
+    if (!s.slots[i].addr) {
+      unlock(s);
+      return false;
+    }
+    if (s.slots[i].addr == addr) break;
+  }
+  out->size = s.slots[i].meta >> kRefBits;
+  out->ref = (uint32_t)(s.slots[i].meta & ((1u << kRefBits) - 1));
+  // Backward-shift deletion: pull later members of the probe run into the hole.
+  uint64_t hole = i;
+  for (uint64_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    Entry& e = s.slots[j];
+    if (!e.addr) break;
+    uint64_t home = slot_of(hash_addr(e.addr)) & mask;
+    // e may move to the hole if its home is not in (hole, j] cyclically.
+    bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!stays) {
+      s.slots[hole] = e;
+      hole = j;
+    }
+  }
+  s.slots[hole].addr = 0;
+  s.slots[hole].meta = 0;
+  s.count.store(s.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (filter_) filter_[filter_of(h)].fetch_sub(1, std::memory_order_relaxed);
+  unlock(s);
+  return true;
+}
+}  // namespace hs

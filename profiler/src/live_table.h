@@ -1,0 +1,67 @@
+// live_table.h -- live blocks: address -> (size, stack ref).
+// Owns: a table sharded 256 ways by pointer hash; each shard is a spinlock
+// and an open-addressing array (linear probing, backward-shift deletion) in
+// its own mmap, doubled by rehash at 70% load. 16 bytes per entry.
+// In sampled mode a 64 Ki-entry counting filter answers "certainly not
+// tracked" for most frees without touching a shard.
+// Safety: hook-safe (mmap only); a shard lock is held only for a probe or a
+// rehash and never while calling out. lock_all()/unlock_all() serve fork.
+#pragma once
+#include <atomic>
+#include <stdint.h>
+
+#include "common.h"
+
+namespace hs {
+constexpr int kRefBits = 25;
+constexpr uint64_t kMaxTrackedSize = ((uint64_t)1 << (64 - kRefBits)) - 1;  // larger sizes are clamped
+
+struct LiveInfo {
+  uint64_t size;
+  uint32_t ref;
+};
+
+class LiveTable {
+ public:
+  static constexpr int kShards = 256;
+  bool init(bool with_filter);
+  // Inserts addr. When addr was already present (a free we never saw) its old
+  // info goes to *replaced and the function returns 2; 1 on insert; 0 when
+  // memory ran out (nothing inserted).
+  int insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced);
+  // Removes addr; false when it is not tracked.
+  bool erase(uintptr_t addr, LiveInfo* out);
+  uint64_t entries() const;
+  void lock_all();
+  void unlock_all();
+
+ private:
+  struct Entry {
+    uintptr_t addr;  // 0 = empty
+    uint64_t meta;   // size << kRefBits | ref
+  };
+  struct alignas(64) Shard {
+    std::atomic<uint32_t> lock{0};
+    std::atomic<uint32_t> count{0};
+    uint64_t mask = 0;  // capacity - 1; 0 with no array yet
+    Entry* slots = nullptr;
+  };
+  bool grow(Shard& s);
+  static void lock(Shard& s);
+  static void unlock(Shard& s) { s.lock.store(0, std::memory_order_release); }
+
+  Shard shards_[kShards];
+  std::atomic<uint16_t>* filter_ = nullptr;
+};
+extern LiveTable g_live;
+
+HS_INLINE uint64_t hash_addr(uintptr_t a) {  // murmur3 fmix64
+  uint64_t h = a;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+}  // namespace hs

@@ -1,0 +1,142 @@
+// record.cpp -- see record.h.
+#include "record.h"
+
+#include <errno.h>
+
+#include "capture.h"
+#include "hsnap_format.h"
+#include "stack_table.h"
+
+namespace hs {
+Config g_cfg;
+std::atomic<int> g_run_state{kNotStarted};
+std::atomic<bool> g_recording{true};
+
+bool record_init() {
+  return g_stacks.init() && g_live.init(g_cfg.sample_period != 0);
+}
+
+static HS_INLINE void add_counters(StackRec* r, uint64_t size) {
+  constexpr auto rl = std::memory_order_relaxed;
+  if (!g_cfg.sample_period) {
+    r->inuse_bytes.fetch_add(size, rl);
+    r->inuse_count.fetch_add(1, rl);
+    r->alloc_bytes.fetch_add(size, rl);
+    r->alloc_count.fetch_add(1, rl);
+    return;
+  }
+  SampleWeight w = sample_weight(size, g_cfg.sample_period);
+  r->inuse_bytes.fetch_add(w.bytes, rl);
+  r->inuse_count.fetch_add(w.count_fp, rl);
+  r->alloc_bytes.fetch_add(w.bytes, rl);
+  r->alloc_count.fetch_add(w.count_fp, rl);
+  r->sampled_inuse.fetch_add(1, rl);
+  r->sampled_alloc.fetch_add(1, rl);
+}
+
+void account_free(const LiveInfo& info) {
+  constexpr auto rl = std::memory_order_relaxed;
+  StackRec* r = g_stacks.from_ref(info.ref);
+  if (!g_cfg.sample_period) {
+    r->inuse_bytes.fetch_sub(info.size, rl);
+    r->inuse_count.fetch_sub(1, rl);
+    return;
+  }
+  SampleWeight w = sample_weight(info.size, g_cfg.sample_period);
+  r->inuse_bytes.fetch_sub(w.bytes, rl);
+  r->inuse_count.fetch_sub(w.count_fp, rl);
+  r->sampled_inuse.fetch_sub(1, rl);
+}
+
+void record_alloc_slow(void* p, size_t size, uintptr_t ra) {
+  ThreadState& t = tls;
+  int saved_errno = errno;
+  Guard guard;  // the unwinder and pthread_getattr_np may allocate
+  if (HS_UNLIKELY(!t.seen)) {
+    t.seen = 1;
+    bump(g_counters.threads_seen);
+  }
+  const uint32_t max = g_cfg.depth;
+  uintptr_t buf[max + kCaptureSkip];  // fixed array on the stack: no lock held yet
+  CaptureResult c = capture_stack(buf, max, ra, g_cfg.unwinder);
+  if (HS_UNLIKELY(c.depth == 0)) bump(g_counters.unwind_failures);
+  if (c.truncated) bump(g_counters.truncated_stacks);
+  StackRec* r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
+  if (size > kMaxTrackedSize) size = kMaxTrackedSize;
+  LiveInfo old;
+  int ins = g_live.insert((uintptr_t)p, size, g_stacks.ref_of(r), &old);
+  if (HS_UNLIKELY(ins == 0)) {
+    bump(g_counters.dropped_events);
+  } else {
+    if (HS_UNLIKELY(ins == 2)) account_free(old);  // its free went unseen
+    add_counters(r, size);
+  }
+  errno = saved_errno;
+}
+
+void record_free_slow(void* p) {
+  LiveInfo info;
+  if (!g_live.erase((uintptr_t)p, &info)) {
+    if (!g_cfg.sample_period) bump(g_counters.unknown_frees);
+    return;
+  }
+  account_free(info);
+}
+
+Taken record_take(void* p) {
+  Taken t{false, {0, 0}};
+  count_hook_call(tls);
+  if (g_run_state.load(std::memory_order_relaxed) != kActive) return t;
+  t.found = g_live.erase((uintptr_t)p, &t.info);
+  if (!t.found && !g_cfg.sample_period) bump(g_counters.unknown_frees);
+  return t;
+}
+
+void record_put_back(void* p, const Taken& t) {
+  if (!t.found) return;
+  LiveInfo old;
+  if (g_live.insert((uintptr_t)p, t.info.size, t.info.ref, &old) == 0) {
+    account_free(t.info);  // cannot track it any more: drop it from the books
+    bump(g_counters.dropped_events);
+  }
+}
+
+void record_release(const Taken& t) {
+  if (t.found) account_free(t.info);
+}
+
+SiteFigures site_figures(const StackRec* r) {
+  constexpr auto rl = std::memory_order_relaxed;
+  SiteFigures f;
+  f.inuse_bytes = r->inuse_bytes.load(rl);
+  f.alloc_bytes = r->alloc_bytes.load(rl);
+  if (!g_cfg.sample_period) {
+    f.inuse_count = f.sampled_inuse = r->inuse_count.load(rl);
+    f.alloc_count = f.sampled_alloc = r->alloc_count.load(rl);
+  } else {
+    const uint64_t half = (uint64_t)1 << (kCountFpShift - 1);
+    f.inuse_count = (r->inuse_count.load(rl) + half) >> kCountFpShift;
+    f.alloc_count = (r->alloc_count.load(rl) + half) >> kCountFpShift;
+    f.sampled_inuse = r->sampled_inuse.load(rl);
+    f.sampled_alloc = r->sampled_alloc.load(rl);
+  }
+  return f;
+}
+
+Totals current_totals() {
+  Totals t{0, 0, 0, 0, 0};
+  if (!g_stacks.ready()) return t;
+  uint32_t n = g_stacks.ids_issued();
+  for (uint32_t id = 0; id < n; ++id) {
+    const StackRec* r = g_stacks.by_id(id);
+    if (!r) continue;
+    SiteFigures f = site_figures(r);
+    t.inuse_bytes += f.inuse_bytes;
+    t.inuse_count += f.inuse_count;
+    t.alloc_bytes += f.alloc_bytes;
+    t.alloc_count += f.alloc_count;
+  }
+  t.free_count = t.alloc_count - t.inuse_count;
+  return t;
+}
+}  // namespace hs

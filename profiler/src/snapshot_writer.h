@@ -1,0 +1,33 @@
+// snapshot_writer.h -- builds a .hsnap file (profiler/format/hsnap_format.h)
+// and publishes it atomically.
+// Owns: the in-memory image (an mmap'd buffer grown with mremap, never
+// malloc), the temporary file (O_EXCL|O_NOFOLLOW, mode 0600), write, fsync,
+// rename, the sequence numbers, and the sticky error reported once.
+// Safety: cold path. One writer at a time (a mutex). Call with the re-entry
+// guard held. Reads the tables lock-free: never takes a live-table lock, so a
+// snapshot cannot deadlock with the hooks.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsnap_format.h"
+
+namespace hs {
+// Writes PREFIX.PID.SEQ.hsnap (or PREFIX.PID.exit.hsnap for HS_TRIGGER_EXIT).
+// Returns 0 and the path (when path_out) or -1 with errno set.
+int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len);
+
+// Builds a snapshot and writes it to exactly `final_path` (via
+// final_path + ".tmp"); used by write_snapshot and the unit tests.
+// Returns 0, or an errno value.
+int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq);
+
+// Tracked live bytes in the last snapshot written (for HEAPSCOPE_ALERT).
+uint64_t last_snapshot_live_bytes();
+
+void writer_lock();
+void writer_unlock();
+void writer_after_fork_child();  // re-initialize the mutex, restart SEQ at 1
+// Nanoseconds of CLOCK_MONOTONIC when the profiler started (header uptime).
+void writer_set_start_time();
+}  // namespace hs

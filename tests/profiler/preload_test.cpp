@@ -1,0 +1,362 @@
+// preload_test.cpp -- integration tests: libheapscope.so preloaded into the
+// programs under programs/, each run in its own temporary directory; the
+// snapshots they leave are parsed with hsnap_parse.h and checked.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "hsnap_parse.h"
+#include "run_util.h"
+
+using namespace hstest;
+
+namespace {
+const std::string kLib = HS_LIB;
+
+struct Env {
+  std::string dir;
+  std::vector<std::string> vars;
+  explicit Env(const std::string& tag) : dir(make_temp_dir(tag)) {
+    vars = {"LD_PRELOAD=" + kLib, "HEAPSCOPE_OUT=" + dir + "/snap"};
+  }
+  RunResult run(std::vector<std::string> argv, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> e = vars;
+    e.insert(e.end(), extra.begin(), extra.end());
+    return hstest::run(argv, e, dir);
+  }
+  std::vector<std::string> snaps() const {
+    std::vector<std::string> v;
+    for (auto& n : list_dir(dir))
+      if (n.size() > 6 && n.compare(n.size() - 6, 6, ".hsnap") == 0) v.push_back(n);
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+  std::vector<std::string> all_files() const { return list_dir(dir); }
+};
+
+Snapshot must_parse(const std::string& path) {
+  Snapshot s;
+  std::string e = parse(path, &s);
+  EXPECT_EQ(e, "");
+  HsTotals sum = sum_sites(s);
+  EXPECT_EQ(sum.inuse_bytes, s.totals.inuse_bytes) << path;
+  EXPECT_EQ(sum.inuse_count, s.totals.inuse_count) << path;
+  EXPECT_EQ(sum.alloc_bytes, s.totals.alloc_bytes) << path;
+  EXPECT_EQ(sum.alloc_count, s.totals.alloc_count) << path;
+  std::vector<uint32_t> order = {HS_SEC_META, HS_SEC_TOTALS, HS_SEC_STATS, HS_SEC_MODULES,
+                                 HS_SEC_STACKS, HS_SEC_SITES, HS_SEC_END};
+  EXPECT_EQ(s.section_order, order) << path;
+  return s;
+}
+
+const HsSite* find_site(const Snapshot& s, uint64_t inuse_bytes, uint64_t inuse_count) {
+  for (const HsSite& x : s.sites)
+    if (x.inuse_bytes == inuse_bytes && x.inuse_count == inuse_count) return &x;
+  return nullptr;
+}
+
+std::string exit_snap_name(int pid) { return "snap." + std::to_string(pid) + ".exit.hsnap"; }
+int first_pid(const std::vector<std::string>& names) {
+  for (auto& n : names)
+    if (n.rfind("snap.", 0) == 0) return atoi(n.c_str() + 5);
+  return -1;
+}
+}  // namespace
+
+TEST(Preload, EveryHookExactTotalsAndPlainSemantics) {
+  Env env("every");
+  RunResult plain = hstest::run({HS_PROG_EVERY_HOOK}, {}, env.dir);
+  ASSERT_TRUE(plain.exited(0)) << plain.err;
+  RunResult pre = env.run({HS_PROG_EVERY_HOOK});
+  ASSERT_TRUE(pre.exited(0)) << pre.err;
+  EXPECT_NE(pre.err.find("heapscope active"), std::string::npos) << pre.err;
+  EXPECT_EQ(plain.out, pre.out);  // return values and errno, call by call
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_EXIT);
+  EXPECT_EQ(s.header.mode, (uint32_t)HS_MODE_FULL);
+  EXPECT_EQ(s.meta["allocator"], "glibc");
+  EXPECT_EQ(s.meta["unwinder"], "libunwind");
+  EXPECT_NE(s.meta["cmdline"].find("hs_prog_every_hook"), std::string::npos);
+  for (const char* k : {"hook_calls", "before_start_blocks", "before_start_bytes", "unknown_frees", "truncated_stacks",
+                        "unwind_failures", "dropped_events", "stack_table_full", "self_memory_bytes", "snapshot_ns",
+                        "live_table_entries", "stacks", "allocator_inuse_bytes", "rss_bytes", "threads_seen",
+                        "signal_handler_replaced"})
+    EXPECT_EQ(s.stats.count(k), 1u) << k;
+  EXPECT_EQ(s.stats["live_table_entries"], s.totals.inuse_count);
+  EXPECT_EQ(s.stats["dropped_events"], 0u);
+  EXPECT_GT(s.stats["allocator_inuse_bytes"], 0u);
+  bool main_found = false;
+  for (auto& m : s.modules)
+    if (m.rec.flags & HS_MODULE_MAIN) main_found = m.path.find("hs_prog_every_hook") != std::string::npos && !m.build_id.empty();
+  EXPECT_TRUE(main_found);
+}
+
+TEST(Preload, EveryHookWithFramePointerUnwinder) {
+  Env env("every-fp");
+  RunResult pre = env.run({HS_PROG_EVERY_HOOK}, {"HEAPSCOPE_UNWIND=fp"});
+  ASSERT_TRUE(pre.exited(0)) << pre.err;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(s.meta["unwinder"], "fp");
+}
+
+TEST(Preload, AttributionStartsAtTheUsersFrame) {
+  for (const char* unwind : {"libunwind", "fp"}) {
+    Env env(std::string("attr-") + unwind);
+    RunResult r = env.run({HS_PROG_SCENARIOS, "attribution"}, {std::string("HEAPSCOPE_UNWIND=") + unwind});
+    ASSERT_TRUE(r.exited(0)) << r.err;
+    unsigned long long marker = 0;
+    char path[4096] = {};
+    ASSERT_EQ(sscanf(r.out.c_str(), "%llx %4095s", &marker, path), 2) << r.out;
+    Snapshot s = must_parse(path);
+    EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_API);
+    const HsSite* site = find_site(s, 12345, 1);
+    ASSERT_NE(site, nullptr);
+    const auto& pcs = s.stacks[site->stack];
+    ASSERT_GE(pcs.size(), 2u);
+    // Innermost frame: the return address inside attribution_marker, not a heapscope frame.
+    EXPECT_GT(pcs[0], marker) << unwind;
+    EXPECT_LT(pcs[0], marker + 256) << unwind;
+  }
+}
+
+TEST(Preload, SampledModeWritesEstimates) {
+  Env env("sampled");
+  // A period of 1 byte samples every block with weight 1: estimates are exact.
+  RunResult r = env.run({HS_PROG_SCENARIOS, "attribution"}, {"HEAPSCOPE_SAMPLE=1"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  char path[4096] = {};
+  unsigned long long marker = 0;
+  ASSERT_EQ(sscanf(r.out.c_str(), "%llx %4095s", &marker, path), 2) << r.out;
+  Snapshot s = must_parse(path);
+  EXPECT_EQ(s.header.mode, (uint32_t)HS_MODE_SAMPLED);
+  EXPECT_EQ(s.header.sample_period, 1u);
+  const HsSite* site = find_site(s, 12345, 1);
+  ASSERT_NE(site, nullptr);
+  EXPECT_EQ(site->sampled_inuse_count, 1u);
+  EXPECT_EQ(site->sampled_alloc_count, 1u);
+}
+
+TEST(Preload, ExitSnapshotSeesGlobalMapBeforeStaticDestructors) {
+  for (const char* how : {"return", "exit"}) {
+    Env env(std::string("exitmap-") + how);
+    RunResult r = env.run({HS_PROG_SCENARIOS, "exit_map", how});
+    ASSERT_TRUE(r.exited(0)) << r.err;
+    auto snaps = env.snaps();
+    ASSERT_EQ(snaps.size(), 1u) << how;
+    Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+    EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_EXIT);
+    EXPECT_EQ(s.header.seq, 0u);
+    // 100 strings of 1000 chars (1001-byte buffers) live in the global map.
+    EXPECT_NE(find_site(s, 100 * 1001, 100), nullptr) << how;
+    bool nodes = false;
+    for (const HsSite& x : s.sites) nodes |= x.inuse_count == 100 && x.inuse_bytes != 100 * 1001;
+    EXPECT_TRUE(nodes) << "the 100 map nodes are live in the exit snapshot (" << how << ")";
+    EXPECT_EQ(r.err.find("heapscope:"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Preload, AbnormalEndsDoNotCrash) {
+  {
+    Env env("_exit");
+    RunResult r = env.run({HS_PROG_SCENARIOS, "_exit"});
+    EXPECT_TRUE(r.exited(3)) << r.err;
+    EXPECT_TRUE(env.snaps().empty());  // _exit: nothing runs
+  }
+  {
+    Env env("quick_exit");
+    RunResult r = env.run({HS_PROG_SCENARIOS, "quick_exit"});
+    EXPECT_TRUE(r.exited(4)) << r.err;
+    for (auto& n : env.snaps()) must_parse(env.dir + "/" + n);
+  }
+  {
+    Env env("abort");
+    RunResult r = env.run({HS_PROG_SCENARIOS, "abort"});
+    EXPECT_TRUE(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT) << r.status;
+    for (auto& n : env.all_files()) EXPECT_EQ(n.find(".tmp"), std::string::npos) << n;
+  }
+}
+
+TEST(Preload, ThreadsFreeingEachOthersBlocks) {
+  Env env("threads");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "threads"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_GE(s.stats["threads_seen"], 5u);
+  EXPECT_EQ(s.stats["unknown_frees"], 0u);
+}
+
+TEST(Preload, ForkChildWritesUnderItsOwnPid) {
+  Env env("fork");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "fork"});
+  ASSERT_TRUE(r.exited(0)) << r.err << r.out;
+  int parent = -1, child = -1;
+  size_t at = r.out.find("parent ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(sscanf(r.out.c_str() + at, "parent %d child %d", &parent, &child), 2);
+  EXPECT_NE(r.out.find("child " + std::to_string(child) + " OK"), std::string::npos) << r.out;
+  auto names = env.snaps();
+  std::set<std::string> have(names.begin(), names.end());
+  EXPECT_TRUE(have.count(exit_snap_name(parent))) << r.out;
+  EXPECT_TRUE(have.count(exit_snap_name(child))) << r.out;
+  EXPECT_TRUE(have.count("snap." + std::to_string(child) + ".0001.hsnap"));
+  Snapshot cs = must_parse(env.dir + "/snap." + std::to_string(child) + ".0001.hsnap");
+  EXPECT_EQ(cs.header.pid, (uint64_t)child);
+  EXPECT_NE(find_site(cs, 2222, 1), nullptr);  // the child's block
+  EXPECT_NE(find_site(cs, 1111, 1), nullptr);  // inherited from the parent
+}
+
+TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
+  Env env("signal");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "signal"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  int pid = first_pid(env.snaps());
+  for (int i = 1; i <= 3; ++i) {
+    char name[64];
+    snprintf(name, sizeof name, "snap.%d.%04d.hsnap", pid, i);
+    Snapshot s = must_parse(env.dir + "/" + name);
+    EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
+    EXPECT_EQ(s.header.seq, (uint64_t)i);
+  }
+}
+
+TEST(Preload, IntervalSnapshotsHaveIncreasingSequence) {
+  Env env("interval");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "run", "900"}, {"HEAPSCOPE_INTERVAL=0.2"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  auto snaps = env.snaps();
+  ASSERT_GE(snaps.size(), 3u);  // at least two interval snapshots + exit
+  int pid = first_pid(snaps);
+  uint64_t last_time = 0;
+  for (size_t i = 1; i + 1 <= snaps.size() - 1; ++i) {
+    char name[64];
+    snprintf(name, sizeof name, "snap.%d.%04zu.hsnap", pid, i);
+    Snapshot s = must_parse(env.dir + "/" + name);
+    EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_INTERVAL);
+    EXPECT_EQ(s.header.seq, i);
+    EXPECT_GT(s.header.time_unix_ns, last_time);
+    last_time = s.header.time_unix_ns;
+  }
+  EXPECT_TRUE(std::count(snaps.begin(), snaps.end(), exit_snap_name(pid)));
+  for (auto& n : env.all_files()) EXPECT_EQ(n.find(".tmp"), std::string::npos) << n;
+}
+
+TEST(Preload, StatsLinesAndGrowthAlert) {
+  Env env("alert");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "hold", "4000000", "700"},
+                        {"HEAPSCOPE_STATS=0.1", "HEAPSCOPE_ALERT=1M", "HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_GE(count_substr(r.err, "heapscope: rss="), 2) << r.err;
+  EXPECT_NE(r.err.find("heap_used="), std::string::npos);
+  EXPECT_NE(r.err.find("tracked_live="), std::string::npos);
+  EXPECT_EQ(count_substr(r.err, "heapscope: alert:"), 1) << r.err;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);  // the alert snapshot; no exit snapshot (AT_EXIT=0)
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_ALERT);
+  EXPECT_NE(find_site(s, 4000000, 1), nullptr);
+}
+
+TEST(Preload, AtExitOffWritesNothing) {
+  Env env("noexit");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "exit_map"}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_TRUE(env.snaps().empty());
+}
+
+TEST(Preload, UnwritableOutputIsReportedOnceAndTheProgramRunsOn) {
+  Env env("unwritable");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "run", "600"},
+                        {"HEAPSCOPE_OUT=" + env.dir + "/missing/dir/snap", "HEAPSCOPE_INTERVAL=0.1"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(count_substr(r.err, "heapscope: cannot write snapshot"), 1) << r.err;
+  EXPECT_NE(r.err.find(env.dir + "/missing/dir/snap."), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("errno 2"), std::string::npos) << r.err;
+}
+
+TEST(Preload, InvalidOptionNamesVariableAndValue) {
+  Env env("badopt");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "run", "10"}, {"HEAPSCOPE_INTERVAL=soon", "HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_NE(r.err.find("heapscope: HEAPSCOPE_INTERVAL=soon: expected seconds"), std::string::npos) << r.err;
+}
+
+TEST(Preload, DlopenedLibraryFramesResolveAfterDlclose) {
+  Env env("dlopen");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "dlopen", HS_DL_LIB});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  char p1[4096] = {}, p2[4096] = {};
+  ASSERT_EQ(sscanf(r.out.c_str(), "%4095s %4095s", p1, p2), 2) << r.out;
+  Snapshot before = must_parse(p1), after = must_parse(p2);
+  auto find_mod = [](const Snapshot& s) -> const Module* {
+    for (auto& m : s.modules)
+      if (m.path.find("hs_dl_lib") != std::string::npos) return &m;
+    return nullptr;
+  };
+  const Module* mb = find_mod(before);
+  const Module* ma = find_mod(after);
+  ASSERT_NE(mb, nullptr);
+  ASSERT_NE(ma, nullptr);
+  EXPECT_FALSE(mb->rec.flags & HS_MODULE_UNLOADED);
+  EXPECT_TRUE(ma->rec.flags & HS_MODULE_UNLOADED);
+  EXPECT_FALSE(ma->build_id.empty());
+  for (uint64_t size : {7777u, 8888u}) {
+    const HsSite* site = find_site(after, size, 1);
+    ASSERT_NE(site, nullptr) << size;
+    const auto& pcs = after.stacks[site->stack];
+    ASSERT_FALSE(pcs.empty());
+    bool inside = false;
+    for (auto& rg : ma->ranges) inside |= pcs[0] >= rg.start && pcs[0] < rg.end;
+    EXPECT_TRUE(inside) << "innermost frame of the " << size << "-byte block is in the unloaded library";
+  }
+}
+
+TEST(Preload, ChainsToJemallocIncludingItsOperatorNew) {
+  Env env("jemalloc");
+  RunResult r = env.run({HS_PROG_JEMALLOC});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  char path[4096] = {};
+  ASSERT_EQ(sscanf(r.out.c_str(), "%4095s", path), 1) << r.out;
+  Snapshot s = must_parse(path);
+  EXPECT_EQ(s.meta["allocator"], "jemalloc");
+  EXPECT_GT(s.stats["allocator_inuse_bytes"], 0u);
+  EXPECT_NE(find_site(s, 1000, 1), nullptr);  // new int[250], through jemalloc's operator new[]
+}
+
+TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
+  std::string relocs, syms;
+  FILE* f = popen(("readelf -rW " + kLib).c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char line[4096];
+  while (fgets(line, sizeof line, f)) relocs += line;
+  pclose(f);
+  EXPECT_FALSE(relocs.empty());
+  for (const char* bad : {"DTPMOD64", "DTPOFF64", "TLSGD", "TLSLD", "TLSDESC"})
+    EXPECT_EQ(relocs.find(bad), std::string::npos) << "global-dynamic TLS relocation " << bad;
+  f = popen(("nm -D --defined-only " + kLib).c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::set<std::string> got;
+  while (fgets(line, sizeof line, f)) {
+    char addr[64], type[8], name[512];
+    if (sscanf(line, "%63s %7s %511s", addr, type, name) == 3) got.insert(name);
+  }
+  pclose(f);
+  std::set<std::string> want = {
+      "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign", "valloc",
+      "pvalloc", "malloc_usable_size", "free_sized", "free_aligned_sized", "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t",
+      "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+      "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
+      "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
+      "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+      "dlclose", "exit", "quick_exit", "__libc_start_main", "heapscope_active", "heapscope_snapshot",
+      "heapscope_totals", "heapscope_start", "heapscope_stop"};
+  EXPECT_EQ(got, want);
+}

@@ -1,0 +1,230 @@
+// scenarios.cpp -- one small program per profiler scenario, chosen by argv[1]:
+//   exit_map [return|exit]   a global std::map that leaks until static destructors
+//   _exit | quick_exit | abort   abnormal ends after allocating
+//   threads                  threads freeing each other's blocks (exact totals)
+//   fork                     child allocates and snapshots under its own pid
+//   signal                   SIGUSR2 snapshots while threads allocate
+//   run MS                   allocates for MS milliseconds (interval snapshots)
+//   hold BYTES MS            holds BYTES live for MS milliseconds (alert, stats)
+//   attribution              prints the marker function's address and a snapshot path
+//   dlopen LIB               allocations from a dlopen'd library, snapshots around dlclose
+// Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
+#define HEAPSCOPE_WEAK
+#include <heapscope/heapscope.h>
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+static int g_fail = 0;
+#define CHECK(c)                                                           \
+  do {                                                                     \
+    if (!(c)) ++g_fail, fprintf(stderr, "scenarios.cpp:%d: %s\n", __LINE__, #c); \
+  } while (0)
+
+static struct heapscope_totals totals() {
+  struct heapscope_totals t{};
+  CHECK(heapscope_totals_or_inactive(&t) == 0);
+  return t;
+}
+
+// exit_map: the leak heapscope must see at exit even though the global is
+// destroyed afterwards.
+static std::map<long, std::string> g_cache;
+struct LateAllocator {
+  ~LateAllocator() {  // runs after the exit snapshot: must not crash
+    void* p = malloc(10);
+    std::string s(200, 'x');
+    free(p);
+  }
+};
+static LateAllocator g_late;
+
+static bool file_exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+static std::string prefix() {
+  const char* o = getenv("HEAPSCOPE_OUT");
+  return o ? o : "./heapscope";
+}
+static bool wait_for(const std::string& path, int ms) {
+  for (int i = 0; i < ms / 10; ++i) {
+    if (file_exists(path)) return true;
+    usleep(10000);
+  }
+  return file_exists(path);
+}
+
+__attribute__((noinline)) void* attribution_marker(size_t n) {
+  void* p = malloc(n);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "exit_map") {
+    for (long i = 0; i < 100; ++i) g_cache[i] = std::string(1000, 'a' + (char)(i % 26));
+    printf("OK\n");
+    fflush(stdout);
+    if (argc > 2 && !strcmp(argv[2], "exit")) exit(0);
+    return 0;
+  }
+  if (mode == "_exit" || mode == "quick_exit" || mode == "abort") {
+    for (int i = 0; i < 10; ++i) (void)!malloc(100);
+    if (mode == "_exit") _exit(3);
+    if (mode == "quick_exit") quick_exit(4);
+    abort();
+  }
+  if (mode == "threads") {
+    const int T = 4, K = 20000;
+    {
+      // Warm glibc's thread-stack cache: a cached stack keeps its DTV block,
+      // which would otherwise show up as a live block created by pthread_create.
+      std::vector<std::thread> warm;
+      for (int t = 0; t < T; ++t) warm.emplace_back([] {});
+      for (auto& x : warm) x.join();
+    }
+    struct heapscope_totals before = totals();
+    {
+    std::vector<std::vector<void*>> slots(T, std::vector<void*>(K));
+    std::atomic<int> ready{0};
+    std::vector<std::thread> th;
+    for (int t = 0; t < T; ++t)
+      th.emplace_back([&, t] {
+        for (int k = 0; k < K; ++k) slots[t][k] = malloc(16 + (k % 64));
+        ready.fetch_add(1);
+        while (ready.load() < T) std::this_thread::yield();
+        for (int k = 0; k < K; ++k) free(slots[(t + 1) % T][k]);  // another thread's blocks
+      });
+    for (auto& x : th) x.join();
+    }  // the vectors and thread objects are gone too
+    struct heapscope_totals after = totals();
+    uint64_t bytes = 0;
+    for (int k = 0; k < K; ++k) bytes += 16 + (k % 64);
+    // Besides the T*K blocks: the vectors and std::thread's state blocks.
+    fprintf(stderr, "threads: inuse %llu->%llu blocks, %llu->%llu bytes; allocs %llu->%llu\n", (unsigned long long)before.inuse_count, (unsigned long long)after.inuse_count, (unsigned long long)before.inuse_bytes, (unsigned long long)after.inuse_bytes, (unsigned long long)before.alloc_count, (unsigned long long)after.alloc_count);
+    CHECK(after.inuse_count == before.inuse_count);
+    CHECK(after.inuse_bytes == before.inuse_bytes);
+    CHECK(after.alloc_count - before.alloc_count >= (uint64_t)T * K);
+    CHECK(after.alloc_count - before.alloc_count <= (uint64_t)T * K + 64);
+    CHECK(after.alloc_bytes - before.alloc_bytes >= bytes * T);
+    printf("OK threads\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "fork") {
+    void* parent_block = malloc(1111);
+    pid_t pid = fork();
+    if (pid == 0) {
+      void* child_block = malloc(2222);
+      char path[4096];
+      int rc = heapscope_snapshot_or_inactive(path, sizeof path);
+      std::string want = "." + std::to_string(getpid()) + ".0001.hsnap";
+      bool ok = rc == 0 && std::string(path).size() > want.size() &&
+                std::string(path).compare(std::string(path).size() - want.size(), want.size(), want) == 0;
+      printf("child %d %s %s\n", (int)getpid(), ok ? "OK" : "BAD", rc == 0 ? path : "-");
+      fflush(stdout);
+      free(child_block);
+      exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct heapscope_totals t = totals();
+    CHECK(t.inuse_bytes >= 1111);
+    free(parent_block);
+    printf("parent %d child %d\n", (int)getpid(), (int)pid);
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "signal") {
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 2; ++t)
+      th.emplace_back([&] {
+        std::vector<void*> keep;
+        while (!stop.load()) {
+          keep.push_back(malloc(64));
+          if (keep.size() > 1000) {
+            for (void* p : keep) free(p);
+            keep.clear();
+          }
+        }
+        for (void* p : keep) free(p);
+      });
+    std::string pre = prefix() + "." + std::to_string(getpid()) + ".";
+    for (int i = 1; i <= 3; ++i) {
+      kill(getpid(), SIGUSR2);
+      char seq[8];
+      snprintf(seq, sizeof seq, "%04d", i);
+      CHECK(wait_for(pre + seq + ".hsnap", 10000));
+    }
+    stop.store(true);
+    for (auto& x : th) x.join();
+    printf("OK signal\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "run" && argc > 2) {
+    int ms = atoi(argv[2]);
+    std::vector<void*> keep;
+    for (int i = 0; i < ms / 10; ++i) {
+      keep.push_back(malloc(1000));
+      usleep(10000);
+    }
+    for (void* p : keep) free(p);
+    return 0;
+  }
+  if (mode == "hold" && argc > 3) {
+    size_t bytes = strtoull(argv[2], nullptr, 10);
+    char* p = (char*)malloc(bytes);
+    memset(p, 1, bytes);
+    usleep((useconds_t)atoi(argv[3]) * 1000);
+    free(p);
+    return 0;
+  }
+  if (mode == "attribution") {
+    void* p = attribution_marker(12345);
+    char path[4096];
+    CHECK(heapscope_snapshot_or_inactive(path, sizeof path) == 0);
+    printf("%p %s\n", (void*)&attribution_marker, path);
+    free(p);
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "dlopen" && argc > 2) {
+    struct heapscope_totals before = totals();
+    void* h = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != nullptr);
+    if (!h) return 1;
+    auto fn = (void* (*)(size_t))dlsym(h, "hs_dl_alloc");
+    auto fn_new = (void* (*)(size_t))dlsym(h, "hs_dl_new");
+    CHECK(fn && fn_new);
+    struct heapscope_totals mid = totals();
+    void* a = fn(7777);
+    void* b = fn_new(8888);
+    struct heapscope_totals after = totals();
+    CHECK(after.inuse_bytes - mid.inuse_bytes == 7777 + 8888);
+    CHECK(after.inuse_count - mid.inuse_count == 2);
+    char p1[4096], p2[4096];
+    CHECK(heapscope_snapshot_or_inactive(p1, sizeof p1) == 0);
+    CHECK(dlclose(h) == 0);
+    CHECK(heapscope_snapshot_or_inactive(p2, sizeof p2) == 0);
+    printf("%s %s\n", p1, p2);
+    free(a);
+    ::operator delete(b);
+    (void)before;
+    return g_fail ? 1 : 0;
+  }
+  fprintf(stderr, "scenarios: unknown mode '%s'\n", mode.c_str());
+  return 2;
+}
