@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cmd/commands.h"
 #include "model/profile.h"
@@ -13,6 +14,7 @@ std::vector<CommandEntry>& command_registry() {
   return registry;
 }
 int g_exit_status = 0;
+std::vector<std::string> g_command_after_dashdash;
 }  // namespace heapscope
 
 int main(int argc, char** argv) {
@@ -26,6 +28,16 @@ int main(int argc, char** argv) {
   std::sort(registry.begin(), registry.end(),
             [](const CommandEntry& a, const CommandEntry& b) { return a.order < b.order; });
   for (auto& entry : registry) entry.add(app);
+  // `run ... -- CMD ARGS`: CMD and its arguments are not ours to parse.
+  if (argc > 1 && std::string(argv[1]) == "run") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string(argv[i]) == "--") {
+        g_command_after_dashdash.assign(argv + i + 1, argv + argc);
+        argc = i;
+        break;
+      }
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

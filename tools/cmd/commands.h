@@ -8,7 +8,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <csignal>
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -40,6 +43,11 @@ struct CommandRegistrar {
 // Exit status requested by a subcommand that ran another program (heapscope run).
 extern int g_exit_status;
 
+// For `heapscope run ... -- CMD ARGS`: main() cuts everything after the first
+// "--" out of the command line (so CLI11 never parses CMD's own options) and
+// leaves it here.
+extern std::vector<std::string> g_command_after_dashdash;
+
 // Prints notes on stderr as "heapscope: note: ...", each distinct note once.
 inline void print_notes(const std::vector<std::string>& notes) {
   std::vector<std::string> seen;
@@ -50,6 +58,31 @@ inline void print_notes(const std::vector<std::string>& notes) {
     seen.push_back(n);
     std::fprintf(stderr, "heapscope: note: %s\n", n.c_str());
   }
+}
+
+// Signal number for "SIGUSR2", "USR2", "usr2" or "12"; 0 when unknown.
+inline int parse_signal(const std::string& text) {
+  if (text.empty()) return 0;
+  if (text.find_first_not_of("0123456789") == std::string::npos)
+    return text.size() < 4 && std::stoi(text) > 0 && std::stoi(text) < 65 ? std::stoi(text) : 0;
+  std::string name;
+  for (char c : text) name += char(std::toupper(static_cast<unsigned char>(c)));
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (int sig = 1; sig < 32; ++sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev && name == abbrev) return sig;
+  }
+  if (name.rfind("RTMIN+", 0) == 0 && name.size() > 6 &&
+      name.find_first_not_of("0123456789", 6) == std::string::npos && name.size() < 9) {
+    int sig = SIGRTMIN + std::stoi(name.substr(6));
+    return sig <= SIGRTMAX ? sig : 0;
+  }
+  return 0;
+}
+
+inline std::string signal_name(int sig) {
+  const char* abbrev = sig > 0 && sig < 32 ? sigabbrev_np(sig) : nullptr;
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 // Adds "--top N" (0 = all) to a subcommand.

@@ -1,0 +1,183 @@
+// cmd_snapshot.cpp -- `heapscope snapshot PID [--timeout S]`: ask a running,
+// profiled process for a snapshot, wait for the file, print its path.
+//
+// Checks, each with a clear error: the process exists; libheapscope is mapped
+// in it (/proc/PID/maps); its snapshot signal (HEAPSCOPE_SIGNAL from
+// /proc/PID/environ, default SIGUSR2) is not "none", is caught (SigCgt) and
+// not blocked by every thread (SigBlk). The output prefix is its HEAPSCOPE_OUT
+// (default ./heapscope), relative to /proc/PID/cwd. A new snapshot is a file
+// PREFIX.PID.SEQ.hsnap with SEQ above every one present before the signal
+// (files appear under their final name only when complete).
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "cmd/commands.h"
+
+namespace heapscope {
+namespace {
+
+struct SnapshotOptions {
+  std::string pid;
+  double timeout = 10;
+};
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+// Hex mask line "Name:\t0000000000004000" from a /proc status file.
+uint64_t status_mask(const std::string& status, const std::string& name) {
+  size_t at = status.find("\n" + name + ":");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(status.c_str() + at + name.size() + 2, nullptr, 16);
+}
+
+// Highest SEQ among DIR/BASE<SEQ>.hsnap (BASE ends with "PID."), 0 if none.
+uint64_t highest_seq(const std::string& dir, const std::string& base, std::string* path) {
+  uint64_t best = 0;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() <= base.size() + 6 || name.compare(0, base.size(), base) != 0 ||
+        name.compare(name.size() - 6, 6, ".hsnap") != 0)
+      continue;
+    std::string seq = name.substr(base.size(), name.size() - base.size() - 6);
+    if (seq.empty() || seq.size() > 18 || seq.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    uint64_t v = std::stoull(seq);
+    if (v > best) {
+      best = v;
+      if (path) *path = dir + "/" + name;
+    }
+  }
+  closedir(d);
+  return best;
+}
+
+void snapshot(const SnapshotOptions& o) {
+  const std::string& pid = o.pid;
+  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos ||
+      std::stol(pid) <= 0)
+    throw CommandError(pid + ": not a process id (expected a positive number)");
+  std::string proc = "/proc/" + pid;
+  struct stat st{};
+  if (stat(proc.c_str(), &st) != 0) throw CommandError("process " + pid + ": no such process");
+  std::string maps;
+  if (!read_file(proc + "/maps", maps))
+    throw CommandError("process " + pid + ": cannot read " + proc + "/maps: " + std::strerror(errno));
+  if (maps.find("libheapscope") == std::string::npos)
+    throw CommandError("process " + pid +
+                       ": not profiled (libheapscope is not loaded in it); start it with `heapscope "
+                       "run -- CMD` or link it with -lheapscope");
+  std::string environ;
+  if (!read_file(proc + "/environ", environ))
+    throw CommandError("process " + pid + ": cannot read " + proc + "/environ: " + std::strerror(errno));
+  std::string sig_text = "SIGUSR2", out = "./heapscope";
+  size_t start = 0;
+  while (start < environ.size()) {
+    size_t end = environ.find('\0', start);
+    if (end == std::string::npos) end = environ.size();
+    std::string kv = environ.substr(start, end - start);
+    if (kv.rfind("HEAPSCOPE_SIGNAL=", 0) == 0) sig_text = kv.substr(17);
+    if (kv.rfind("HEAPSCOPE_OUT=", 0) == 0 && kv.size() > 14) out = kv.substr(14);
+    start = end + 1;
+  }
+  if (sig_text == "none" || sig_text == "0")
+    throw CommandError("cannot reach process " + pid + ": its snapshot signal is off (HEAPSCOPE_SIGNAL=" +
+                       sig_text + ")");
+  int sig = parse_signal(sig_text);
+  if (!sig)
+    throw CommandError("process " + pid + ": HEAPSCOPE_SIGNAL=" + sig_text + " is not a signal");
+  std::string signame = signal_name(sig);
+  std::string status;
+  if (!read_file(proc + "/status", status))
+    throw CommandError("process " + pid + ": no such process");
+  uint64_t bit = uint64_t(1) << (sig - 1);
+  if (!(status_mask(status, "SigCgt") & bit))
+    throw CommandError("cannot reach process " + pid + ": it has no handler for " + signame +
+                       " (SigCgt); the profiler may have failed to start, or the program reset the "
+                       "signal");
+  // Blocked in every thread: the signal would stay pending forever.
+  bool someone_accepts = false;
+  if (DIR* d = opendir((proc + "/task").c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string ts;
+      if (read_file(proc + "/task/" + e->d_name + "/status", ts) && !(status_mask(ts, "SigBlk") & bit))
+        someone_accepts = true;
+    }
+    closedir(d);
+  } else {
+    someone_accepts = !(status_mask(status, "SigBlk") & bit);
+  }
+  if (!someone_accepts)
+    throw CommandError("cannot reach process " + pid + ": every thread blocks " + signame + " (SigBlk)");
+
+  // Where its snapshots go: HEAPSCOPE_OUT, relative to its working directory.
+  if (out[0] != '/') {
+    char cwd[4096];
+    ssize_t n = readlink((proc + "/cwd").c_str(), cwd, sizeof cwd - 1);
+    if (n <= 0)
+      throw CommandError("process " + pid + ": cannot read " + proc + "/cwd: " + std::strerror(errno));
+    out = std::string(cwd, size_t(n)) + "/" + (out.rfind("./", 0) == 0 ? out.substr(2) : out);
+  }
+  size_t slash = out.rfind('/');
+  std::string dir = slash == 0 ? "/" : out.substr(0, slash);
+  std::string base = out.substr(slash + 1) + "." + pid + ".";
+  uint64_t before = highest_seq(dir, base, nullptr);
+
+  if (kill(pid_t(std::stol(pid)), sig) != 0)
+    throw CommandError("cannot reach process " + pid + ": kill " + signame + ": " + std::strerror(errno));
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(int64_t(o.timeout * 1000));
+  for (;;) {
+    std::string path;
+    if (highest_seq(dir, base, &path) > before) {
+      std::cout << path << "\n";
+      return;
+    }
+    if (stat(proc.c_str(), &st) != 0)
+      throw CommandError("process " + pid + " exited before writing a snapshot");
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", o.timeout);
+  throw CommandError("process " + pid + ": no new snapshot " + dir + "/" + base + "*.hsnap after " +
+                     secs + " s (sent " + signame + ")");
+}
+
+void add_snapshot(CLI::App& app) {
+  auto opt = std::make_shared<SnapshotOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "snapshot",
+      "Ask a running, profiled process for a snapshot (sends its HEAPSCOPE_SIGNAL), wait for the "
+      "file and print its path.");
+  sub->add_option("PID", opt->pid, "Process id of a program started with heapscope run")->required();
+  sub->add_option("--timeout", opt->timeout, "Seconds to wait for the snapshot")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->callback([opt] { snapshot(*opt); });
+}
+
+}  // namespace
+}  // namespace heapscope
+
+HEAPSCOPE_COMMAND(20, "snapshot", heapscope::add_snapshot);
