@@ -1,0 +1,232 @@
+// test_e2e.cpp -- the real profiler end to end: programs/leaky (-O2 -g) runs
+// under `heapscope run`, snapshots itself by signal after each step, and
+// report/diff/trend --json must name the growing std::map<long, CacheEntry>
+// at leaky.cpp's marked line with exact figures; run passes the exit status
+// through; snapshot PID reaches a running process.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "test_util.h"
+
+using nlohmann::json;
+
+namespace {
+
+const std::string kHeapscope = HS_HEAPSCOPE_BIN;
+const std::string kLeaky = std::string(HS_TEST_PROGRAMS_DIR) + "/leaky";
+const std::string kSource = std::string(HS_TEST_SOURCE_DIR) + "/programs/leaky.cpp";
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+// Runs leaky under heapscope once for the suite.
+class EndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!exists(HS_PROFILER_LIB)) return;
+    dir_ = new TempDir;
+    prefix_ = dir_->path + "/leaky";
+    run_ = new RunResult(run_command(
+        "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope + " run --out '" +
+            prefix_ + "' -- " + kLeaky,
+        dir_->path));
+    pid_ = 0;
+    size_t at = run_->err.find("heapscope: snapshots go to " + prefix_ + ".");
+    if (at != std::string::npos) pid_ = std::atoi(run_->err.c_str() + at + 28 + prefix_.size());
+    size_t ns = run_->out.find("node_size ");
+    if (ns != std::string::npos) node_ = std::atol(run_->out.c_str() + ns + 10);
+  }
+  static void TearDownTestSuite() {
+    delete run_;
+    delete dir_;
+    run_ = nullptr;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (!exists(HS_PROFILER_LIB)) GTEST_SKIP() << "profiler library not built: " << HS_PROFILER_LIB;
+    ASSERT_EQ(run_->status, 0) << run_->err;
+    ASSERT_GT(pid_, 0) << run_->err;
+    ASSERT_GT(node_, 0) << run_->out;
+  }
+  static std::string snap(int seq) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ".%d.%04d.hsnap", pid_, seq);
+    return prefix_ + buf;
+  }
+  static std::string exit_snap() { return prefix_ + "." + std::to_string(pid_) + ".exit.hsnap"; }
+  json hs_json(const std::string& args) {
+    RunResult r = run_command(kHeapscope + " " + args, dir_->path);
+    EXPECT_EQ(r.status, 0) << args << "\n" << r.err;
+    return json::parse(r.out);
+  }
+  static void expect_leak_site(const json& s) {
+    EXPECT_EQ(s["container"], "std::map<long, CacheEntry>") << s.dump(1);
+    EXPECT_EQ(s["origin"]["file"], kSource);
+    EXPECT_EQ(s["origin"]["line"], marked_line(kSource, "LINE:leak"));
+    EXPECT_NE(s["origin"]["function"].get<std::string>().find("cache_put"), std::string::npos);
+  }
+
+  static TempDir* dir_;
+  static std::string prefix_;
+  static RunResult* run_;
+  static int pid_;
+  static long node_;
+};
+TempDir* EndToEnd::dir_ = nullptr;
+std::string EndToEnd::prefix_;
+RunResult* EndToEnd::run_ = nullptr;
+int EndToEnd::pid_ = 0;
+long EndToEnd::node_ = 0;
+
+}  // namespace
+
+TEST_F(EndToEnd, RunWritesEverySnapshot) {
+  for (int seq = 1; seq <= 4; ++seq) EXPECT_TRUE(exists(snap(seq))) << snap(seq);
+  EXPECT_TRUE(exists(exit_snap()));
+  EXPECT_NE(run_->err.find("heapscope: 5 snapshots written, the last " + exit_snap()), std::string::npos)
+      << run_->err;
+  EXPECT_EQ(run_->out, "node_size " + std::to_string(node_) + "\n");  // CMD's stdout untouched
+}
+
+TEST_F(EndToEnd, ReportNamesTheMapAndTheLine) {
+  json j = hs_json("report --json " + snap(4));
+  const json& top = j["sites"][0];
+  expect_leak_site(top);
+  EXPECT_EQ(top["inuse_count"], 40);
+  EXPECT_EQ(top["inuse_bytes"], 40 * node_);
+  EXPECT_EQ(top["alloc_count"], 40);
+  // Inlined std::map frames are expanded before the origin.
+  bool inlined_map = false;
+  for (const auto& f : top["frames"])
+    if (f["inlined"] == true && f["function"].get<std::string>().find("std::map<long, CacheEntry") !=
+                                    std::string::npos)
+      inlined_map = true;
+  EXPECT_TRUE(inlined_map) << top.dump(1);
+}
+
+TEST_F(EndToEnd, DiffRanksTheCacheFirst) {
+  json j = hs_json("diff --json " + snap(1) + " " + snap(4));
+  const json& top = j["sites"][0];
+  expect_leak_site(top);
+  EXPECT_EQ(top["delta_bytes"], 30 * node_);
+  EXPECT_EQ(top["delta_count"], 30);
+  EXPECT_EQ(top["change"], "grown");
+  // The churn buffer was held at snapshot 1 and released at 4: it is gone.
+  bool churn_gone = false;
+  for (const auto& s : j["sites"])
+    if (!s["origin"].is_null() && s["origin"]["line"] == marked_line(kSource, "LINE:churn")) {
+      EXPECT_EQ(s["delta_bytes"], -50000);
+      EXPECT_EQ(s["change"], "gone");
+      EXPECT_EQ(s["container"], "std::vector<char>");
+      churn_gone = true;
+    }
+  EXPECT_TRUE(churn_gone) << j.dump(1);
+}
+
+TEST_F(EndToEnd, TrendLeakFirstChurnLastExitLeftOut) {
+  RunResult r = run_command(kHeapscope + " trend --json " + snap(1) + " " + snap(2) + " " + snap(3) +
+                                " " + snap(4) + " " + exit_snap(),
+                            dir_->path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("heapscope: note: " + exit_snap() + ": exit snapshot left out"), std::string::npos)
+      << r.err;
+  json j = json::parse(r.out);
+  const json& top = j["sites"][0];
+  expect_leak_site(top);
+  EXPECT_EQ(top["suspect"], true);
+  EXPECT_EQ(top["delta_bytes"], 30 * node_);
+  EXPECT_DOUBLE_EQ(top["slope_bytes_per_snapshot"].get<double>(), 10.0 * double(node_));
+  EXPECT_GT(top["slope_bytes_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(top["inuse_series"], json::array({10 * node_, 20 * node_, 30 * node_, 40 * node_}));
+  const json& last = j["sites"].back();
+  EXPECT_EQ(last["origin"]["line"], marked_line(kSource, "LINE:churn")) << j.dump(1);
+  EXPECT_EQ(last["suspect"], false);
+  for (const auto& s : j["sites"])
+    if (s["origin"].is_object() && s["origin"]["line"] != marked_line(kSource, "LINE:leak"))
+      EXPECT_EQ(s["suspect"], false) << s.dump(1);
+}
+
+TEST_F(EndToEnd, RunPassesExitStatusAndSignals) {
+  std::string env = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' ";
+  RunResult code = run_command(env + kHeapscope + " run --out '" + dir_->path + "/c' -- " + kLeaky +
+                                   " --steps 1 --exit 7",
+                               dir_->path);
+  EXPECT_EQ(code.status, 7) << code.err;
+  RunResult killed = run_command(env + kHeapscope + " run --out '" + dir_->path + "/k' -- " + kLeaky +
+                                     " --steps 1 --kill",
+                                 dir_->path);
+  EXPECT_EQ(killed.status, 128 + SIGKILL) << killed.err;
+  // An existing LD_PRELOAD is kept, after the profiler.
+  RunResult pre = run_command(env + "LD_PRELOAD=libm.so.6 " + kHeapscope + " run --out '" + dir_->path +
+                                  "/p' -- sh -c 'echo \"$LD_PRELOAD\"'",
+                              dir_->path);
+  EXPECT_EQ(pre.out, std::string(HS_PROFILER_LIB) + ":libm.so.6\n") << pre.err;
+}
+
+TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
+  std::string serve = dir_->path + "/serve";
+  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
+  std::string out = serve + "/s";
+  std::string cmd = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +
+                    " run --out '" + out + "' -- " + kLeaky + " --steps 1 --serve '" + serve +
+                    "' >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = 0;
+  for (int i = 0; i < 1000 && !pid; ++i) {
+    std::string text = read_text(serve + "/pid");
+    if (!text.empty() && text.back() == '\n') pid = std::atoi(text.c_str());
+    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(pid, 0);
+  RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
+  std::string stop = serve + "/stop";
+  FILE* f = std::fopen(stop.c_str(), "w");
+  if (f) std::fclose(f);
+  EXPECT_EQ(r.status, 0) << r.err;
+  char want[64];
+  std::snprintf(want, sizeof want, ".%d.0002.hsnap\n", pid);
+  EXPECT_EQ(r.out, out + want) << r.err;
+  // The process is gone once it stops: snapshot says so.
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  RunResult gone = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
+  EXPECT_NE(gone.status, 0);
+  EXPECT_EQ(gone.err, "heapscope: process " + std::to_string(pid) + ": no such process\n");
+}
+
+TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
+  RunResult self = run_command(kHeapscope + " snapshot " + std::to_string(getpid()), dir_->path);
+  EXPECT_NE(self.status, 0);
+  EXPECT_EQ(self.err, "heapscope: process " + std::to_string(getpid()) +
+                          ": not profiled (libheapscope is not loaded in it); start it with "
+                          "`heapscope run -- CMD` or link it with -lheapscope\n");
+  // A profiled process whose snapshot signal is off.
+  std::string serve = dir_->path + "/nosig";
+  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
+  std::string cmd = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +
+                    " run --signal none --out '" + serve + "/s' -- " + kLeaky +
+                    " --steps 0 --serve '" + serve + "' >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = 0;
+  for (int i = 0; i < 1000 && !pid; ++i) {
+    std::string text = read_text(serve + "/pid");
+    if (!text.empty() && text.back() == '\n') pid = std::atoi(text.c_str());
+    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(pid, 0);
+  RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
+  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
+  if (f) std::fclose(f);
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.err, "heapscope: cannot reach process " + std::to_string(pid) +
+                       ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none)\n");
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
