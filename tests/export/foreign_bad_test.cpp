@@ -174,6 +174,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"je_deep", true, "heap_v2/1\n@" + frames(600) + "\n", "line 2: stack has more than 512 frames"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
+TEST(ForeignFiles, StackCountIsBounded) {
+  std::string gp = kGpHeader, je = "heap_v2/1\n";
+  const size_t n = (size_t(4) << 20) + 1;
+  gp.reserve(n * 15);
+  je.reserve(n * 20);
+  for (size_t i = 0; i < n; ++i) {
+    gp += " 1: 8 [1: 8] @\n";
+    je += "@\n  t*: 1: 8 [1: 8]\n";
+  }
+  EXPECT_NE(error_of(read_gperftools, gp).find("bad.heap: line 4194306: more than 4194304 stacks"), std::string::npos);
+  EXPECT_NE(error_of(read_jemalloc, je).find("bad.heap: line 8388610: more than 4194304 stacks"), std::string::npos);
+}
+
 TEST(ForeignFiles, DispatchFromReadProfileNamesTheFile) {
   TempDir tmp;
   std::string path = tmp.path + "/x.heap";

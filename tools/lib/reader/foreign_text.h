@@ -22,6 +22,9 @@ namespace heapscope::foreign {
 
 // Frames accepted per stack (gperftools records at most 64, jemalloc 128).
 constexpr size_t kMaxFrames = 512;
+// Stacks accepted per file (bounds memory to a few hundred MB whatever the
+// file; a real profile has far fewer distinct stacks).
+constexpr size_t kMaxSites = size_t(4) << 20;
 // Largest believable average block size: the 48-bit user address space.
 constexpr int64_t kMaxBlockBytes = int64_t(1) << 47;
 

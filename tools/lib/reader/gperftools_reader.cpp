@@ -85,6 +85,8 @@ Profile read_gperftools(std::string_view data, const std::string& path) {
       maps = true;
       break;
     }
+    if (p.sites.size() >= kMaxSites)
+      lines.fail("more than " + std::to_string(kMaxSites) + " stacks (expected a heap profile, not a log)");
     Site s;
     s.counts.inuse_count = c.count("in-use count");
     c.expect(':', "after the in-use count");

@@ -168,6 +168,8 @@ Profile read_jemalloc(std::string_view data, const std::string& path) {
     }
     if (t[0] == '@') {
       finish_stack();
+      if (p.sites.size() >= kMaxSites)
+        lines.fail("more than " + std::to_string(kMaxSites) + " stacks (expected a heap profile, not a log)");
       ++c.pos;
       in_stack = true;
       while (!c.at_end()) {
