@@ -47,6 +47,15 @@ uint64_t LiveTable::entries() const {
   return n;
 }
 
+void LiveTable::prefetch(uintptr_t addr) const {
+  const uint64_t h = hash_addr(addr);
+  const Shard& s = shards_[shard_of(h)];
+  // Unlocked reads: a stale array is harmless, a prefetch never faults.
+  Entry* slots = __atomic_load_n(&s.slots, __ATOMIC_RELAXED);
+  uint64_t mask = __atomic_load_n(&s.mask, __ATOMIC_RELAXED);
+  if (slots) __builtin_prefetch(&slots[slot_of(h) & mask], 1);
+}
+
 bool LiveTable::grow(Shard& s) {
   uint64_t old_cap = s.mask ? s.mask + 1 : 0;
   uint64_t cap = old_cap ? old_cap * 2 : kInitialCap;

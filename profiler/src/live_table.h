@@ -32,6 +32,9 @@ class LiveTable {
   // Removes addr; false when it is not tracked.
   bool erase(uintptr_t addr, LiveInfo* out);
   uint64_t entries() const;
+  // Starts loading addr's slot into the cache (called before the stack is
+  // captured, so the miss overlaps the unwinding). Never faults.
+  void prefetch(uintptr_t addr) const;
   void lock_all();
   void unlock_all();
 

@@ -30,8 +30,8 @@ static HS_INLINE void add_counters(StackRec* r, uint64_t size) {
   r->inuse_count.fetch_add(w.count_fp, rl);
   r->alloc_bytes.fetch_add(w.bytes, rl);
   r->alloc_count.fetch_add(w.count_fp, rl);
-  r->sampled_inuse.fetch_add(1, rl);
-  r->sampled_alloc.fetch_add(1, rl);
+  r->side->sampled_inuse.fetch_add(1, rl);
+  r->side->sampled_alloc.fetch_add(1, rl);
 }
 
 void account_free(const LiveInfo& info) {
@@ -45,7 +45,7 @@ void account_free(const LiveInfo& info) {
   SampleWeight w = sample_weight(info.size, g_cfg.sample_period);
   r->inuse_bytes.fetch_sub(w.bytes, rl);
   r->inuse_count.fetch_sub(w.count_fp, rl);
-  r->sampled_inuse.fetch_sub(1, rl);
+  r->side->sampled_inuse.fetch_sub(1, rl);
 }
 
 void record_alloc_slow(void* p, size_t size, uintptr_t ra) {
@@ -56,6 +56,7 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra) {
     t.seen = 1;
     bump(g_counters.threads_seen);
   }
+  g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
   const uint32_t max = g_cfg.depth;
   uintptr_t buf[max + kCaptureSkip];  // fixed array on the stack: no lock held yet
   CaptureResult c = capture_stack(buf, max, ra, g_cfg.unwinder);
@@ -117,8 +118,8 @@ SiteFigures site_figures(const StackRec* r) {
     const uint64_t half = (uint64_t)1 << (kCountFpShift - 1);
     f.inuse_count = (r->inuse_count.load(rl) + half) >> kCountFpShift;
     f.alloc_count = (r->alloc_count.load(rl) + half) >> kCountFpShift;
-    f.sampled_inuse = r->sampled_inuse.load(rl);
-    f.sampled_alloc = r->sampled_alloc.load(rl);
+    f.sampled_inuse = r->side->sampled_inuse.load(rl);
+    f.sampled_alloc = r->side->sampled_alloc.load(rl);
   }
   return f;
 }

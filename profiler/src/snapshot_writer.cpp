@@ -209,7 +209,7 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
     if (!f.alloc_count && !f.inuse_count && !f.sampled_alloc) continue;
     HsStack hs{r->depth, r->flags};
     stacks.put(&hs, sizeof hs);
-    stacks.put(r->pcs, sizeof(uint64_t) * r->depth);
+    if (r->depth) stacks.put(r->pcs(), sizeof(uint64_t) * r->depth);
     HsSite s{(uint32_t)count, 0, f.inuse_bytes, f.inuse_count, f.alloc_bytes, f.alloc_count, f.sampled_inuse,
              f.sampled_alloc};
     sites.put(&s, sizeof s);

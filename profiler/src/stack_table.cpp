@@ -3,6 +3,7 @@
 
 #include <new>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "counters.h"
 #include "hsnap_format.h"
@@ -20,61 +21,69 @@ uint64_t hash_stack(const uintptr_t* pcs, uint32_t depth, uint32_t flags) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
-  return h;
+  return h ? h : 1;  // 0 marks an unused slot
 }
 
 bool StackTable::init(uint32_t capacity_log2, size_t region_bytes) {
   size_t cap = (size_t)1 << capacity_log2;
   max_stacks_ = (uint32_t)(cap / 2);
-  if (region_bytes > ((size_t)1 << 31)) region_bytes = (size_t)1 << 31;  // 25-bit refs
-  slots_ = (std::atomic<StackRec*>*)os_map(cap * sizeof(void*), true);
-  by_id_ = (std::atomic<StackRec*>*)os_map((size_t)max_stacks_ * 2 * sizeof(void*), true);
-  if (!slots_ || !by_id_ || !region_.init(region_bytes)) {
+  // Threads racing past the max_stacks_ check take a few extra ids: room for them.
+  slot_count_ = max_stacks_ + 1024;
+  index_ = (std::atomic<uint32_t>*)os_map(cap * sizeof(uint32_t), true);
+  slots_ = (StackRec*)os_map((size_t)slot_count_ * sizeof(StackRec), true);
+  if (!index_ || !slots_ || !region_.init(region_bytes)) {
     slots_ = nullptr;
     return false;
   }
+  madvise(index_, cap * sizeof(uint32_t), MADV_HUGEPAGE);
   mask_ = cap - 1;
-  overflow_ = new (region_.alloc(sizeof(StackRec))) StackRec();
-  overflow_->flags = HS_STACK_OVERFLOW;
-  uint32_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  overflow_->id = id;
-  by_id_[id].store(overflow_, std::memory_order_release);
+  StackRec* ov = &slots_[next_id_.fetch_add(1, std::memory_order_relaxed)];
+  ov->flags = HS_STACK_OVERFLOW;
+  ov->side = new (region_.alloc(sizeof(StackPcs))) StackPcs();
+  ov->hash.store(1, std::memory_order_release);
   return true;
 }
 
-static bool same(const StackRec* r, uint64_t h, const uintptr_t* pcs, uint32_t depth, uint32_t flags) {
-  return r->hash == h && r->depth == depth && r->flags == flags && memcmp(r->pcs, pcs, depth * sizeof(uintptr_t)) == 0;
-}
-
+// HOT PATH (every recorded allocation). Budget: one hash over the pcs, one
+// index entry (huge page) and one slot line for a known stack.
 StackRec* StackTable::intern(const uintptr_t* pcs, uint32_t depth, uint32_t flags) {
   const uint64_t h = hash_stack(pcs, depth, flags);
+  const uintptr_t first = depth ? pcs[0] : 0;
   StackRec* fresh = nullptr;
   for (uint64_t i = h & mask_, probes = 0; probes <= mask_; i = (i + 1) & mask_, ++probes) {
-    StackRec* r = slots_[i].load(std::memory_order_acquire);
-    if (!r) {
+    uint32_t e = index_[i].load(std::memory_order_acquire);
+    if (e == 0) {
       if (!fresh) {
-        // Build the record completely before anyone can see it.
         if (next_id_.load(std::memory_order_relaxed) >= max_stacks_) break;
-        void* mem = region_.alloc(sizeof(StackRec) + depth * sizeof(uintptr_t));
+        void* mem = region_.alloc(sizeof(StackPcs) + depth * sizeof(uintptr_t));
         if (!mem) break;
-        fresh = new (mem) StackRec();
-        fresh->hash = h;
+        uint32_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+        if (id >= slot_count_) break;
+        StackPcs* side = new (mem) StackPcs();
+        memcpy(side->pcs, pcs, depth * sizeof(uintptr_t));
+        fresh = &slots_[id];
+        fresh->first_pc = first;
         fresh->depth = (uint16_t)depth;
         fresh->flags = (uint16_t)flags;
-        memcpy(fresh->pcs, pcs, depth * sizeof(uintptr_t));
-        fresh->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-        if (fresh->id >= max_stacks_ * 2) break;
+        fresh->side = side;
+        fresh->id = id;
+        fresh->hash.store(h, std::memory_order_release);
       }
-      if (slots_[i].compare_exchange_strong(r, fresh, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        by_id_[fresh->id].store(fresh, std::memory_order_release);
+      if (index_[i].compare_exchange_strong(e, fresh->id + 1, std::memory_order_acq_rel,
+                                            std::memory_order_acquire))
         return fresh;
-      }
-      // Lost the race: r is the winner's record; compare with it below. Our
-      // record (and its id) is abandoned: a few bytes, only under contention.
+      // Lost the race for this entry: e is the winner's; compare below, and
+      // keep `fresh` for the next empty entry.
     }
-    if (same(r, h, pcs, depth, flags)) return r;
+    StackRec* s = &slots_[e - 1];
+    if (s->hash.load(std::memory_order_relaxed) == h && s->depth == depth && s->flags == flags &&
+        s->first_pc == first) {
+      if (fresh) fresh->hash.store(0, std::memory_order_release);  // unused: readers skip it
+      return s;
+    }
   }
+  if (fresh) fresh->hash.store(0, std::memory_order_release);
   bump(g_counters.stack_table_full);
-  return overflow_;
+  return overflow();
 }
 }  // namespace hs

@@ -1,10 +1,19 @@
 // stack_table.h -- call stacks deduplicated by hash, with per-stack counters.
-// Owns: StackRec (one per distinct stack = one allocation site) and the
-// lock-free StackTable: an open-addressing array of record pointers in a
-// MAP_NORESERVE mapping, filled by CAS; records live in a bump Region and are
-// fully written before they are published. Never locks, never frees.
-// When full (max stacks or region exhausted) events go to one overflow record
-// (depth 0, flag HS_STACK_OVERFLOW) and stack_table_full is counted.
+// Owns: StackRec, one 64-byte slot per distinct stack (= allocation site),
+// holding the counters and the lookup key; the slots are dense, in id order,
+// so the live ones share few pages and cache lines. The return addresses live
+// in a side record in a bump Region. The lock-free index is an open-addressing
+// array of 32-bit slot ids (id + 1; 0 = empty) in a MAP_NORESERVE mapping
+// backed by transparent huge pages (a lookup on every recorded allocation
+// must not cost a TLB miss).
+// Insert: take an id, fill its slot and side record, store the hash with
+// release, then CAS the id into the index (that publishes it); a lost CAS
+// wastes the slot (its hash stays 0 and readers skip it).
+// Equality is (64-bit hash, depth, flags, innermost pc): two different stacks
+// merge only if all four collide (about n^2 / 2^65 for n stacks).
+// Never locks, never frees. When full (max stacks or region exhausted)
+// events go to the overflow slot (id 0, depth 0, flag HS_STACK_OVERFLOW),
+// counted in stack_table_full.
 // Safety: hook-safe, thread-safe, fork-safe (no locks to hold).
 #pragma once
 #include <atomic>
@@ -14,55 +23,69 @@
 #include "common.h"
 
 namespace hs {
+// Side record: sampled counts (sampled mode) and the return addresses.
+struct StackPcs {
+  std::atomic<uint64_t> sampled_inuse{0};
+  std::atomic<uint64_t> sampled_alloc{0};
+  uintptr_t pcs[];  // innermost first
+};
+
 struct alignas(64) StackRec {
-  // Counters, relaxed atomics. In sampled mode *_count_fp are estimates in
-  // fixed point (kCountFpShift) and *_bytes are estimates; in full mode the
-  // counts are plain counts and sampled_* stay 0 (they equal the counts).
+  // Counters, relaxed atomics. In sampled mode *_count are estimates in fixed
+  // point (kCountFpShift) and *_bytes are estimates; in full mode exact.
   std::atomic<uint64_t> inuse_bytes{0};
   std::atomic<uint64_t> inuse_count{0};
   std::atomic<uint64_t> alloc_bytes{0};
   std::atomic<uint64_t> alloc_count{0};
-  std::atomic<uint64_t> sampled_inuse{0};
-  std::atomic<uint64_t> sampled_alloc{0};
-  uint64_t hash = 0;
+  std::atomic<uint64_t> hash{0};  // 0: unused slot (a lost insert race); published last
+  uintptr_t first_pc = 0;
+  uint32_t id = 0;  // dense index, in issue order
   uint16_t depth = 0;
   uint16_t flags = 0;  // enum hs_stack_flags
-  uint32_t id = 0;     // dense index, in issue order
-  uintptr_t pcs[];     // depth return addresses, innermost first
+  StackPcs* side = nullptr;
+
+  const uintptr_t* pcs() const { return side ? side->pcs : nullptr; }
 };
-static_assert(sizeof(StackRec) == 64, "StackRec header is one cache line");
+static_assert(sizeof(StackRec) == 64, "a stack slot is one cache line");
 
 uint64_t hash_stack(const uintptr_t* pcs, uint32_t depth, uint32_t flags);
 
 class StackTable {
  public:
-  // capacity_log2 slots; at most half of them are filled. region_bytes is the
-  // address space reserved for records (refs are 25 bits of 64-byte units).
+  // 2^capacity_log2 index entries (4 bytes each); at most half are filled,
+  // which is also the number of slots reserved. region_bytes: address space
+  // for the side records.
   bool init(uint32_t capacity_log2 = 21, size_t region_bytes = (size_t)1 << 31);
   bool ready() const { return slots_ != nullptr; }
 
-  // Returns the record for this stack, inserting it if new; never nullptr
-  // once ready (the overflow record when full).
+  // Returns the slot for this stack, inserting it if new; never nullptr once
+  // ready (the overflow slot when full).
   StackRec* intern(const uintptr_t* pcs, uint32_t depth, uint32_t flags);
 
-  // Compact 25-bit reference used by the live table.
-  uint32_t ref_of(const StackRec* r) const { return (uint32_t)(((const char*)r - region_.base()) >> 6); }
-  StackRec* from_ref(uint32_t ref) const { return (StackRec*)(region_.base() + ((size_t)ref << 6)); }
+  // Compact reference (the slot id) used by the live table.
+  uint32_t ref_of(const StackRec* r) const { return (uint32_t)(r - slots_); }
+  StackRec* from_ref(uint32_t ref) const { return slots_ + ref; }
 
-  uint32_t ids_issued() const { return next_id_.load(std::memory_order_acquire); }
-  // nullptr for an id lost to an insert race or not yet published.
-  StackRec* by_id(uint32_t id) const { return by_id_[id].load(std::memory_order_acquire); }
-  StackRec* overflow() const { return overflow_; }
+  uint32_t ids_issued() const {
+    uint32_t n = next_id_.load(std::memory_order_acquire);
+    return n < slot_count_ ? n : slot_count_;
+  }
+  // nullptr for an id whose slot is not (or never) published.
+  StackRec* by_id(uint32_t id) const {
+    StackRec* s = slots_ + id;
+    return s->hash.load(std::memory_order_acquire) ? s : nullptr;
+  }
+  StackRec* overflow() const { return slots_; }
   uint32_t max_stacks() const { return max_stacks_; }
 
  private:
-  std::atomic<StackRec*>* slots_ = nullptr;
-  std::atomic<StackRec*>* by_id_ = nullptr;
+  StackRec* slots_ = nullptr;  // slot_count_ slots; id 0 is the overflow slot
+  std::atomic<uint32_t>* index_ = nullptr;
+  uint32_t slot_count_ = 0;
   uint64_t mask_ = 0;
   uint32_t max_stacks_ = 0;
   std::atomic<uint32_t> next_id_{0};
   Region region_;
-  StackRec* overflow_ = nullptr;
 };
 extern StackTable g_stacks;
 }  // namespace hs
