@@ -2,9 +2,12 @@
 // and measures heapscope's and countshim's deltas over that region.
 // stdout: the ledger (identical plain and preloaded, whatever the allocator).
 // stderr: "measure hs_allocs=.. hs_bytes=.. hs_inuse=.. hs_inuse_bytes=.. cs_allocs=.. cs_bytes=.. cs_frees=.."
-// Usage: alloc_mix [rounds]   Single-threaded; the measured region does no I/O.
+// Usage: alloc_mix [rounds] [portable]   Single-threaded; the measured region does no I/O.
+// portable: skips reallocarray and pvalloc, which jemalloc does not define (a preloaded jemalloc
+// then leaves them to glibc, and freeing glibc's block through jemalloc crashes, profiler or not).
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <malloc.h>
 #include <new>
 #include "rel_api.h"
@@ -14,6 +17,7 @@ static Ledger L;
 static void got(void* p, size_t n) { if (p) { L.allocs++; L.bytes += n; L.live++; L.live_bytes += n; } }
 static void gone(size_t n) { L.frees++; L.live--; L.live_bytes -= n; }
 
+static bool portable;
 static void* keep[64];
 static size_t keep_n[64];
 static int nkeep;
@@ -30,15 +34,15 @@ __attribute__((noinline)) static void workload(int rounds) {
     if (c3) { gone(n * 5); got(c3, n); c = c3; }
     void* z = realloc(c, 0);                                    // glibc: frees, returns NULL
     if (z) { gone(n); got(z, 0); free(z); gone(0); } else gone(n);
-    void* d = reallocarray(nullptr, 4, n); got(d, 4 * n);
-    void* d2 = reallocarray(d, 8, n);
+    void* d = portable ? realloc(nullptr, 4 * n) : reallocarray(nullptr, 4, n); got(d, 4 * n);
+    void* d2 = portable ? realloc(d, 8 * n) : reallocarray(d, 8, n);
     if (d2) { gone(4 * n); got(d2, 8 * n); d = d2; }
     void* e = nullptr;
     if (posix_memalign(&e, 64, n) == 0) got(e, n);
     void* f = aligned_alloc(256, 512); got(f, 512);
     void* g = memalign(128, n); got(g, n);
     void* h = valloc(n); got(h, n);
-    void* i = pvalloc(n); got(i, n);
+    void* i = portable ? valloc(n) : pvalloc(n); got(i, n);
     free(a); gone(n); free(b); gone(3 * n); free(d); gone(8 * n); free(e); gone(n);
     free(f); gone(512); free(g); gone(n); free(h); gone(n); free(i); gone(n);
     free(nullptr);
@@ -59,6 +63,7 @@ __attribute__((noinline)) static void workload(int rounds) {
 
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 200;
+  portable = argc > 2 && strcmp(argv[2], "portable") == 0;
   rel_init();
   struct heapscope_totals h0, h1;
   uint64_t c0[3], c1[3];

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   pthread_barrier_wait(&start_b);
   if (argc > 3) { int fd = open(argv[3], O_CREAT | O_WRONLY, 0644); if (fd >= 0) close(fd); }
   struct timespec ts = { (time_t)secs, (long)((secs - (time_t)secs) * 1e9) };
-  nanosleep(&ts, NULL);
+  while (nanosleep(&ts, &ts) != 0) {} /* the snapshot signal interrupts it (EINTR) */
   atomic_store(&stop, 1);
   pthread_barrier_wait(&end_b);
   rel_totals(&h1);

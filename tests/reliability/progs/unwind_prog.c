@@ -54,7 +54,7 @@ static void* tiny_thread(void* a) {
   return NULL;
 }
 
-static void* sig_keep;
+static void* volatile sig_keep; /* volatile: GCC may hoist the load across raise() */
 static void on_usr1(int s) {
   (void)s;
   void* p = malloc(333);
