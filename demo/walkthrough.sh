@@ -27,7 +27,8 @@ per_round="${PER_ROUND:-20}"
 jobs="${JOBS:-2}"
 bounded_limit=10
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 die() { printf 'walkthrough: %s\n' "$*" >&2; exit 1; }
 
 # ---- 1. install and build --------------------------------------------------
@@ -114,6 +115,8 @@ EOF
 # stop NAME: SIGINT to the server; `heapscope run` must exit 0 after the cleanup line.
 stop() {
   local name=$1 rc=0
+  echo "the server's own monitor lines (--monitor 2):"
+  grep '^\[monitor\]' "$out/$name.log" | tail -n 3 || echo "  (none yet: the run was shorter than 2 s)"
   kill -INT "$server_pid"
   wait "$run_pid" || rc=$?
   [ "$rc" -eq 0 ] || die "$name: exit status $rc after SIGINT, expected 0 (log: $out/$name.log)"
