@@ -92,6 +92,23 @@ TEST(Svg, TitleTotalsFramesAndScript) {
   EXPECT_EQ(svg.find("href="), std::string::npos);  // nothing fetched from anywhere
 }
 
+TEST(Svg, DifferentialTitleShowsGrowthAndShrinkage) {
+  Fixture f;
+  std::string svg = render_flame_svg(fold_flame(f.now_in, &f.base_in), "from base.hsnap to new.hsnap");
+  EXPECT_NE(svg.find("heapscope: growth from base.hsnap to new.hsnap: 3.0 KiB (3024 bytes) in 2 growing stacks; "
+                     "4096 bytes of shrinkage not drawn"),
+            std::string::npos);
+  EXPECT_NE(svg.find("<title>cache_insert (2000 bytes, 66.14%)</title>"), std::string::npos);
+}
+
+TEST(Speedscope, DifferentialWeighsGrowth) {
+  Fixture f;
+  auto doc = nlohmann::json::parse(render_speedscope(fold_flame(f.now_in, &f.base_in), "d"));
+  EXPECT_EQ(doc["profiles"][0]["name"], "d (growth)");
+  EXPECT_EQ(doc["profiles"][0]["weights"], nlohmann::json::parse("[2000,1024]"));
+  EXPECT_EQ(doc["profiles"][0]["endValue"], 3024);
+}
+
 TEST(Svg, EscapesAndRepairsHostileNames) {
   EXPECT_EQ(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
   EXPECT_EQ(xml_escape(std::string("x\xff\x01y\xc3\xa9")), "x??y\xc3\xa9");
