@@ -181,3 +181,27 @@ TEST(JemallocReal, SampledFiguresEqualPprofs) {
   std::ofstream(converted) << jemalloc_as_gperftools(read_file(file));
   EXPECT_EQ(site_values(p), pprof_raw_values(converted, tmp.path));
 }
+
+TEST(GperftoolsReal, AllocationIntervalDumpsFormAGrowingSeries) {
+  TempDir tmp;
+  std::string out = shell("HEAPPROFILE='" + tmp.path + "/gi' HEAP_PROFILE_ALLOCATION_INTERVAL=4000000 '" FOREIGN_TC
+                          "' many 2>/dev/null");
+  auto fns = parse_addresses(out);
+  ASSERT_TRUE(fns.count("many")) << out;
+  std::vector<int64_t> many_bytes;
+  for (int seq = 1;; ++seq) {
+    char name[32];
+    snprintf(name, sizeof name, "/gi.%04d.heap", seq);
+    if (access((tmp.path + name).c_str(), R_OK) != 0) break;
+    Profile p = read_profile(tmp.path + name);
+    EXPECT_EQ(p.seq, static_cast<uint64_t>(seq));
+    EXPECT_FALSE(p.sampled);
+    many_bytes.push_back(sum_counts(sites_in(p, fns, "many")).inuse_bytes);
+  }
+  // 20 MB allocated by many(), a dump every 4 MB: at least 4 dumps that grow
+  // in whole 1000-byte blocks, the last holding all 20000.
+  ASSERT_GE(many_bytes.size(), 4u);
+  for (size_t i = 1; i < many_bytes.size(); ++i) EXPECT_GE(many_bytes[i], many_bytes[i - 1]);
+  for (int64_t b : many_bytes) EXPECT_EQ(b % 1000, 0);
+  EXPECT_EQ(many_bytes.back(), 20000000);
+}
