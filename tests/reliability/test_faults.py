@@ -104,13 +104,14 @@ def test_disk_full():
     mount_tmpfs(mnt, "size=64k")
     try:
         filler = os.path.join(mnt, "filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"x" * 4096)
-                    f.flush()
-            except OSError as e:
-                check(e.errno == errno.ENOSPC, "filling %s: %s, expected ENOSPC" % (mnt, e))
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, b"x" * 512)
+        except OSError as e:
+            check(e.errno == errno.ENOSPC, "filling %s: %s, expected ENOSPC" % (mnt, e))
+        finally:
+            os.close(fd)
         fsize = os.path.getsize(filler)
         r = faulty_dir_run(mnt + "/hs", errno.ENOSPC, "disk full (%s)" % mnt, base)
         hs = r.hs_lines()

@@ -59,7 +59,8 @@ def test_forks():
 def test_run_preload():
     need_tool()
     out = rel.tmpdir("runpre")
-    argv = [rel.TOOL, "run", "--out", out + "/hs", "--", "/bin/sh", "-c", 'echo "LD_PRELOAD=$LD_PRELOAD"']
+    # printenv ends with exit() (dash would end with _exit(), which writes no exit snapshot by design)
+    argv = [rel.TOOL, "run", "--out", out + "/hs", "--", "/usr/bin/printenv", "LD_PRELOAD"]
     r = rel.run(argv, preload=[rel.SHIM], env_extra={"COUNTSHIM_OUT": out + "/count"}, timeout=30)
     check(r.rc == 0, "heapscope run\n" + r.describe())
     line = r.out.decode().strip().splitlines()[-1]
@@ -81,7 +82,7 @@ def wait_ready(p, ready, what):
 def snapshot_cmd_outcome(pid, out):
     """Runs `heapscope snapshot PID`; it must end in time, and either print the path of a
     complete snapshot of PID, or fail with a 'heapscope:' message naming the pid."""
-    r = rel.run([rel.TOOL, "snapshot", str(pid)], timeout=45)
+    r = rel.run([rel.TOOL, "snapshot", "--timeout", "2", str(pid)], timeout=45)
     if r.rc == 0:
         path = r.out.decode().strip().splitlines()[-1] if r.out.strip() else ""
         check(path and os.path.exists(path), "heapscope snapshot %d: exit 0 but no such file %r\n%s" % (pid, path, r.describe()))
@@ -98,7 +99,7 @@ def sig_test(mode):
     need_tool()
     out = rel.tmpdir("sig-" + mode)
     ready = os.path.join(out, "ready")
-    argv = [rel.prog("sig_prog"), mode, "4", ready]
+    argv = [rel.prog("sig_prog"), mode, "5", ready]  # runs past the tool's 2 s timeout
     p = rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": out + "/hs"})
     wait_ready(p, ready, "sig_prog " + mode)
     for _ in range(5):
@@ -112,6 +113,9 @@ def sig_test(mode):
         want += "handler saw signals: yes\n"
         check(outcome == "refused", "the program's own SIGUSR2 handler took the signal, yet heapscope snapshot "
               "reported success")
+        said = [l for l in r.hs_lines() if "handler" in l]
+        check(len(said) == 1, "heapscope should say once that the program replaced its signal handler; "
+              "it said %d times\n%s" % (len(said), r.describe()))
     check(r.out.decode() == want, "sig_prog %s printed %r, expected %r" % (mode, r.out.decode(), want))
     for path, _, _ in rel.snaps_in(out):
         rel.parse_snap(path)
