@@ -4,9 +4,10 @@
 # profile's maps): pprof read by go tool pprof with exact figures, collapsed
 # golden lines, speedscope JSON, a well-formed interactive svg, --base, and the
 # command's errors (unknown format, missing -o, bad file: no file left behind).
-# Usage: export_cli_test.sh HEAPSCOPE FOREIGN_ALLOC_TC FOREIGN_ALLOC_JE SVG_CHECK_PY
+# The svg's own script is run with node against a minimal DOM (svg_js_check.js).
+# Usage: export_cli_test.sh HEAPSCOPE FOREIGN_ALLOC_TC FOREIGN_ALLOC_JE SVG_CHECK_PY SVG_JS_CHECK
 set -uo pipefail
-hs="$1" tc="$2" je="$3" svgcheck="$4"
+hs="$1" tc="$2" je="$3" svgcheck="$4" svgjs="$5"
 tmp="$(mktemp -d /tmp/heapscope-export-cli-XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 export HOME="$tmp" GOCACHE="$tmp/gocache" GOPATH="$tmp/gopath" PPROF_TMPDIR="$tmp" PPROF_BINARY_PATH=/nonexistent
@@ -16,6 +17,7 @@ expect_grep() {  # file pattern what
   grep -Eq -- "$2" "$1" || { fail "$3: no line matching /$2/ in $1:"; sed 's/^/    /' "$1" | head -40 >&2; }
 }
 command -v go >/dev/null || { echo "FAIL: go is not installed (golang-go is in tests/packages.txt)" >&2; exit 1; }
+command -v node >/dev/null || { echo "FAIL: node is not installed (nodejs is in tests/packages.txt)" >&2; exit 1; }
 
 # Real profiles.
 HEAPPROFILE="$tmp/gp" "$tc" >/dev/null 2>&1 || fail "foreign_alloc_tc failed"
@@ -72,6 +74,7 @@ PY
 # svg.
 "$hs" export "$gp" --format svg -o "$tmp/gp.svg" 2>/dev/null || fail "export svg"
 python3 "$svgcheck" "$tmp/gp.svg" keep_small 10000 || fail "svg check"
+node "$svgjs" "$tmp/gp.svg" keep_small || fail "svg script: hover / zoom / reset"
 
 # --base: growth of `many` (20000 x 1000 B) between the two runs.
 "$hs" export "$gpmany" --base "$gp" --format collapsed -o "$tmp/diff.folded" 2>/dev/null || fail "export --base collapsed"
