@@ -253,12 +253,19 @@ def no_core():
 def test_exit_paths():
     want = {"exit": (3, True), "_exit": (4, False), "quick_exit": (5, True), "abort": (-signal.SIGABRT, False),
             "return": (0, True), "thread-exit": (6, True)}
-    for mode, (rc, has_exit) in want.items():
+    runs = [(m, {}) for m in want]
+    # exit() while 4 threads allocate, with interval snapshots racing the exit snapshot and teardown
+    want["exit-busy"] = (7, True)
+    runs += [("exit-busy", {"HEAPSCOPE_INTERVAL": "0.01"})] * 8
+    for mode, extra in runs:
+        rc, has_exit = want[mode]
         argv = [rel.prog("exit_paths"), mode]
         plain = rel.run(argv, pre_fn=no_core)
         check(plain.rc == rc, "exit_paths %s plain: status %s, expected %s" % (mode, plain.rc, rc))
         d = rel.tmpdir("exit")
-        p = rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"})
+        env = {"HEAPSCOPE_OUT": d + "/hs"}
+        env.update(extra)
+        p = rel.start(argv, preload=[rel.LIB], env_extra=env)
         r = rel.finish(p, 30, " ".join(argv))
         rel.same_behaviour(plain, r, "exit_paths %s under heapscope" % mode)
         exitf = os.path.join(d, "hs.%d.exit.hsnap" % p.pid)
@@ -266,11 +273,14 @@ def test_exit_paths():
             check(os.path.exists(exitf), "exit_paths %s: no exit snapshot %s" % (mode, exitf))
             s = rel.parse_snap(exitf)
             check(s.totals["inuse_count"] >= 100, "%s: %d live blocks, the program held 100" % (exitf, s.totals["inuse_count"]))
+            check(s.trigger == rel.TRIG_EXIT, "%s: trigger %d, expected exit" % (exitf, s.trigger))
         elif has_exit is False:
             check(not os.path.exists(exitf), "exit_paths %s: an exit snapshot %s was written" % (mode, exitf))
         elif os.path.exists(exitf):
             rel.parse_snap(exitf)
         check(not rel.leftovers(d), "exit_paths %s: leftover files %s" % (mode, rel.leftovers(d)))
+        for path, _, _ in rel.snaps_in(d):
+            rel.parse_snap(path)
 
 
 def test_secure():

@@ -104,6 +104,7 @@ def churn_run(n):
 def test_churn():
     small = churn_run(1000)
     big = churn_run(10000)
+    print("self_memory_bytes: %d after 1,000 threads, %d after 10,000" % (small, big))
     check(big <= small + 256 * 1024,
           "heapscope's own memory grows with the thread count: %d bytes after 1,000 threads, %d after 10,000 "
           "(allowed: +256 KiB, i.e. < 29 bytes per extra thread)" % (small, big))
@@ -113,7 +114,8 @@ def test_unwind():
     argv = [rel.prog("unwind_prog")]
     plain = rel.run(argv)
     check(plain.rc == 0, "unwind_prog plain\n" + plain.describe())
-    for extra in ({}, {"HEAPSCOPE_SAMPLE": "1"}):
+    for extra in ({}, {"HEAPSCOPE_UNWIND": "fp"}, {"HEAPSCOPE_DEPTH": "512"},
+                  {"HEAPSCOPE_UNWIND": "fp", "HEAPSCOPE_DEPTH": "512"}, {"HEAPSCOPE_SAMPLE": "1"}):
         out = rel.tmpdir("unwind")
         e = {"HEAPSCOPE_OUT": out + "/hs"}
         e.update(extra)
@@ -126,7 +128,7 @@ def test_unwind():
             name, rest = line.split(" ", 1)
             led = dict(x.split("=") for x in rest.split(" heapscope ")[0].split()[1:])
             hs = dict(x.split("=") for x in rest.split(" heapscope ")[1].split())
-            if not extra:  # exact in full mode
+            if "HEAPSCOPE_SAMPLE" not in extra:  # exact in full mode
                 check(hs["allocs"] == led["allocs"] and hs["bytes"] == led["bytes"] and hs["live"] == led["live"],
                       "unwind_prog case %s: heapscope %s, ledger %s" % (name, hs, led))
             cases += 1
