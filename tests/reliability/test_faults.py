@@ -12,7 +12,8 @@ trigger storms, exit paths and secure (setuid) mode.
   modes:      snapshots are 0600 under umask 000, 022 and 077; the umask is not changed.
   triggers:   interval + signal + API + exit at once in two processes sharing a prefix:
               per pid, sequence numbers 1..N without gap or repeat, in time order.
-  exit_paths: exit, _exit, quick_exit, abort, return, exit from a thread.
+  kill9:      SIGKILL at random moments during snapshot writing: final names always complete.
+  exit_paths: exit, _exit, quick_exit, abort, return, exit from a thread, exit while threads allocate.
   secure:     a setuid-root program linked with libheapscope, run as nobody: it runs,
               heapscope reads no HEAPSCOPE_* variable and writes nothing.
 """
@@ -246,6 +247,26 @@ def test_triggers():
     check(not rel.leftovers(d, allowed=["ready0", "ready1"]), "leftovers: %s" % rel.leftovers(d, allowed=["ready0", "ready1"]))
 
 
+def test_kill9():
+    """SIGKILL at random moments while snapshots are written every 5 ms: every file under a
+    final name is complete (temp files may remain: nobody is left to remove them)."""
+    import random
+    d = rel.tmpdir("kill9")
+    rnd = random.Random(6)
+    for i in range(12):
+        argv = [rel.prog("triggers"), "5", os.path.join(d, "ready")]
+        p = rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs", "HEAPSCOPE_INTERVAL": "0.005"})
+        time.sleep(0.05 + rnd.random() * 0.25)
+        p.kill()
+        p.communicate(timeout=30)
+    names = rel.snaps_in(d)
+    check(len(names) > 12, "too few snapshots written before the kills: %s" % os.listdir(d))
+    for path, _, _ in names:
+        rel.parse_snap(path)
+    odd = [f for f in rel.leftovers(d, allowed=["ready"]) if not f.endswith(".hsnap.tmp")]
+    check(not odd, "%s: unexpected files %s" % (d, odd))
+
+
 def no_core():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
@@ -325,4 +346,4 @@ def test_secure():
 if __name__ == "__main__":
     rel.main({"alloc_fail": test_alloc_fail, "ulimit": test_ulimit, "disk_full": test_disk_full,
               "unwritable": test_unwritable, "planted": test_planted, "modes": test_modes,
-              "triggers": test_triggers, "exit_paths": test_exit_paths, "secure": test_secure}[sys.argv[1]])
+              "triggers": test_triggers, "kill9": test_kill9, "exit_paths": test_exit_paths, "secure": test_secure}[sys.argv[1]])

@@ -51,6 +51,13 @@ def test_forks():
             rel.parse_snap(exitf)
         else:
             check(not os.path.exists(exitf), "child %d called _exit(): yet an exit snapshot %s exists" % (pid, exitf))
+    m = re.search(r"^SIGCHILD pid=(\d+) snapshot=(\w+)$", r.err.decode(), re.M)
+    check(m, "no SIGCHILD line: the signal child did not run\n" + r.describe())
+    check(m.group(2) == "yes", "a forked child sent itself SIGUSR2 and no snapshot appeared within 5 s "
+          "(is the background thread restarted after fork?)\n" + r.describe())
+    s = rel.parse_snap(os.path.join(out, "hs.%s.0001.hsnap" % m.group(1)))
+    check(s.trigger == rel.TRIG_SIGNAL and s.pid == int(m.group(1)), "%s: trigger %d pid %d, expected signal and %s" % (
+        s.path, s.trigger, s.pid, m.group(1)))
     for path, pid, seq in rel.snaps_in(out):
         rel.parse_snap(path)
     check(not rel.leftovers(out), "%s: leftover files %s" % (out, rel.leftovers(out)))

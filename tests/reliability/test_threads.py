@@ -28,11 +28,13 @@ def kv_line(text, prefix):
     return {k: int(v) for k, v in (x.split("=") for x in m.group(1).split())}
 
 
-def test_stress():
+def stress_run(extra, secs, exact):
     out = rel.tmpdir("stress")
     ready = os.path.join(out, "ready")
-    argv = [rel.prog("stress_xfree"), "8", "3", ready]
-    p = rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": out + "/hs"})
+    argv = [rel.prog("stress_xfree"), "8", secs, ready]
+    env = {"HEAPSCOPE_OUT": out + "/hs"}
+    env.update(extra)
+    p = rel.start(argv, preload=[rel.LIB], env_extra=env)
     sent = 0
     deadline = time.time() + 20
     while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
@@ -46,23 +48,30 @@ def test_stress():
             break
         time.sleep(0.05)
     r = rel.finish(p, 40, " ".join(argv))
-    check(r.rc == 0, "stress_xfree under heapscope\n" + r.describe())
+    check(r.rc == 0, "stress_xfree under heapscope %s\n%s" % (extra, r.describe()))
     text = r.out.decode()
     led, hs = kv_line(text, "ledger"), kv_line(text, "heapscope")
     check(led["allocs"] > 10000, "stress_xfree did too little work: %s" % led)
-    for k in ("allocs", "bytes", "live", "live_bytes"):
-        check(hs[k] == led[k], "stress_xfree: heapscope %s delta %d, the threads' ledger %d (signals sent %d)" % (
-            k, hs[k], led[k], sent))
+    if exact:
+        for k in ("allocs", "bytes", "live", "live_bytes"):
+            check(hs[k] == led[k], "stress_xfree: heapscope %s delta %d, the threads' ledger %d (signals sent %d)" % (
+                k, hs[k], led[k], sent))
     snaps = rel.snaps_in(out)
     sig = 0
     for path, pid, seq in snaps:
         s = rel.parse_snap(path)
         if s.trigger == rel.TRIG_SIGNAL:
             sig += 1
-    check(sent >= 40, "only %d signals sent" % sent)
+    check(sent >= 10 * float(secs), "only %d signals sent in %s s" % (sent, secs))
     check(sig >= 1, "%d signals sent, no signal snapshot in %s: %s" % (sent, out, os.listdir(out)))
     bad = rel.leftovers(out, allowed=["ready"])
     check(not bad, "%s: leftover files %s" % (out, bad))
+
+
+def test_stress():
+    stress_run({}, "3", exact=True)
+    # sampled mode: estimates, so no exact totals; still no deadlock and complete files
+    stress_run({"HEAPSCOPE_SAMPLE": "524288", "HEAPSCOPE_INTERVAL": "0.05"}, "1.5", exact=False)
 
 
 def frame_ranges(binary, names):

@@ -6,7 +6,10 @@
  * program given on the command line (a static, non-profiled binary).
  * Usage: fork_storm FORKS STATIC_PROG
  * stdout (deterministic): "forks N ok", "vfork: ...", "spawn: ...", the static program's line.
- * stderr: "CHILD pid=P rc=R path=PATH exit=exit|_exit" per child.
+ * stderr: "CHILD pid=P rc=R path=PATH exit=exit|_exit" per child; when heapscope is
+ *   active, a last child sends itself the snapshot signal (SIGUSR2) and waits up to
+ *   5 s for $HEAPSCOPE_OUT.<pid>.0001.hsnap: "SIGCHILD pid=P snapshot=yes|no" (the
+ *   child's background thread must have been restarted after fork).
  * Exit: 0, or 1 naming the child that failed.
  */
 #define _GNU_SOURCE
@@ -14,6 +17,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -79,6 +83,26 @@ int main(int argc, char** argv) {
   }
   atomic_store(&stop, 1);
   for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+  if (rel_p_snapshot && getenv("HEAPSCOPE_OUT")) {
+    pid_t c = fork();
+    if (c == 0) {
+      void* marker = malloc(4242);
+      char want[4200];
+      snprintf(want, sizeof want, "%s.%d.0001.hsnap", getenv("HEAPSCOPE_OUT"), (int)getpid());
+      kill(getpid(), SIGUSR2);
+      int found = 0;
+      for (int i = 0; i < 500 && !found; i++) {
+        found = access(want, F_OK) == 0;
+        if (!found) usleep(10000);
+      }
+      fprintf(stderr, "SIGCHILD pid=%d snapshot=%s\n", (int)getpid(), found ? "yes" : "no");
+      free(marker);
+      exit(0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "fork_storm: signal child status 0x%x\n", st); bad = 1; }
+  }
   printf("forks %d %s\n", forks, bad ? "FAILED" : "ok");
   fflush(stdout);
 
