@@ -3,6 +3,7 @@
 // pprof message structure (decoded with the generated protobuf classes).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "fake_profiles.h"
@@ -221,4 +222,23 @@ TEST(Pprof, GzipWrapper) {
   ASSERT_GT(gz.size(), 18u);
   EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
   EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+}
+
+TEST(Renderers, ExtremeFiguresSaturateInsteadOfOverflowing) {
+  Fixture f;
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  for (auto& s : f.now.sites) s.counts = {max, max, max, max};
+  f.now.sites.push_back(f.now.sites[0]);  // same stack twice: the sum saturates
+  FlameData d = fold_flame(f.now_in, nullptr);
+  EXPECT_EQ(d.total, max);
+  EXPECT_EQ(render_collapsed(d),
+            "main;handle_request;cache_insert;std::vector<int>::push_back 9223372036854775807\n"
+            "main;handle_request;make_buffer 9223372036854775807\n"
+            "main;malloc 9223372036854775807\n");
+  EXPECT_NE(render_flame_svg(d, "x").find("(9223372036854775807 bytes)"), std::string::npos);
+  pb::Profile p = decode(pprof_message(f.now_in, &f.base_in));
+  for (const auto& s : p.sample())
+    for (int64_t v : s.value()) EXPECT_NE(v, std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(sat_sub(std::numeric_limits<int64_t>::min(), 1), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(sat_add(max, 1), max);
 }
