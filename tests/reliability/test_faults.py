@@ -44,19 +44,32 @@ def test_alloc_fail():
         rel.same_behaviour(plain, r, "alloc_fail under heapscope %s" % extra)
 
 
-def limit_as():
-    lim = 512 << 20
-    resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+def limit_as(mib):
+    def f():
+        lim = mib << 20
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    return f
 
 
 def test_ulimit():
-    argv = [rel.prog("alloc_fail"), "ulimit"]
-    plain = rel.run(argv, pre_fn=limit_as)
-    check(plain.rc == 0, "alloc_fail ulimit plain\n" + plain.describe())
-    check(b"NULL" in plain.out and b"ptr" in plain.out,
-          "under ulimit -v 512 MiB the plain run should see both successes and failures:\n%s" % plain.out.decode())
-    r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": rel.tmpdir("ulimit") + "/hs"}, pre_fn=limit_as)
-    rel.same_behaviour(plain, r, "alloc_fail under ulimit -v 512 MiB and heapscope")
+    """Under an address-space limit (ulimit -v) the program's allocations succeed and fail exactly
+    as in the plain run, and heapscope is really tracking (exit snapshot with the live blocks)."""
+    for limit, block in ((512, 200), (4096, 1600)):
+        argv = [rel.prog("alloc_fail"), "ulimit", str(block)]
+        what = "alloc_fail with %d MiB blocks under ulimit -v %d MiB" % (block, limit)
+        plain = rel.run(argv, pre_fn=limit_as(limit))
+        check(plain.rc == 0, "%s plain\n%s" % (what, plain.describe()))
+        check(b"NULL" in plain.out and b"ptr" in plain.out,
+              "%s: the plain run should see both successes and failures:\n%s" % (what, plain.out.decode()))
+        d = rel.tmpdir("ulimit")
+        r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"}, pre_fn=limit_as(limit))
+        rel.same_behaviour(plain, r, what + " under heapscope")
+        off = [l for l in r.hs_lines() if "off" in l or "cannot" in l]
+        check(not off, "%s: heapscope gave up: %s" % (what, off))
+        exits = [path for path, _, seq in rel.snaps_in(d) if seq == "exit"]
+        check(len(exits) == 1, "%s: expected one exit snapshot in %s, found %s" % (what, d, os.listdir(d)))
+        s = rel.parse_snap(exits[0])
+        check(s.totals["alloc_count"] >= 4, "%s: exit snapshot counts %d allocations" % (what, s.totals["alloc_count"]))
 
 
 # ---------------------------------------------------------------- snapshot files

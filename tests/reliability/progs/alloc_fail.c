@@ -2,9 +2,10 @@
  * alloc_fail.c -- allocation calls that fail (or succeed at the edge), one
  * output line per case with the return-value class and errno, so a plain run
  * and a preloaded run can be compared line by line.
- * Usage: alloc_fail edges|ulimit
+ * Usage: alloc_fail edges|ulimit [BLOCK_MIB]
  *   edges:  overflowing sizes, the aligned family with odd alignments, free's errno
- *   ulimit: 200 MiB blocks under `ulimit -v 512 MiB` (set by the test): ok, ok, fail, free, ok
+ *   ulimit: blocks of BLOCK_MIB (default 200) under an address-space limit the test sets
+ *           (200 MiB under 512 MiB; 1600 MiB under 4 GiB): ok, ok, fail, realloc, free, ok
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,14 +24,14 @@ static void line(const char* what, void* p, int err) {
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "edges";
   if (strcmp(mode, "ulimit") == 0) {
-    size_t mb = 200u << 20;
-    errno = 0; void* a = malloc(mb); printf("a=malloc(200MiB) %s errno=%d\n", a ? "ptr" : "NULL", a ? 0 : errno);
-    errno = 0; void* b = calloc(1, mb); printf("b=calloc(200MiB) %s errno=%d\n", b ? "ptr" : "NULL", b ? 0 : errno);
-    errno = 0; void* c = malloc(mb); printf("c=malloc(200MiB) %s errno=%d\n", c ? "ptr" : "NULL", c ? 0 : errno);
-    errno = 0; void* d = realloc(a, 2 * mb); printf("d=realloc(a,400MiB) %s errno=%d\n", d ? "ptr" : "NULL", d ? 0 : errno);
+    size_t mb = (size_t)(argc > 2 ? atoi(argv[2]) : 200) << 20;
+    errno = 0; void* a = malloc(mb); printf("a=malloc(B) %s errno=%d\n", a ? "ptr" : "NULL", a ? 0 : errno);
+    errno = 0; void* b = calloc(1, mb); printf("b=calloc(B) %s errno=%d\n", b ? "ptr" : "NULL", b ? 0 : errno);
+    errno = 0; void* c = malloc(mb); printf("c=malloc(B) %s errno=%d\n", c ? "ptr" : "NULL", c ? 0 : errno);
+    errno = 0; void* d = realloc(a, 2 * mb); printf("d=realloc(a,2B) %s errno=%d\n", d ? "ptr" : "NULL", d ? 0 : errno);
     if (d) a = d;
     free(a); free(c);
-    errno = 0; void* e = malloc(mb); printf("e=malloc(200MiB) after free %s errno=%d\n", e ? "ptr" : "NULL", e ? 0 : errno);
+    errno = 0; void* e = malloc(mb); printf("e=malloc(B) after free %s errno=%d\n", e ? "ptr" : "NULL", e ? 0 : errno);
     free(e); free(b);
     return 0;
   }
