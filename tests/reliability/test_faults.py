@@ -38,10 +38,17 @@ def test_alloc_fail():
     check(plain.rc == 0, "alloc_fail plain\n" + plain.describe())
     check(plain.out.count(b"NULL") > 10, "alloc_fail plain run shows too few failures:\n%s" % plain.out[:500])
     for extra in ({}, {"HEAPSCOPE_SAMPLE": "524288"}, {"HEAPSCOPE_SAMPLE": "1"}):
-        e = {"HEAPSCOPE_OUT": rel.tmpdir("allocfail") + "/hs"}
+        d = rel.tmpdir("allocfail")
+        e = {"HEAPSCOPE_OUT": d + "/hs"}
         e.update(extra)
         r = rel.run(argv, preload=[rel.LIB], env_extra=e)
         rel.same_behaviour(plain, r, "alloc_fail under heapscope %s" % extra)
+        # heapscope was really in the path: an exit snapshot that saw the successful calls
+        exits = [path for path, _, seq in rel.snaps_in(d) if seq == "exit"]
+        check(len(exits) == 1, "alloc_fail %s: no exit snapshot in %s: %s" % (extra, d, os.listdir(d)))
+        if not extra:
+            n = rel.parse_snap(exits[0]).totals["alloc_count"]
+            check(n >= 30, "alloc_fail: the exit snapshot counts %d allocations, the program made over 30" % n)
 
 
 def limit_as(mib):
@@ -88,8 +95,8 @@ def snap_lines(res):
     return re.findall(r"^snap (\d+) rc=(-?\d+) errno=(\d+)$", res.out.decode(), re.M)
 
 
-def faulty_dir_run(outprefix, want_errno, what, baseline_lines):
-    argv = [rel.prog("snap_files"), "4"]
+def faulty_dir_run(outprefix, want_errno, what, baseline_lines, extra_args=()):
+    argv = [rel.prog("snap_files"), "4"] + list(extra_args)
     r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": outprefix})
     check(r.rc == 0, "%s: snap_files exit %s, expected 0\n%s" % (what, r.rc, r.describe()))
     lines = snap_lines(r)
@@ -136,6 +143,26 @@ def test_disk_full():
         check(os.path.getsize(filler) == fsize, "the filler file changed size")
     finally:
         umount(mnt)
+    # The disk fills up in the middle of a file: two pages left, snapshots of ~15 KiB.
+    mnt2 = os.path.join(top, "mnt2")
+    mount_tmpfs(mnt2, "size=64k")
+    try:
+        filler = os.path.join(mnt2, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, b"x" * 512)
+        except OSError as e:
+            check(e.errno == errno.ENOSPC, "filling %s: %s, expected ENOSPC" % (mnt2, e))
+        os.ftruncate(fd, os.fstat(fd).st_size - 8192)
+        os.close(fd)
+        fsize = os.path.getsize(filler)
+        faulty_dir_run(mnt2 + "/hs", errno.ENOSPC, "disk full mid-write (%s)" % mnt2, base, ["--stacks", "60"])
+        left = sorted(os.listdir(mnt2))
+        check(left == ["filler"], "%s: after snapshots that filled the disk mid-write, files %s remain" % (mnt2, left))
+        check(os.path.getsize(filler) == fsize, "the filler file changed size")
+    finally:
+        umount(mnt2)
 
 
 def test_unwritable():

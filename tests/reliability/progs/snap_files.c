@@ -1,7 +1,9 @@
 /*
  * snap_files.c -- writes snapshots through heapscope_snapshot() under hostile
  * conditions the test sets up, and reports each result.
- * Usage: snap_files COUNT [--umask OCTAL] [--plant-fifo TEMPLATE] [--plant-link TEMPLATE TARGET]...
+ * Usage: snap_files COUNT [--umask OCTAL] [--stacks N] [--plant-fifo TEMPLATE] [--plant-link TEMPLATE TARGET]...
+ *   --stacks N: first allocate from N distinct call stacks (up to N frames deep), so that a
+ *     snapshot is large (N=300: well over 64 KiB).
  *   TEMPLATE: a path with one %d replaced by this process's pid (planted before the first snapshot).
  * stdout: "snap I rc=R errno=E" per call, "umask unchanged: yes|no", "mode PATH OCTAL" per success.
  * Allocates a little between snapshots; exit 0.
@@ -15,12 +17,23 @@
 #include <unistd.h>
 #include "rel_api.h"
 
+static void* deep_keep[1000];
+__attribute__((noinline)) static void deep(int d, int at) {
+  volatile int pad = d;
+  if (d == at) deep_keep[at] = malloc(16);
+  else deep(d + 1, at);
+  (void)pad;
+}
+
 int main(int argc, char** argv) {
   int count = argc > 1 ? atoi(argv[1]) : 3;
   rel_init();
   for (int i = 2; i < argc; i++) {
     char path[4096];
-    if (strcmp(argv[i], "--umask") == 0 && i + 1 < argc) {
+    if (strcmp(argv[i], "--stacks") == 0 && i + 1 < argc) {
+      int n = atoi(argv[++i]);
+      for (int k = 0; k < n && k < 1000; k++) deep(0, k);
+    } else if (strcmp(argv[i], "--umask") == 0 && i + 1 < argc) {
       umask((mode_t)strtol(argv[++i], NULL, 8));
     } else if (strcmp(argv[i], "--plant-fifo") == 0 && i + 1 < argc) {
       snprintf(path, sizeof path, argv[++i], (int)getpid());
