@@ -10,7 +10,7 @@ trigger storms, exit paths and secure (setuid) mode.
   planted:    a fifo at the final name, symlinks at the final and temp names: no hang,
               targets untouched, nothing heapscope did not create is deleted.
   modes:      snapshots are 0600 under umask 000, 022 and 077; the umask is not changed.
-  triggers:   interval + signal + API + exit at once in two processes sharing a prefix:
+  triggers:   interval + signal + API + alert + exit at once in two processes sharing a prefix:
               per pid, sequence numbers 1..N without gap or repeat, in time order.
   kill9:      SIGKILL at random moments during snapshot writing: final names always complete.
   exit_paths: exit, _exit, quick_exit, abort, return, exit from a thread, exit while threads allocate.
@@ -244,7 +244,8 @@ def test_triggers():
         ready = os.path.join(d, "ready%d" % i)
         argv = [rel.prog("triggers"), "2.5", ready]
         procs.append((rel.start(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs",
-                                                                     "HEAPSCOPE_INTERVAL": "0.05"}), ready, argv))
+                                                                     "HEAPSCOPE_INTERVAL": "0.05",
+                                                                     "HEAPSCOPE_ALERT": "50000"}), ready, argv))
     deadline = time.time() + 20
     for p, ready, _ in procs:
         while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
@@ -282,7 +283,8 @@ def test_triggers():
             check(s.uptime_ns > last, "%s: uptime %d not after the previous snapshot's %d" % (s.path, s.uptime_ns, last))
             last = s.uptime_ns
             trig.add(s.trigger)
-        for t, name in ((rel.TRIG_API, "API"), (rel.TRIG_INTERVAL, "interval"), (rel.TRIG_SIGNAL, "signal")):
+        for t, name in ((rel.TRIG_API, "API"), (rel.TRIG_INTERVAL, "interval"), (rel.TRIG_SIGNAL, "signal"),
+                        (rel.TRIG_ALERT, "alert")):
             check(t in trig, "pid %d: no %s-triggered snapshot among %d (%d signals sent)" % (p.pid, name, len(numbered), sent))
     check(not rel.leftovers(d, allowed=["ready0", "ready1"]), "leftovers: %s" % rel.leftovers(d, allowed=["ready0", "ready1"]))
 
@@ -372,15 +374,17 @@ def test_secure():
     for f in os.listdir(cwd):
         os.unlink(os.path.join(cwd, f))
     os.chown(exe, 0, 0)
-    os.chmod(exe, 0o4755)
-    r = rel.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", exe], env_extra=env, cwd=cwd, timeout=30)
-    check(r.rc == 0, "setuid program as nobody\n" + r.describe())
-    check(r.out == b"at_secure=1\napi_snapshot=-1\ndone\n",
-          "setuid program as nobody printed %r, expected AT_SECURE=1 and a refused API snapshot" % r.out)
-    check(os.listdir(out) == [], "secure mode: heapscope wrote %s into HEAPSCOPE_OUT's directory" % os.listdir(out))
-    check(os.listdir(cwd) == [], "secure mode: heapscope wrote %s into the working directory" % os.listdir(cwd))
-    check(len(r.hs_lines()) <= 1, "secure mode: heapscope printed %d lines (HEAPSCOPE_STATS was read?)\n%s" % (
-        len(r.hs_lines()), r.describe()))
+    for bits, kind in ((0o4755, "setuid"), (0o2755, "setgid")):
+        os.chmod(exe, bits)
+        r = rel.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", exe], env_extra=env, cwd=cwd,
+                    timeout=30)
+        check(r.rc == 0, "%s program as nobody\n%s" % (kind, r.describe()))
+        check(r.out == b"at_secure=1\napi_snapshot=-1\ndone\n",
+              "%s program as nobody printed %r, expected AT_SECURE=1 and a refused API snapshot" % (kind, r.out))
+        check(os.listdir(out) == [], "%s: heapscope wrote %s into HEAPSCOPE_OUT's directory" % (kind, os.listdir(out)))
+        check(os.listdir(cwd) == [], "%s: heapscope wrote %s into the working directory" % (kind, os.listdir(cwd)))
+        check(len(r.hs_lines()) <= 1, "%s: heapscope printed %d lines (HEAPSCOPE_STATS was read?)\n%s" % (
+            kind, len(r.hs_lines()), r.describe()))
 
 
 if __name__ == "__main__":
