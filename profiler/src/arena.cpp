@@ -17,6 +17,19 @@ void* os_map(size_t bytes, bool noreserve) {
   return p;
 }
 
+void* os_map_huge(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  size_t len = (bytes + huge - 1) & ~(huge - 1);
+  char* p = (char*)os_map(len + huge, true);
+  if (!p) return nullptr;
+  char* aligned = (char*)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+  if (aligned > p) munmap(p, (size_t)(aligned - p));
+  size_t tail = (size_t)(p + len + huge - (aligned + len));
+  if (tail) munmap(aligned + len, tail);
+  madvise(aligned, len, MADV_HUGEPAGE);
+  return aligned;
+}
+
 void os_unmap(void* p, size_t bytes) {
   if (!p) return;
   munmap(p, bytes);

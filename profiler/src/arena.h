@@ -12,6 +12,9 @@ namespace hs {
 // Anonymous private mapping; nullptr on failure. `noreserve` maps lazily.
 void* os_map(size_t bytes, bool noreserve = false);
 void os_unmap(void* p, size_t bytes);
+// A MAP_NORESERVE mapping aligned to 2 MiB and advised to use transparent huge
+// pages: for tables touched at random on the hot path (TLB misses).
+void* os_map_huge(size_t bytes);
 // Bytes the profiler holds: eagerly mapped bytes + used bytes of regions.
 uint64_t self_memory_bytes();
 void self_memory_add(int64_t delta);

@@ -10,15 +10,29 @@ LiveTable g_live;
 
 namespace {
 constexpr uint64_t kInitialCap = 256;  // 4 KiB: one page per shard at first
-constexpr int kFilterBits = 16;
 inline uint32_t shard_of(uint64_t h) { return (uint32_t)(h & 255); }
 inline uint64_t slot_of(uint64_t h) { return h >> 8; }
-inline uint32_t filter_of(uint64_t h) { return (uint32_t)(h >> (64 - kFilterBits)); }
+// Saturating counters: 255 is sticky (the bucket then always answers
+// "maybe"), so a count can never wrap and hide a tracked block.
+void filter_add(std::atomic<uint8_t>& c) {
+  uint8_t v = c.load(std::memory_order_relaxed);
+  while (v != 255 && !c.compare_exchange_weak(v, (uint8_t)(v + 1), std::memory_order_relaxed)) {
+  }
+}
+void filter_sub(std::atomic<uint8_t>& c) {
+  uint8_t v = c.load(std::memory_order_relaxed);
+  while (v != 255 && v != 0 && !c.compare_exchange_weak(v, (uint8_t)(v - 1), std::memory_order_relaxed)) {
+  }
+}
 }  // namespace
 
 bool LiveTable::init(bool with_filter) {
+  // The first array of every shard comes from one 2 MiB-aligned region, so a
+  // small live set costs one TLB entry instead of one per shard.
+  initial_ = (char*)os_map_huge(kShards * kInitialCap * sizeof(Entry));
+  if (!initial_) return false;
   if (with_filter) {
-    filter_ = (std::atomic<uint16_t>*)os_map(sizeof(uint16_t) << kFilterBits);
+    filter_ = (std::atomic<uint8_t>*)os_map((size_t)1 << kFilterBits);
     if (!filter_) return false;
   }
   return true;
@@ -59,7 +73,8 @@ void LiveTable::prefetch(uintptr_t addr) const {
 bool LiveTable::grow(Shard& s) {
   uint64_t old_cap = s.mask ? s.mask + 1 : 0;
   uint64_t cap = old_cap ? old_cap * 2 : kInitialCap;
-  Entry* fresh = (Entry*)os_map(cap * sizeof(Entry));
+  Entry* fresh = old_cap ? (Entry*)os_map(cap * sizeof(Entry))
+                         : (Entry*)(initial_ + (size_t)(&s - shards_) * kInitialCap * sizeof(Entry));
   if (!fresh) return false;
   uint64_t mask = cap - 1;
   for (uint64_t i = 0; i < old_cap; ++i) {
@@ -71,7 +86,8 @@ bool LiveTable::grow(Shard& s) {
   Entry* old = s.slots;
   s.slots = fresh;
   s.mask = mask;
-  if (old) os_unmap(old, old_cap * sizeof(Entry));
+  bool from_initial = (char*)old >= initial_ && (char*)old < initial_ + kShards * kInitialCap * sizeof(Entry);
+  if (old && !from_initial) os_unmap(old, old_cap * sizeof(Entry));
   return true;
 }
 
@@ -107,7 +123,7 @@ int LiveTable::insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* rep
     }
   }
   s.count.store(n + 1, std::memory_order_relaxed);
-  if (filter_) filter_[filter_of(h)].fetch_add(1, std::memory_order_relaxed);
+  if (filter_) filter_add(filter_[filter_index(addr)]);
   unlock(s);
   return 1;
 }
@@ -116,7 +132,7 @@ int LiveTable::insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* rep
 // filter load and no lock at all.
 bool LiveTable::erase(uintptr_t addr, LiveInfo* out) {
   const uint64_t h = hash_addr(addr);
-  if (filter_ && filter_[filter_of(h)].load(std::memory_order_relaxed) == 0) return false;
+  if (!maybe_tracked(addr)) return false;
   Shard& s = shards_[shard_of(h)];
   if (s.count.load(std::memory_order_relaxed) == 0) return false;
   lock(s);
@@ -151,7 +167,7 @@ bool LiveTable::erase(uintptr_t addr, LiveInfo* out) {
   s.slots[hole].addr = 0;
   s.slots[hole].meta = 0;
   s.count.store(s.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  if (filter_) filter_[filter_of(h)].fetch_sub(1, std::memory_order_relaxed);
+  if (filter_) filter_sub(filter_[filter_index(addr)]);
   unlock(s);
   return true;
 }

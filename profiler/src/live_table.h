@@ -2,8 +2,9 @@
 // Owns: a table sharded 256 ways by pointer hash; each shard is a spinlock
 // and an open-addressing array (linear probing, backward-shift deletion) in
 // its own mmap, doubled by rehash at 70% load. 16 bytes per entry.
-// In sampled mode a 64 Ki-entry counting filter answers "certainly not
-// tracked" for most frees without touching a shard.
+// In sampled mode an 8 KiB counting filter (8192 saturating 8-bit counters,
+// small enough to stay in the CPU caches) answers "certainly not tracked" for
+// most frees without touching a shard.
 // Safety: hook-safe (mmap only); a shard lock is held only for a probe or a
 // rehash and never while calling out. lock_all()/unlock_all() serve fork.
 #pragma once
@@ -29,6 +30,15 @@ class LiveTable {
   // info goes to *replaced and the function returns 2; 1 on insert; 0 when
   // memory ran out (nothing inserted).
   int insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced);
+  // Sampled mode: false when addr is certainly not tracked (one multiply and
+  // one load from an 8 KiB array; inlined into the free hook).
+  HS_INLINE bool maybe_tracked(uintptr_t addr) const {
+    return !filter_ || filter_[filter_index(addr)].load(std::memory_order_relaxed) != 0;
+  }
+  static HS_INLINE uint32_t filter_index(uintptr_t addr) {
+    return (uint32_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - kFilterBits));
+  }
+  static constexpr int kFilterBits = 13;
   // Removes addr; false when it is not tracked.
   bool erase(uintptr_t addr, LiveInfo* out);
   uint64_t entries() const;
@@ -54,7 +64,8 @@ class LiveTable {
   static void unlock(Shard& s) { s.lock.store(0, std::memory_order_release); }
 
   Shard shards_[kShards];
-  std::atomic<uint16_t>* filter_ = nullptr;
+  char* initial_ = nullptr;  // every shard's first array, in one huge-page region
+  std::atomic<uint8_t>* filter_ = nullptr;
 };
 extern LiveTable g_live;
 

@@ -46,6 +46,7 @@ HS_INLINE void record_free(void* p) {
   ThreadState& t = tls;
   count_hook_call(t);
   if (HS_UNLIKELY(g_run_state.load(std::memory_order_relaxed) != kActive)) return;
+  if (g_cfg.sample_period && !g_live.maybe_tracked((uintptr_t)p)) return;  // sampled: most frees end here
   record_free_slow(p);
 }
 

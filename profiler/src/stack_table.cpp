@@ -13,11 +13,7 @@ StackTable g_stacks;
 
 uint64_t hash_stack(const uintptr_t* pcs, uint32_t depth, uint32_t flags) {
   uint64_t h = 0x84222325cbf29ce4ull ^ ((uint64_t)depth << 32 | flags);
-  for (uint32_t i = 0; i < depth; ++i) {
-    h ^= pcs[i];
-    h *= 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-  }
+  for (uint32_t i = 0; i < depth; ++i) h = (h ^ pcs[i]) * 0x9E3779B97F4A7C15ull + (h >> 31);
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
@@ -29,13 +25,12 @@ bool StackTable::init(uint32_t capacity_log2, size_t region_bytes) {
   max_stacks_ = (uint32_t)(cap / 2);
   // Threads racing past the max_stacks_ check take a few extra ids: room for them.
   slot_count_ = max_stacks_ + 1024;
-  index_ = (std::atomic<uint32_t>*)os_map(cap * sizeof(uint32_t), true);
-  slots_ = (StackRec*)os_map((size_t)slot_count_ * sizeof(StackRec), true);
+  index_ = (std::atomic<uint32_t>*)os_map_huge(cap * sizeof(uint32_t));
+  slots_ = (StackRec*)os_map_huge((size_t)slot_count_ * sizeof(StackRec));
   if (!index_ || !slots_ || !region_.init(region_bytes)) {
     slots_ = nullptr;
     return false;
   }
-  madvise(index_, cap * sizeof(uint32_t), MADV_HUGEPAGE);
   mask_ = cap - 1;
   StackRec* ov = &slots_[next_id_.fetch_add(1, std::memory_order_relaxed)];
   ov->flags = HS_STACK_OVERFLOW;
@@ -49,6 +44,13 @@ bool StackTable::init(uint32_t capacity_log2, size_t region_bytes) {
 StackRec* StackTable::intern(const uintptr_t* pcs, uint32_t depth, uint32_t flags) {
   const uint64_t h = hash_stack(pcs, depth, flags);
   const uintptr_t first = depth ? pcs[0] : 0;
+  std::atomic<uint32_t>& hot = hot_[(h >> 40) & (kHotEntries - 1)];
+  if (uint32_t e = hot.load(std::memory_order_acquire)) {
+    StackRec* s = &slots_[e - 1];
+    if (s->hash.load(std::memory_order_relaxed) == h && s->depth == depth && s->flags == flags &&
+        s->first_pc == first)
+      return s;
+  }
   StackRec* fresh = nullptr;
   for (uint64_t i = h & mask_, probes = 0; probes <= mask_; i = (i + 1) & mask_, ++probes) {
     uint32_t e = index_[i].load(std::memory_order_acquire);
@@ -70,8 +72,10 @@ StackRec* StackTable::intern(const uintptr_t* pcs, uint32_t depth, uint32_t flag
         fresh->hash.store(h, std::memory_order_release);
       }
       if (index_[i].compare_exchange_strong(e, fresh->id + 1, std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
+                                            std::memory_order_acquire)) {
+        hot.store(fresh->id + 1, std::memory_order_release);
         return fresh;
+      }
       // Lost the race for this entry: e is the winner's; compare below, and
       // keep `fresh` for the next empty entry.
     }
@@ -79,6 +83,7 @@ StackRec* StackTable::intern(const uintptr_t* pcs, uint32_t depth, uint32_t flag
     if (s->hash.load(std::memory_order_relaxed) == h && s->depth == depth && s->flags == flags &&
         s->first_pc == first) {
       if (fresh) fresh->hash.store(0, std::memory_order_release);  // unused: readers skip it
+      hot.store(e, std::memory_order_release);
       return s;
     }
   }

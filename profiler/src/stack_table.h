@@ -6,6 +6,9 @@
 // array of 32-bit slot ids (id + 1; 0 = empty) in a MAP_NORESERVE mapping
 // backed by transparent huge pages (a lookup on every recorded allocation
 // must not cost a TLB miss).
+// In front of the index sits a 16 KiB direct-mapped cache of hash -> id that
+// stays in the CPU caches: a program's hot sites are found without touching
+// the big index (every hit is still verified against the slot's key).
 // Insert: take an id, fill its slot and side record, store the hash with
 // release, then CAS the id into the index (that publishes it); a lost CAS
 // wastes the slot (its hash stays 0 and readers skip it).
@@ -81,6 +84,8 @@ class StackTable {
  private:
   StackRec* slots_ = nullptr;  // slot_count_ slots; id 0 is the overflow slot
   std::atomic<uint32_t>* index_ = nullptr;
+  static constexpr uint32_t kHotEntries = 4096;
+  std::atomic<uint32_t> hot_[kHotEntries] = {};  // id + 1; 0 = empty
   uint32_t slot_count_ = 0;
   uint64_t mask_ = 0;
   uint32_t max_stacks_ = 0;
