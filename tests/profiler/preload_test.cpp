@@ -319,6 +319,52 @@ TEST(Preload, DlopenedLibraryFramesResolveAfterDlclose) {
   }
 }
 
+TEST(Preload, SpawnVforkAndSystemRunNormally) {
+  Env env("spawn");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "spawn"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_NE(r.out.find("OK spawn"), std::string::npos);
+  EXPECT_EQ(r.err.find("heapscope:"), std::string::npos) << r.err;
+  for (auto& n : env.snaps()) must_parse(env.dir + "/" + n);  // children (true) write their own exit snapshots
+}
+
+TEST(Preload, StopAndStartRecording) {
+  Env env("stopstart");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "stopstart"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_NE(r.out.find("OK stopstart"), std::string::npos);
+}
+
+TEST(Preload, DepthLimitTruncatesAndCounts) {
+  Env env("depth");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "attribution"}, {"HEAPSCOPE_DEPTH=2"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  char path[4096] = {};
+  unsigned long long marker = 0;
+  ASSERT_EQ(sscanf(r.out.c_str(), "%llx %4095s", &marker, path), 2) << r.out;
+  Snapshot s = must_parse(path);
+  const HsSite* site = find_site(s, 12345, 1);
+  ASSERT_NE(site, nullptr);
+  EXPECT_EQ(s.stacks[site->stack].size(), 2u);
+  EXPECT_EQ(s.stack_headers[site->stack].flags & HS_STACK_TRUNCATED, (uint32_t)HS_STACK_TRUNCATED);
+  EXPECT_GT(s.stats["truncated_stacks"], 0u);
+  for (const auto& st : s.stacks) EXPECT_LE(st.size(), 2u);
+}
+
+TEST(Preload, ManyShortThreadsDoNotGrowTheProfiler) {
+  Env env("short-threads");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "short_threads", "2000"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  char p1[4096] = {}, p2[4096] = {};
+  ASSERT_EQ(sscanf(r.out.c_str(), "%4095s %4095s", p1, p2), 2) << r.out;
+  Snapshot a = must_parse(p1), b = must_parse(p2);
+  EXPECT_EQ(b.totals.inuse_count, a.totals.inuse_count);  // nothing left behind by 1900 threads
+  EXPECT_EQ(b.totals.inuse_bytes, a.totals.inuse_bytes);
+  EXPECT_LE(b.stats["self_memory_bytes"], a.stats["self_memory_bytes"] + (64u << 10));
+  EXPECT_GE(b.stats["threads_seen"], 2000u);
+  EXPECT_EQ(b.stats["unknown_frees"], 0u);
+}
+
 TEST(Preload, ChainsToJemallocIncludingItsOperatorNew) {
   Env env("jemalloc");
   RunResult r = env.run({HS_PROG_JEMALLOC});

@@ -8,11 +8,15 @@
 //   hold BYTES MS            holds BYTES live for MS milliseconds (alert, stats)
 //   attribution              prints the marker function's address and a snapshot path
 //   dlopen LIB               allocations from a dlopen'd library, snapshots around dlclose
+//   spawn                    posix_spawn, vfork+exec and system() under the profiler
+//   stopstart                heapscope_stop()/heapscope_start() (frees always accounted)
+//   short_threads N          N short-lived threads; snapshots after 100 and after N
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
 
 #include <dlfcn.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -223,6 +227,64 @@ int main(int argc, char** argv) {
     free(a);
     ::operator delete(b);
     (void)before;
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "spawn") {
+    extern char** environ;
+    pid_t pid;
+    char* args[] = {(char*)"true", nullptr};
+    CHECK(posix_spawnp(&pid, "true", nullptr, nullptr, args, environ) == 0);
+    int st = -1;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pid = vfork();
+    if (pid == 0) {
+      execlp("true", "true", (char*)nullptr);
+      _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(system("true") == 0);
+    void* p = malloc(100);
+    CHECK(totals().inuse_bytes >= 100);
+    free(p);
+    printf("OK spawn\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "stopstart") {
+    struct heapscope_totals a = totals();
+    heapscope_stop();
+    CHECK(heapscope_active_or_inactive() == 0);
+    void* untracked = malloc(500);
+    struct heapscope_totals b = totals();
+    CHECK(b.inuse_bytes == a.inuse_bytes && b.alloc_count == a.alloc_count);
+    heapscope_start();
+    CHECK(heapscope_active_or_inactive() == 1);
+    void* tracked = malloc(600);
+    struct heapscope_totals c = totals();
+    CHECK(c.inuse_bytes - a.inuse_bytes == 600 && c.alloc_count - a.alloc_count == 1);
+    heapscope_stop();
+    free(tracked);  // recorded before the stop: its free is still accounted
+    free(untracked);
+    struct heapscope_totals d = totals();
+    CHECK(d.inuse_bytes == a.inuse_bytes && d.inuse_count == a.inuse_count);
+    heapscope_start();
+    printf("OK stopstart\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "short_threads" && argc > 2) {
+    int n = atoi(argv[2]);
+    char p1[4096] = "-", p2[4096] = "-";
+    for (int i = 0; i < n; ++i) {
+      std::thread([] {
+        void* p = malloc(64);
+        thread_local std::string tl(100, 'x');  // a thread_local whose destructor frees late
+        free(p);
+      }).join();
+      if (i == 99) CHECK(heapscope_snapshot_or_inactive(p1, sizeof p1) == 0);
+    }
+    CHECK(heapscope_snapshot_or_inactive(p2, sizeof p2) == 0);
+    printf("%s %s\n", p1, p2);
     return g_fail ? 1 : 0;
   }
   fprintf(stderr, "scenarios: unknown mode '%s'\n", mode.c_str());
