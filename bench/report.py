@@ -352,6 +352,13 @@ def main():
           f"std::map, so memory stays flat); wrk and the server share the 2 CPUs. Medians over "
           f"{meta.get('server_rounds', '?')} interleaved rounds.")
         w("")
+        if meta.get("wrk_mode") == "connection-close":
+            w(f"**wrk ran with `-H \"Connection: close\"`** (a new connection per request): on a "
+              f"kept-alive connection this server's responses stall on Nagle's algorithm and the "
+              f"client's delayed ACK (the probe managed {fnum(meta.get('probe_rps')) or 0:.0f} requests/s "
+              f"on /status, ~40 ms each, the server idle), which would measure TCP timers instead of "
+              f"the server. cpp-httplib needs `CPPHTTPLIB_TCP_NODELAY` for keep-alive to be fast.")
+            w("")
         by = {}
         for r in server:
             by.setdefault(r["config"], []).append(r)

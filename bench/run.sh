@@ -47,13 +47,13 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 if [ "$DEPS" = 1 ]; then
   ./tests/deps.sh tests/packages.txt bench/packages.txt
 fi
-for tool in /usr/bin/time heaptrack heaptrack_print google-pprof jeprof valgrind ms_print wrk gnuplot sqlite3 curl python3; do
+for tool in heaptrack heaptrack_print google-pprof jeprof valgrind ms_print wrk gnuplot sqlite3 curl python3; do
   command -v "$tool" >/dev/null || die "$tool not found (install bench/packages.txt: tests/deps.sh bench/packages.txt)"
 done
 
 if [ "$BUILD" = 1 ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSCOPE_BUILD_BENCH=ON >/dev/null
-  targets=(alloc_loop alloc_loop_fp heapscope heapscope_cli leaky_server bench_hook bench_capture bench_tables)
+  targets=(bench_timeit alloc_loop alloc_loop_fp heapscope heapscope_cli leaky_server bench_hook bench_capture bench_tables)
   if ! cmake --build "$BUILD_DIR" -j"$JOBS" --target "${targets[@]}" >/dev/null 2>&1; then
     # Build what builds; whatever is missing is reported as skipped in the doc.
     for t in "${targets[@]}"; do
@@ -67,6 +67,8 @@ LOOP_FP="$B/bench/alloc_loop_fp"
 HS_LIB="$B/profiler/libheapscope.so"
 HS_CLI="$B/tools/heapscope"
 SERVER="$B/demo/leaky_server"
+TIMEIT="$B/bench/bench_timeit"
+[ -x "$TIMEIT" ] || die "$TIMEIT was not built (cmake --build $BUILD_DIR --target bench_timeit)"
 [ -x "$LOOP" ] || die "$LOOP was not built (cmake --build $BUILD_DIR --target alloc_loop)"
 
 libdir=/usr/lib/x86_64-linux-gnu
@@ -186,9 +188,9 @@ run_one() {  # WORKLOAD PAIR ROLE ROUND
   rm -rf "$dir"; mkdir -p "$dir/out"
   config_prefix "$cfg" "$dir/out"
   local status=0
-  /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "${PRE[@]}" "${CMD[@]}" <"$STDIN" >"$dir/stdout" 2>"$dir/stderr" || status=$?
-  local wall user sys rss
-  read -r wall user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$dir/time" | tail -1; echo) || true
+  "$TIMEIT" "$dir/time" "${PRE[@]}" "${CMD[@]}" <"$STDIN" >"$dir/stdout" 2>"$dir/stderr" || status=$?
+  local wall="" user="" sys="" rss="" code=""
+  read -r wall user sys rss code < "$dir/time" || true
   local cpu; cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
   local out_bytes; out_bytes=$(find "$dir/out" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
   # Every run must compute what the plain run computed (the ledger / query results).
@@ -229,6 +231,8 @@ cpu_jiffies() { awk '/^cpu /{ s = 0; for (i = 2; i <= 9; i++) s += $i; print s -
 } > "$META"
 t_start=$(date +%s)
 jiffies_start=$(cpu_jiffies)
+times > "$WORK/times0"  # in this shell: CPU of its children so far (the build)
+children_cpu() { tail -1 "$1" | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
 
 # ---- paired runs ---------------------------------------------------------------------------
 for round in $(seq 1 "$PAIRS"); do
@@ -236,6 +240,8 @@ for round in $(seq 1 "$PAIRS"); do
     for pair in "${PAIR_NAMES[@]}"; do
       # massif only needs 3 pairs: it is there for scale, not for a close call.
       if [ "$pair" = massif ] && [ "$round" -gt 3 ]; then continue; fi
+      # Frame pointers need a program built with them: only the loop has an fp build.
+      if [ "$pair" = heapscope-fp ] && [ "$wl" = sqlite ]; then continue; fi
       if [ $((round % 2)) = 1 ]; then
         run_one "$wl" "$pair" base "$round"; run_one "$wl" "$pair" prof "$round"
       else
@@ -252,8 +258,8 @@ analyse() {  # WORKLOAD PAIR TOOL CMD...
   local dir="$WORK/analysis.$wl.$pair"; mkdir -p "$dir"
   local status=0 input_bytes
   input_bytes=$(du -cb "$INPUT" 2>/dev/null | tail -1 | cut -f1)
-  /usr/bin/time -f "%e" -o "$dir/time" "$@" >"$dir/stdout" 2>"$dir/stderr" || status=$?
-  local t; t=$(grep -E '^[0-9.]+$' "$dir/time" | tail -1)
+  "$TIMEIT" "$dir/time" "$@" >"$dir/stdout" 2>"$dir/stderr" || status=$?
+  local t; t=$(awk '{ printf "%.3f", $1 }' "$dir/time")
   echo "$wl,$pair,$tool,$t,$status,$input_bytes" >> "$ANALYSIS"
   log "analysis $wl $pair: $tool ${t}s (exit $status)"
 }
@@ -265,17 +271,17 @@ for wl in "${WORKLOADS[@]}"; do
     case "$pair" in
       heapscope*)
         [ "$HAVE_CLI" = 1 ] || continue
-        INPUT=$(ls "$out"/hs.*.exit.hsnap 2>/dev/null | head -1); [ -n "$INPUT" ] || continue
+        INPUT=$(ls "$out"/hs.*.exit.hsnap 2>/dev/null | head -1 || true); [ -n "$INPUT" ] || continue
         analyse "$wl" "$pair" "heapscope report" "$HS_CLI" report "$INPUT" ;;
       heaptrack)
-        INPUT="$out/ht.zst"; [ -e "$INPUT" ] || INPUT=$(ls "$out"/ht* 2>/dev/null | head -1)
+        INPUT="$out/ht.zst"; [ -e "$INPUT" ] || INPUT=$(ls "$out"/ht* 2>/dev/null | head -1 || true)
         [ -n "$INPUT" ] || continue
         analyse "$wl" "$pair" "heaptrack_print" heaptrack_print "$INPUT" ;;
       gperftools)
-        INPUT=$(ls "$out"/gp.*.heap 2>/dev/null | tail -1); [ -n "$INPUT" ] || continue
+        INPUT=$(ls "$out"/gp.*.heap 2>/dev/null | tail -1 || true); [ -n "$INPUT" ] || continue
         analyse "$wl" "$pair" "google-pprof --text" google-pprof --text "$bin" "$INPUT" ;;
       jemalloc-*)
-        INPUT=$(ls "$out"/je.*.heap 2>/dev/null | tail -1); [ -n "$INPUT" ] || continue
+        INPUT=$(ls "$out"/je.*.heap 2>/dev/null | tail -1 || true); [ -n "$INPUT" ] || continue
         analyse "$wl" "$pair" "jeprof --text" jeprof --text "$bin" "$INPUT" ;;
       massif)
         INPUT="$out/massif.out"; [ -e "$INPUT" ] || continue
@@ -285,8 +291,8 @@ for wl in "${WORKLOADS[@]}"; do
 done
 
 # ---- the demo server under wrk ------------------------------------------------------------------
-server_run() {  # CONFIG ROUND
-  local cfg=$1 round=$2 dir="$WORK/server.$1.$2"
+server_run() {  # CONFIG ROUND [PATH SECONDS]: round 0 is the probe and is not recorded
+  local cfg=$1 round=$2 path=${3:-/leak} secs=${4:-$SERVER_SECONDS} dir="$WORK/server.$1.$2"
   rm -rf "$dir"; mkdir -p "$dir/out"
   config_prefix "$cfg" "$dir/out"
   "${PRE[@]}" "$SERVER" --port 0 --cache bounded --monitor 0 >"$dir/stdout" 2>"$dir/stderr" &
@@ -298,20 +304,39 @@ server_run() {  # CONFIG ROUND
   done
   if [ -z "$port" ]; then log "leaky_server ($cfg) did not start: $(tail -c 300 "$dir/stderr")"; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; return; fi
   local ticks0; ticks0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  wrk -t1 -c4 -d"${SERVER_SECONDS}s" --latency "http://127.0.0.1:$port/leak" >"$dir/wrk" 2>&1 || true
+  wrk -t1 -c4 -d"${secs}s" --latency "${WRK_EXTRA[@]}" "http://127.0.0.1:$port$path" >"$dir/wrk" 2>&1 || true
   local ticks1 hwm; ticks1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); hwm=$(awk '/^VmHWM/{print $2}' "/proc/$pid/status")
-  kill -INT "$pid"; wait "$pid" || true
+  # SIGINT is the demo's clean shutdown; a background job of a non-interactive shell may
+  # have SIGINT ignored, so fall back to SIGTERM (also clean), then SIGKILL.
+  kill -INT "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; sleep 2; fi
+  if kill -0 "$pid" 2>/dev/null; then log "leaky_server ($cfg) ignored SIGINT and SIGTERM; killed"; kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
   local rps p99 reqs cpu out_bytes
   rps=$(awk '/^Requests\/sec:/{print $2}' "$dir/wrk")
   p99=$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }' "$dir/wrk")
   reqs=$(awk '/requests in/{print $1}' "$dir/wrk")
   cpu=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
   out_bytes=$(find "$dir/out" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  LAST_RPS=${rps:-0}
+  if [ "$round" = 0 ]; then log "server probe $path: ${rps:-?} req/s, p99 ${p99:-?} ms"; return; fi
   echo "$cfg,$round,${rps:-},${p99:-},$cpu,$hwm,${reqs:-},$out_bytes" >> "$SERVERCSV"
   log "server $cfg r$round: ${rps:-?} req/s, p99 ${p99:-?} ms, cpu ${cpu}s, hwm ${hwm} KiB"
 }
 if [ "$HAVE_SERVER" = 1 ]; then
   SERVER_CONFIGS=(glibc); [ "$HAVE_HS" = 1 ] && SERVER_CONFIGS+=(heapscope heapscope-sampled)
+  # Probe: a keep-alive connection whose responses stall on Nagle + delayed ACK (~40 ms per
+  # request, the server idle) would measure TCP timers, not the server. If /status cannot
+  # do 1000 requests/s that way, wrk sends "Connection: close" (a connection per request).
+  WRK_EXTRA=()
+  server_run glibc 0 /status 1
+  WRK_MODE=keep-alive
+  if awk -v r="$LAST_RPS" 'BEGIN { exit !(r < 1000) }'; then
+    WRK_EXTRA=(-H "Connection: close"); WRK_MODE=connection-close
+    log "keep-alive requests stall (Nagle/delayed ACK: the server does not set TCP_NODELAY); wrk uses Connection: close"
+  fi
+  echo "wrk_mode=$WRK_MODE probe_rps=$LAST_RPS" >> "$META"
   for round in $(seq 1 "$SERVER_ROUNDS"); do
     for cfg in "${SERVER_CONFIGS[@]}"; do server_run "$cfg" "$round"; done
   done
@@ -345,8 +370,9 @@ jiffies_end=$(cpu_jiffies)
   echo "elapsed_s=$((t_end - t_start))"
   # Busy CPU-seconds of the whole machine during the runs, to compare with our own.
   echo "machine_busy_cpu_s=$(( (jiffies_end - jiffies_start) / $(getconf CLK_TCK) ))"
-  echo "own_cpu_s=$(times | tail -1 | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')"
 } >> "$META"
+times > "$WORK/times1"
+echo "own_cpu_s=$(awk -v a="$(children_cpu "$WORK/times0")" -v b="$(children_cpu "$WORK/times1")" 'BEGIN { printf "%.0f", b - a }')" >> "$META"
 
 python3 bench/report.py --results "$RESULTS" --doc "$DOC"
 log "wrote $DOC (results in $RESULTS)"
