@@ -93,9 +93,9 @@ HS_EXPORT void free(void* p) noexcept {
 
 HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
   ThreadState& t = tls;
-  size_t total;
   if (HS_UNLIKELY(t.guard || !g_next.calloc)) {
-    if (t.resolving || !g_next.calloc) {
+    if (t.resolving || (t.guard && !g_next.calloc)) {  // dlsym's own calloc: the bootstrap pool
+      size_t total;
       if (__builtin_mul_overflow(n, m, &total)) {
         errno = ENOMEM;
         return nullptr;
@@ -103,6 +103,7 @@ HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
       return bootstrap_alloc(total, 16);  // the pool is static, hence zeroed, and never reused
     }
     if (t.guard) return g_next.calloc(n, m);
+    next_resolve();
   }
   ++t.guard;
   void* p = g_next.calloc(n, m);  // overflow: NULL + ENOMEM from libc, nothing recorded

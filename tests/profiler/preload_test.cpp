@@ -365,6 +365,15 @@ TEST(Preload, ManyShortThreadsDoNotGrowTheProfiler) {
   EXPECT_EQ(b.stats["unknown_frees"], 0u);
 }
 
+TEST(Preload, SaysOnceWhenTheExecutableDefinesMalloc) {
+  Env env("own-malloc");
+  RunResult r = env.run({HS_PROG_OWN_MALLOC}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(r.out, "own malloc works\n");
+  EXPECT_EQ(count_substr(r.err, "heapscope: malloc is defined by "), 1) << r.err;
+  EXPECT_NE(r.err.find("hs_prog_own_malloc"), std::string::npos) << r.err;
+}
+
 TEST(Preload, ChainsToJemallocIncludingItsOperatorNew) {
   Env env("jemalloc");
   RunResult r = env.run({HS_PROG_JEMALLOC});
