@@ -32,7 +32,7 @@ void add_diff(CLI::App& app) {
     std::vector<Profile> profiles;
     profiles.push_back(read_profile(opt->base));
     profiles.push_back(read_profile(opt->now));
-    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles);
+    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false);
     DiffResult d = make_diff(sp[0], sp[1], size_t(opt->top));
     std::vector<std::string> notes = sp[0].notes;
     notes.insert(notes.end(), sp[1].notes.begin(), sp[1].notes.end());

@@ -31,7 +31,7 @@ void add_report(CLI::App& app) {
   sub->add_flag("--json", opt->json, "Print JSON (see the README for the shape)");
   sub->callback([opt] {
     Profile p = read_profile(opt->snap);
-    SymbolizedProfile sp = symbolize_profile(p);
+    SymbolizedProfile sp = symbolize_profile(p, /*with_frames=*/false);
     ReportResult r = make_report(sp, size_t(opt->top));
     print_notes(sp.notes);
     if (opt->json) std::cout << report_json(sp, r).dump(2) << "\n";

@@ -41,7 +41,7 @@ void add_trend(CLI::App& app) {
                          }() + ")"));
     std::vector<Profile> profiles;
     for (const auto& f : opt->snaps) profiles.push_back(read_profile(f));
-    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles);
+    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false);
     std::vector<const SymbolizedProfile*> inputs;
     for (const auto& s : sp) inputs.push_back(&s);
     TrendResult t;

@@ -7,6 +7,7 @@
 #include "analyze/diff.h"
 
 #include <algorithm>
+#include <string_view>
 #include <unordered_map>
 
 namespace heapscope {
@@ -26,9 +27,9 @@ DiffResult make_diff(const SymbolizedProfile& base, const SymbolizedProfile& now
   DiffResult d;
   if (base.profile) d.base_totals = base.profile->totals;
   if (now.profile) d.new_totals = now.profile->totals;
-  std::unordered_map<std::string, const SiteView*> in_base;
+  std::unordered_map<std::string_view, const SiteView*> in_base, in_new;
   for (const auto& s : base.sites) in_base.emplace(s.key, &s);
-  std::unordered_map<std::string, bool> in_new;
+  for (const auto& s : now.sites) in_new.emplace(s.key, &s);
   auto classify = [](const Counts& b, const Counts& n) {
     bool held_before = b.inuse_bytes > 0 || b.inuse_count > 0;
     bool holds_now = n.inuse_bytes > 0 || n.inuse_count > 0;
@@ -38,33 +39,45 @@ DiffResult make_diff(const SymbolizedProfile& base, const SymbolizedProfile& now
     if (n.inuse_bytes < b.inuse_bytes) return Change::Shrunk;
     return Change::Same;
   };
-  auto add = [&](const SiteView& view, const Counts& b, const Counts& n) {
-    DiffSite ds;
-    ds.site = view;
-    ds.site.counts = n;
-    ds.base = b;
-    ds.delta_bytes = n.inuse_bytes - b.inuse_bytes;
-    ds.delta_count = n.inuse_count - b.inuse_count;
-    ds.delta_alloc_bytes = n.alloc_bytes - b.alloc_bytes;
-    ds.delta_alloc_count = n.alloc_count - b.alloc_count;
-    ds.change = classify(b, n);
-    d.count[int(ds.change)]++;
-    if (ds.change != Change::Same) d.sites.push_back(std::move(ds));
+  struct Entry {
+    const SiteView* view;
+    Counts base, now;
+    Change change;
+    int64_t delta_bytes, delta_count;
+  };
+  std::vector<Entry> entries;
+  auto add = [&](const SiteView* view, const Counts& b, const Counts& n) {
+    Change c = classify(b, n);
+    d.count[int(c)]++;
+    if (c != Change::Same)
+      entries.push_back({view, b, n, c, n.inuse_bytes - b.inuse_bytes, n.inuse_count - b.inuse_count});
   };
   for (const auto& s : now.sites) {
-    in_new[s.key] = true;
     auto it = in_base.find(s.key);
-    add(s, it == in_base.end() ? Counts{} : it->second->counts, s.counts);
+    add(&s, it == in_base.end() ? Counts{} : it->second->counts, s.counts);
   }
   for (const auto& s : base.sites)
-    if (!in_new.count(s.key)) add(s, s.counts, Counts{});
-  std::stable_sort(d.sites.begin(), d.sites.end(), [](const DiffSite& a, const DiffSite& b) {
+    if (!in_new.count(s.key)) add(&s, s.counts, Counts{});
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     if (a.delta_bytes != b.delta_bytes) return a.delta_bytes > b.delta_bytes;
     if (a.delta_count != b.delta_count) return a.delta_count > b.delta_count;
-    return a.site.key < b.site.key;
+    return a.view->key < b.view->key;
   });
-  d.total_sites = d.sites.size();
-  if (top && d.sites.size() > top) d.sites.resize(top);
+  d.total_sites = entries.size();
+  if (top && entries.size() > top) entries.resize(top);
+  for (const Entry& e : entries) {
+    DiffSite ds;
+    ds.site = *e.view;
+    ds.site.counts = e.now;
+    fill_frames(ds.site);
+    ds.base = e.base;
+    ds.delta_bytes = e.delta_bytes;
+    ds.delta_count = e.delta_count;
+    ds.delta_alloc_bytes = e.now.alloc_bytes - e.base.alloc_bytes;
+    ds.delta_alloc_count = e.now.alloc_count - e.base.alloc_count;
+    ds.change = e.change;
+    d.sites.push_back(std::move(ds));
+  }
   return d;
 }
 

@@ -1,9 +1,19 @@
-// sites.cpp -- symbolize a Profile into SiteViews; site identity keys; notes.
-// See sites.h. Not thread-safe (uses the caller's Symbolizer).
+// sites.cpp -- symbolize a Profile into SiteViews; the process-wide frame
+// table; site identity keys; notes. See sites.h.
+//
+// Cost model: each distinct return address is symbolized once (Symbolizer
+// cache) and its frames interned once per profile; a site is then a list of
+// frame ids, its key their bytes, its origin and container found from
+// per-frame facts computed once per distinct frame. Frames are copied out
+// only for sites that are shown. The frame table is guarded by a mutex;
+// everything else here is single-threaded per SymbolizedProfile.
 #include "analyze/sites.h"
 
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include "analyze/origin.h"
@@ -11,29 +21,92 @@
 namespace heapscope {
 
 namespace {
+
 std::string basename_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
+
+struct FrameInfo {
+  Frame frame;
+  bool system = false;
+  std::string container;  // container_of_function(frame.function)
+};
+
+class FrameTable {
+ public:
+  uint32_t intern(const Frame& f) {
+    std::string id = identity(f);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ids_.find(id);
+    if (it != ids_.end()) return it->second;
+    FrameInfo info;
+    info.frame = f;
+    info.frame.address = 0;  // per site, see SiteView::frame_addresses
+    info.system = is_system_frame(f);
+    info.container = container_of_function(f.function);
+    frames_.push_back(std::move(info));
+    uint32_t n = uint32_t(frames_.size() - 1);
+    ids_.emplace(std::move(id), n);
+    return n;
+  }
+  const FrameInfo& get(uint32_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return frames_.at(id);  // std::deque: references stay valid as it grows
+  }
+
+ private:
+  static std::string identity(const Frame& f) {
+    std::string id;
+    if (f.resolved) {
+      id.reserve(f.function.size() + f.file.size() + 32);
+      id += f.function;
+      id += '\0';
+      id += f.file;
+      id += '\0';
+      id += std::to_string(f.line);
+      id += f.inlined ? "\0i" : "\0o";
+      id += '\0';
+      id += basename_of(f.module);
+    } else {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "+0x%llx", static_cast<unsigned long long>(f.rel_address));
+      id = "\1" + basename_of(f.module) + (f.module.empty() ? f.function : std::string(buf));
+    }
+    return id;
+  }
+  std::mutex mu_;
+  std::deque<FrameInfo> frames_;
+  std::unordered_map<std::string, uint32_t> ids_;
+};
+
+FrameTable& table() {
+  static FrameTable* t = new FrameTable;  // never destroyed: frames outlive statics
+  return *t;
+}
+
+void append_id(std::string& key, uint32_t id) {
+  char b[4];
+  std::memcpy(b, &id, 4);
+  key.append(b, 4);
+}
+
 }  // namespace
+
+const Frame& interned_frame(uint32_t id) { return table().get(id).frame; }
+
+void fill_frames(SiteView& s) {
+  if (!s.frames.empty() || s.frame_ids.empty()) return;
+  s.frames.reserve(s.frame_ids.size());
+  for (size_t i = 0; i < s.frame_ids.size(); ++i) {
+    s.frames.push_back(interned_frame(s.frame_ids[i]));
+    s.frames.back().address = i < s.frame_addresses.size() ? s.frame_addresses[i] : 0;
+  }
+}
 
 std::string site_key(const std::vector<Frame>& frames) {
   std::string key;
-  char buf[40];
-  for (const auto& f : frames) {
-    if (f.resolved) {
-      key += f.function;
-      key += '|';
-      key += f.file;
-      key += ':';
-      key += std::to_string(f.line);
-    } else {
-      std::snprintf(buf, sizeof buf, "+0x%llx", static_cast<unsigned long long>(f.rel_address));
-      key += basename_of(f.module);
-      key += f.module.empty() ? std::string(f.function) : std::string(buf);
-    }
-    key += f.inlined ? "\ni" : "\n";
-  }
+  for (const auto& f : frames) append_id(key, table().intern(f));
   return key;
 }
 
@@ -66,17 +139,37 @@ std::vector<std::string> profile_notes(const Profile& p) {
   return notes;
 }
 
-SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer) {
+SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
+                                    bool with_frames) {
   SymbolizedProfile out;
   out.profile = &profile;
+  FrameTable& t = table();
+  std::unordered_map<uint64_t, std::vector<uint32_t>> pc_ids;  // per distinct return address
   std::unordered_map<std::string, size_t> by_key;
+  std::string key;
+  std::vector<uint32_t> ids;
+  std::vector<uint64_t> addresses;
   for (size_t i = 0; i < profile.sites.size(); ++i) {
     const Site& site = profile.sites[i];
-    std::vector<Frame> frames = symbolizer.stack(site.pcs);
-    std::string key = site_key(frames);
-    auto [it, inserted] = by_key.emplace(key, out.sites.size());
+    key.clear();
+    ids.clear();
+    addresses.clear();
+    for (uint64_t pc : site.pcs) {
+      auto it = pc_ids.find(pc);
+      if (it == pc_ids.end()) {
+        std::vector<uint32_t> v;
+        for (const Frame& f : symbolizer.frames(pc)) v.push_back(t.intern(f));
+        it = pc_ids.emplace(pc, std::move(v)).first;
+      }
+      for (uint32_t id : it->second) {
+        ids.push_back(id);
+        addresses.push_back(pc);
+        append_id(key, id);
+      }
+    }
+    auto [kit, inserted] = by_key.emplace(key, out.sites.size());
     if (!inserted) {
-      SiteView& v = out.sites[it->second];
+      SiteView& v = out.sites[kit->second];
       v.counts.inuse_bytes += site.counts.inuse_bytes;
       v.counts.inuse_count += site.counts.inuse_count;
       v.counts.alloc_bytes += site.counts.alloc_bytes;
@@ -89,10 +182,22 @@ SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symboliz
     v.counts = site.counts;
     v.truncated = site.truncated;
     v.site_indices.push_back(i);
-    v.origin = find_origin(frames);
-    v.container = find_container(frames, v.origin);
-    v.frames = std::move(frames);
-    v.key = std::move(key);
+    v.key = key;
+    v.frame_ids = ids;
+    v.frame_addresses = addresses;
+    // Origin: first frame that is not system code; container: the outermost
+    // container frame below it.
+    for (size_t k = 0; k < ids.size(); ++k)
+      if (!t.get(ids[k]).system) {
+        v.origin = int(k);
+        break;
+      }
+    size_t end = v.origin < 0 ? ids.size() : size_t(v.origin);
+    for (size_t k = 0; k < end; ++k) {
+      const std::string& c = t.get(ids[k]).container;
+      if (!c.empty()) v.container = c;
+    }
+    if (with_frames) fill_frames(v);
     out.sites.push_back(std::move(v));
   }
   out.notes = profile_notes(profile);
@@ -100,9 +205,9 @@ SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symboliz
   return out;
 }
 
-SymbolizedProfile symbolize_profile(const Profile& profile) {
+SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames) {
   Symbolizer s(profile);
-  return symbolize_profile(profile, s);
+  return symbolize_profile(profile, s, with_frames);
 }
 
 namespace {
@@ -120,7 +225,8 @@ bool same_modules(const Profile& a, const Profile& b) {
 }
 }  // namespace
 
-std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles) {
+std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
+                                                  bool with_frames) {
   std::vector<SymbolizedProfile> out;
   std::vector<std::pair<const Profile*, std::unique_ptr<Symbolizer>>> symbolizers;
   for (const auto& p : profiles) {
@@ -131,7 +237,7 @@ std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& pr
       symbolizers.emplace_back(&p, std::make_unique<Symbolizer>(p));
       sym = symbolizers.back().second.get();
     }
-    out.push_back(symbolize_profile(p, *sym));
+    out.push_back(symbolize_profile(p, *sym, with_frames));
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,21 +19,38 @@
 
 namespace heapscope {
 
+// Frames are interned in one process-wide table (thread-safe): a site holds
+// frame ids, and its `frames` vector is filled on demand (fill_frames), since
+// copying every frame of 100k deep stacks costs more than symbolizing them.
+const Frame& interned_frame(uint32_t id);
+
 struct SiteView {
   Counts counts;
-  std::vector<Frame> frames;  // innermost first, inlined frames expanded
-  int origin = -1;            // index into frames of the origin; -1 if none
+  // Innermost first, inlined frames expanded. Filled by symbolize_profile
+  // when asked (with_frames), by make_report/make_diff/make_trend for the
+  // sites they return, or by fill_frames(); empty otherwise.
+  std::vector<Frame> frames;
+  int origin = -1;            // index (into frame_ids / frames) of the origin; -1 if none
   std::string container;      // "std::map<long, CacheEntry>", "" when none
   bool truncated = false;     // stack was cut at the depth limit
   std::vector<size_t> site_indices;  // which Profile::sites were merged here
-  // Identity across files: the frames' function/file/line (unresolved frames
-  // by module basename + rel_address). Equal keys = the same call path.
+  // Identity across files: the frames' function/file/line/inlined (frames
+  // without symbols by module basename + rel_address), as interned frame ids.
+  // Equal keys = the same call path, whatever the load addresses.
   std::string key;
+  std::vector<uint32_t> frame_ids;        // innermost first
+  std::vector<uint64_t> frame_addresses;  // the raw return address of each frame
 
+  size_t depth() const { return frame_ids.size(); }
+  const Frame& frame(size_t i) const { return interned_frame(frame_ids[i]); }
   const Frame* origin_frame() const {
-    return origin >= 0 && origin < static_cast<int>(frames.size()) ? &frames[origin] : nullptr;
+    return origin >= 0 && size_t(origin) < frame_ids.size() ? &interned_frame(frame_ids[origin])
+                                                             : nullptr;
   }
 };
+
+// Fills s.frames from its frame ids (with this site's raw addresses).
+void fill_frames(SiteView& s);
 
 struct SymbolizedProfile {
   const Profile* profile = nullptr;
@@ -42,21 +60,24 @@ struct SymbolizedProfile {
 
 // Symbolizes every site of `profile` (which must outlive the result), merges
 // sites with equal keys, finds origin and container, and collects notes
-// (profile_notes() plus the symbolizer's problems()).
-SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer);
+// (profile_notes() plus the symbolizer's problems()). with_frames: also fill
+// every SiteView::frames (the analyses fill them for what they return).
+SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
+                                    bool with_frames = true);
 
 // Convenience: a Symbolizer for the profile, used once.
-SymbolizedProfile symbolize_profile(const Profile& profile);
+SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames = true);
 
 // Symbolizes several profiles; profiles of the same process with the same
 // modules at the same addresses share one Symbolizer (and its caches).
-std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles);
+std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
+                                                  bool with_frames = true);
 
 // Notes about the profile itself: sampled estimates, dropped events, unwind
 // failures, truncated stacks, a full stack table... each prefixed with the file.
 std::vector<std::string> profile_notes(const Profile& profile);
 
-// The key for a list of frames (see SiteView::key).
+// The key for a list of frames (see SiteView::key); interns them.
 std::string site_key(const std::vector<Frame>& frames);
 
 }  // namespace heapscope

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 
 namespace heapscope {
@@ -92,59 +93,76 @@ TrendResult make_trend(const std::vector<const SymbolizedProfile*>& inputs, size
   }
   t.totals = used.back()->profile->totals;
 
-  // Union of sites by key, in first-seen order.
+  // Union of sites by key, in first-seen order; the newest view of each wins.
   const size_t n = used.size();
-  std::unordered_map<std::string, size_t> index;
-  std::vector<TrendSite> sites;
-  std::vector<std::vector<int64_t>> counts;
-  std::vector<bool> in_last;
+  struct Entry {
+    const SiteView* view = nullptr;
+    std::vector<int64_t> bytes, counts;
+    bool in_last = false;
+    double slope_s = 0, slope_snap = 0, r2 = 0, monotonic = 0, score = 0;
+    bool suspect = false;
+  };
+  std::unordered_map<std::string_view, size_t> index;
+  std::vector<Entry> entries;
   for (size_t k = 0; k < n; ++k) {
     for (const auto& s : used[k]->sites) {
-      auto [it, inserted] = index.emplace(s.key, sites.size());
+      auto [it, inserted] = index.emplace(s.key, entries.size());
       if (inserted) {
-        sites.emplace_back();
-        sites.back().inuse_bytes.assign(n, 0);
-        counts.emplace_back(n, 0);
-        in_last.push_back(false);
+        entries.emplace_back();
+        entries.back().bytes.assign(n, 0);
+        entries.back().counts.assign(n, 0);
       }
-      TrendSite& ts = sites[it->second];
-      ts.site = s;  // the newest view wins
-      ts.inuse_bytes[k] = s.counts.inuse_bytes;
-      counts[it->second][k] = s.counts.inuse_count;
-      if (k == n - 1) in_last[it->second] = true;
+      Entry& e = entries[it->second];
+      e.view = &s;
+      e.bytes[k] = s.counts.inuse_bytes;
+      e.counts[k] = s.counts.inuse_count;
+      if (k == n - 1) e.in_last = true;
     }
   }
   std::vector<double> index_x(n);
   for (size_t k = 0; k < n; ++k) index_x[k] = double(k);
-  for (size_t i = 0; i < sites.size(); ++i) {
-    TrendSite& ts = sites[i];
-    // Figures are the newest snapshot's (zero when the site is gone by then).
-    if (!in_last[i]) ts.site.counts = Counts{};
-    ts.delta_bytes = ts.inuse_bytes.back() - ts.inuse_bytes.front();
-    ts.delta_count = counts[i].back() - counts[i].front();
-    std::vector<double> y(ts.inuse_bytes.begin(), ts.inuse_bytes.end());
+  std::vector<double> y(n);
+  for (Entry& e : entries) {
+    for (size_t k = 0; k < n; ++k) y[k] = double(e.bytes[k]);
     Fit ft = least_squares(t.times_s, y);
-    ts.slope_bytes_per_s = ft.slope;
-    ts.r2 = ft.r2;
-    ts.slope_bytes_per_snapshot = least_squares(index_x, y).slope;
+    e.slope_s = ft.slope;
+    e.r2 = ft.r2;
+    e.slope_snap = least_squares(index_x, y).slope;
     size_t up = 0;
     for (size_t k = 1; k < n; ++k)
       if (y[k] >= y[k - 1]) ++up;
-    ts.monotonic = double(up) / double(n - 1);
-    ts.score = ts.slope_bytes_per_s > 0 ? ts.slope_bytes_per_s * ts.r2 * ts.monotonic
-                                        : ts.slope_bytes_per_s;
-    ts.suspect = ts.slope_bytes_per_s > 0 && ts.delta_bytes > 0 && ts.r2 >= 0.8 &&
-                 ts.monotonic >= 0.8;
+    e.monotonic = double(up) / double(n - 1);
+    int64_t delta = e.bytes.back() - e.bytes.front();
+    e.score = e.slope_s > 0 ? e.slope_s * e.r2 * e.monotonic : e.slope_s;
+    e.suspect = e.slope_s > 0 && delta > 0 && e.r2 >= 0.8 && e.monotonic >= 0.8;
   }
-  std::stable_sort(sites.begin(), sites.end(), [](const TrendSite& a, const TrendSite& b) {
-    if (a.suspect != b.suspect) return a.suspect;
-    if (a.score != b.score) return a.score > b.score;
-    if (a.delta_bytes != b.delta_bytes) return a.delta_bytes > b.delta_bytes;
-    return a.site.key < b.site.key;
+  std::vector<Entry*> ranked;
+  for (Entry& e : entries) ranked.push_back(&e);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Entry* a, const Entry* b) {
+    if (a->suspect != b->suspect) return a->suspect;
+    if (a->score != b->score) return a->score > b->score;
+    int64_t da = a->bytes.back() - a->bytes.front(), db = b->bytes.back() - b->bytes.front();
+    if (da != db) return da > db;
+    return a->view->key < b->view->key;
   });
-  t.total_sites = sites.size();
-  if (top && sites.size() > top) sites.resize(top);
-  t.sites = std::move(sites);
+  t.total_sites = ranked.size();
+  if (top && ranked.size() > top) ranked.resize(top);
+  for (const Entry* e : ranked) {
+    TrendSite ts;
+    ts.site = *e->view;
+    if (!e->in_last) ts.site.counts = Counts{};  // figures are the newest snapshot's
+    fill_frames(ts.site);
+    ts.inuse_bytes = e->bytes;
+    ts.delta_bytes = e->bytes.back() - e->bytes.front();
+    ts.delta_count = e->counts.back() - e->counts.front();
+    ts.slope_bytes_per_s = e->slope_s;
+    ts.slope_bytes_per_snapshot = e->slope_snap;
+    ts.r2 = e->r2;
+    ts.monotonic = e->monotonic;
+    ts.score = e->score;
+    ts.suspect = e->suspect;
+    t.sites.push_back(std::move(ts));
+  }
   return t;
 }
 

@@ -3,9 +3,12 @@
 // Owns: per module, finding its ELF (recorded path when its build-id matches,
 // else /usr/lib/debug/.build-id/xx/yyyy.debug), one offline Dwfl reporting
 // it at bias 0 so lookups use ELF virtual addresses (pc - load_bias); inline
-// expansion from the DWARF scopes (each DW_TAG_inlined_subroutine is a frame
+// expansion (each DW_TAG_inlined_subroutine containing the address is a frame
 // whose caller's location is its DW_AT_call_file/call_line, as eu-addr2line
-// -i does); demangling; THE return-address-minus-one adjustment (lookup_pc).
+// -i does) from a per-CU index of function ranges built in one walk of the
+// CU's DIE tree the first time an address falls in it (walking the tree per
+// address, as dwarf_getscopes does, is minutes for 100k stacks); demangling;
+// THE return-address-minus-one adjustment (lookup_pc).
 // Separate debug info (.gnu_debuglink, build-id) is found by
 // dwfl_standard_find_debuginfo. Modules are opened lazily on first use and
 // cached, as are results per pc. Not thread-safe; never throws for a bad or
@@ -71,10 +74,9 @@ bool is_system_path(const std::string& path) {
          path.find("libheapscope") != std::string::npos;
 }
 
-// "ns::Class<...>::name" for a DIE without a linkage name (GCC emits none
-// for constructors and destructors): its own name prefixed by the names of
-// the namespaces and classes that enclose its declaration.
-std::string qualified_die_name(Dwarf_Die* die) {
+// The DIE that carries a function's name: follow abstract_origin and
+// specification links (an inlined or out-of-line instance -> its declaration).
+Dwarf_Die name_target(Dwarf_Die* die) {
   Dwarf_Die target = *die, next;
   Dwarf_Attribute attr;
   for (int i = 0; i < 8; ++i) {
@@ -86,39 +88,33 @@ std::string qualified_die_name(Dwarf_Die* die) {
     }
     break;
   }
-  const char* name = dwarf_diename(&target);
-  if (!name) return "";
+  return target;
+}
+
+const char* linkage_name(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+      dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+    return dwarf_formstring(&attr);
+  return nullptr;
+}
+
+// Scope prefix of a name-bearing DIE from its enclosing scopes ("ns::Class::").
+std::string scope_prefix_slow(Dwarf_Die* target) {
   std::string prefix;
   Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes_die(&target, &scopes);
+  int n = dwarf_getscopes_die(target, &scopes);
   for (int i = n - 1; i >= 1; --i) {
     int tag = dwarf_tag(&scopes[i]);
     const char* s = dwarf_diename(&scopes[i]);
-    if (tag == DW_TAG_namespace) {
-      prefix += s ? s : "(anonymous namespace)";
-      prefix += "::";
-    } else if (tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
-               tag == DW_TAG_union_type) {
-      prefix += s ? s : "{lambda}";  // GCC's closure types have no name
-      prefix += "::";
-    } else if (tag == DW_TAG_subprogram && s) {
-      prefix += s;  // a local class (lambda) inside this function
-      prefix += "::";
-    }
+    if (tag == DW_TAG_namespace) prefix += std::string(s ? s : "(anonymous namespace)") + "::";
+    else if (tag == DW_TAG_class_type || tag == DW_TAG_structure_type || tag == DW_TAG_union_type)
+      prefix += std::string(s ? s : "{lambda}") + "::";
+    else if (tag == DW_TAG_subprogram && s)
+      prefix += std::string(s) + "::";
   }
   std::free(scopes);
-  return prefix + name;
-}
-
-// Name of a function DIE: its linkage name demangled, else its qualified name.
-std::string die_function_name(Dwarf_Die* die) {
-  Dwarf_Attribute attr;
-  const char* linkage = nullptr;
-  if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
-      dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
-    linkage = dwarf_formstring(&attr);
-  if (linkage) return demangle(linkage);
-  return qualified_die_name(die);
+  return prefix;
 }
 
 char* debuginfo_path = nullptr;
@@ -143,7 +139,40 @@ struct Symbolizer::Impl {
     uint64_t start, end;
     size_t mod;
   };
+  // One function-like DIE (a concrete subprogram or an inlined body) with
+  // code ranges; children are the inlined bodies directly inside it.
+  struct Fn {
+    Dwarf_Off die = 0;
+    int parent = -1;
+    bool inlined = false;
+    Dwarf_Word call_file = 0;
+    int call_line = 0;
+    bool has_call_file = false;
+    std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>> ranges;
+    std::vector<int> children;
+    bool contains(Dwarf_Addr a) const {
+      for (const auto& [lo, hi] : ranges)
+        if (a >= lo && a < hi) return true;
+      return false;
+    }
+  };
+  struct CuIndex {
+    std::vector<Fn> fns;
+    struct Top {
+      Dwarf_Addr lo, hi;
+      int fn;
+    };
+    std::vector<Top> top;  // ranges of outermost functions, sorted by lo
+    Dwarf_Files* files = nullptr;
+    size_t nfiles = 0;
+  };
+  struct ModIndex {
+    std::unordered_map<Dwarf_Off, CuIndex> cus;            // by CU DIE offset
+    std::unordered_map<Dwarf_Off, std::string> prefixes;   // subprogram DIE -> "ns::Class::"
+    std::unordered_map<Dwarf_Off, std::string> names;      // function DIE -> display name
+  };
   std::vector<Mod> mods;
+  std::vector<ModIndex> index;   // parallel to mods
   std::vector<RangeRef> ranges;  // sorted by start
   std::unordered_map<uint64_t, std::vector<Frame>> cache;
   std::vector<std::string> problems;
@@ -239,6 +268,147 @@ struct Symbolizer::Impl {
     problem(mod.path, mod.path + ": " + why + "; its frames show addresses");
   }
 
+  // Builds (once) the function index of the CU: one walk of its DIE tree.
+  CuIndex& cu_index(ModIndex& mi, Dwarf_Die* cudie) {
+    Dwarf_Off off = dwarf_dieoffset(cudie);
+    auto it = mi.cus.find(off);
+    if (it != mi.cus.end()) return it->second;
+    CuIndex& cu = mi.cus[off];
+    if (dwarf_getsrcfiles(cudie, &cu.files, &cu.nfiles) != 0) {
+      cu.files = nullptr;
+      cu.nfiles = 0;
+    }
+    std::string prefix;
+    walk(mi, cu, cudie, -1, prefix, 0);
+    for (size_t i = 0; i < cu.fns.size(); ++i)
+      if (cu.fns[i].parent < 0)
+        for (const auto& [lo, hi] : cu.fns[i].ranges) cu.top.push_back({lo, hi, int(i)});
+    std::sort(cu.top.begin(), cu.top.end(),
+              [](const CuIndex::Top& a, const CuIndex::Top& b) { return a.lo < b.lo; });
+    return cu;
+  }
+
+  void walk(ModIndex& mi, CuIndex& cu, Dwarf_Die* die, int parent, const std::string& prefix,
+            int depth) {
+    if (depth > 64) return;  // hostile or absurd nesting
+    Dwarf_Die child;
+    if (dwarf_child(die, &child) != 0) return;
+    do {
+      int tag = dwarf_tag(&child);
+      switch (tag) {
+        case DW_TAG_namespace:
+        case DW_TAG_class_type:
+        case DW_TAG_structure_type:
+        case DW_TAG_union_type: {
+          const char* name = dwarf_diename(&child);
+          std::string inner =
+              prefix + (name ? name : tag == DW_TAG_namespace ? "(anonymous namespace)" : "{lambda}") + "::";
+          walk(mi, cu, &child, parent, inner, depth + 1);
+          break;
+        }
+        case DW_TAG_subprogram:
+        case DW_TAG_inlined_subroutine: {
+          Dwarf_Off off = dwarf_dieoffset(&child);
+          if (tag == DW_TAG_subprogram) mi.prefixes.emplace(off, prefix);
+          Fn fn;
+          fn.die = off;
+          fn.parent = parent;
+          fn.inlined = tag == DW_TAG_inlined_subroutine;
+          Dwarf_Addr base = 0, start = 0, end = 0;
+          ptrdiff_t r = 0;
+          while ((r = dwarf_ranges(&child, r, &base, &start, &end)) > 0 && fn.ranges.size() < 4096)
+            if (end > start) fn.ranges.emplace_back(start, end);
+          if (fn.ranges.empty()) {
+            // A declaration or an abstract instance: no code of its own, but
+            // local classes (lambdas) inside it still get its name as prefix.
+            if (tag == DW_TAG_subprogram && !dwarf_hasattr(&child, DW_AT_declaration)) {
+              const char* name = dwarf_diename(&child);
+              walk(mi, cu, &child, parent, prefix + (name ? std::string(name) + "::" : ""), depth + 1);
+            }
+            break;
+          }
+          Dwarf_Attribute attr;
+          Dwarf_Word val;
+          if (dwarf_formudata(dwarf_attr(&child, DW_AT_call_file, &attr), &val) == 0) {
+            fn.call_file = val;
+            fn.has_call_file = true;
+          }
+          if (dwarf_formudata(dwarf_attr(&child, DW_AT_call_line, &attr), &val) == 0)
+            fn.call_line = int(val);
+          int idx = int(cu.fns.size());
+          cu.fns.push_back(std::move(fn));
+          if (parent >= 0) cu.fns[parent].children.push_back(idx);
+          std::string inner = prefix;
+          if (tag == DW_TAG_subprogram) {
+            const char* name = dwarf_diename(&child);
+            if (name) inner = std::string(name) + "::";
+          }
+          walk(mi, cu, &child, idx, inner, depth + 1);
+          break;
+        }
+        case DW_TAG_lexical_block:
+        case DW_TAG_try_block:
+        case DW_TAG_catch_block:
+          walk(mi, cu, &child, parent, prefix, depth + 1);
+          break;
+        default:
+          break;
+      }
+    } while (dwarf_siblingof(&child, &child) == 0);
+  }
+
+  // The innermost function-like entry containing a (a CU-relative address), or -1.
+  static int innermost(const CuIndex& cu, Dwarf_Addr a) {
+    auto it = std::upper_bound(cu.top.begin(), cu.top.end(), a,
+                               [](Dwarf_Addr x, const CuIndex::Top& t) { return x < t.lo; });
+    int cur = -1;
+    for (int steps = 0; it != cu.top.begin() && steps < 8; ++steps) {
+      --it;
+      if (a >= it->lo && a < it->hi) {
+        cur = it->fn;
+        break;
+      }
+    }
+    if (cur < 0) return -1;
+    for (int guard = 0; guard < 256; ++guard) {
+      int next = -1;
+      for (int c : cu.fns[cur].children)
+        if (cu.fns[c].contains(a)) {
+          next = c;
+          break;
+        }
+      if (next < 0) break;
+      cur = next;
+    }
+    return cur;
+  }
+
+  // Display name of a function DIE: its linkage name demangled, else its
+  // scope-qualified name (GCC emits no linkage name for constructors and
+  // destructors). Cached per DIE.
+  std::string function_name(ModIndex& mi, Dwarf* dw, Dwarf_Off off) {
+    auto it = mi.names.find(off);
+    if (it != mi.names.end()) return it->second;
+    std::string name;
+    Dwarf_Die die;
+    if (dw && dwarf_offdie(dw, off, &die)) {
+      if (const char* ln = linkage_name(&die)) {
+        name = demangle(ln);
+      } else {
+        Dwarf_Die target = name_target(&die);
+        if (const char* n = dwarf_diename(&target)) {
+          Dwarf_Off toff = dwarf_dieoffset(&target);
+          auto p = mi.prefixes.find(toff);
+          std::string prefix = p != mi.prefixes.end() ? p->second : scope_prefix_slow(&target);
+          if (p == mi.prefixes.end()) mi.prefixes.emplace(toff, prefix);
+          name = prefix + n;
+        }
+      }
+    }
+    mi.names.emplace(off, name);
+    return name;
+  }
+
   std::vector<Frame> resolve(uint64_t pc) {
     uint64_t addr = lookup_pc(pc);
     Frame base;
@@ -257,78 +427,53 @@ struct Symbolizer::Impl {
     if (m.has_dwarf) {
       Dwarf_Addr bias = 0;
       Dwarf_Die* cudie = dwfl_module_addrdie(m.dm, vaddr, &bias);
-      Dwarf_Die* scopes = nullptr;
-      int n = cudie ? dwarf_getscopes(cudie, vaddr - bias, &scopes) : 0;
-      if (n > 0) {
-        Dwarf_Die first;
-        Dwarf_Addr dbias = 0;
-        Dwarf* dw = dwfl_module_getdwarf(m.dm, &dbias);
-        Dwarf_Off off = dwarf_dieoffset(&scopes[0]);
-        std::free(scopes);
-        scopes = nullptr;
-        if (dw && dwarf_offdie(dw, off, &first)) n = dwarf_getscopes_die(&first, &scopes);
-        else n = 0;
-      }
-      if (n > 0) {
-        // Function-like scopes, innermost first, up to the concrete function.
-        std::vector<Dwarf_Die*> fns;
-        for (int i = 0; i < n; ++i) {
-          int tag = dwarf_tag(&scopes[i]);
-          if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
-            fns.push_back(&scopes[i]);
-            if (tag == DW_TAG_subprogram) break;
+      if (cudie) {
+        ModIndex& mi = index[size_t(&m - mods.data())];
+        CuIndex& cu = cu_index(mi, cudie);
+        Dwarf_Addr a = vaddr - bias;
+        int fn = innermost(cu, a);
+        if (fn >= 0) {
+          Dwarf_Addr dbias = 0;
+          Dwarf* dw = dwfl_module_getdwarf(m.dm, &dbias);
+          std::string file;
+          int line = 0;
+          if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
+            int lineno = 0;
+            if (const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr))
+              file = src;
+            line = lineno;
           }
-        }
-        Dwarf_Files* files = nullptr;
-        size_t nfiles = 0;
-        if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = nullptr;
-        std::string file;
-        int line = 0;
-        if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
-          int lineno = 0;
-          const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
-          if (src) file = src;
-          line = lineno;
-        }
-        for (size_t i = 0; i < fns.size(); ++i) {
-          Frame f = base;
-          f.function = die_function_name(fns[i]);
-          f.file = file;
-          f.line = line;
-          f.resolved = true;
-          f.inlined = dwarf_tag(fns[i]) == DW_TAG_inlined_subroutine;
-          if (f.function.empty() && !f.inlined) f.function = symbol_name(m, vaddr);
-          if (f.function.empty()) f.function = hex_address(pc);
-          out.push_back(std::move(f));
-          // The caller's location is where this inlined body was called from.
-          file.clear();
-          line = 0;
-          Dwarf_Attribute attr;
-          Dwarf_Word val;
-          if (files && dwarf_formudata(dwarf_attr(fns[i], DW_AT_call_file, &attr), &val) == 0 &&
-              val < nfiles) {
-            if (const char* s = dwarf_filesrc(files, val, nullptr, nullptr)) file = s;
+          for (int i = fn; i >= 0; i = cu.fns[i].parent) {
+            const Fn& f = cu.fns[i];
+            Frame fr = base;
+            fr.function = function_name(mi, dw, f.die);
+            if (fr.function.empty() && !f.inlined) fr.function = symbol_name(m, vaddr);
+            if (fr.function.empty()) fr.function = hex_address(pc);
+            fr.file = file;
+            fr.line = line;
+            fr.resolved = true;
+            fr.inlined = f.inlined;
+            out.push_back(std::move(fr));
+            // The caller's location is where this inlined body was called from.
+            file.clear();
+            line = 0;
+            if (f.has_call_file && cu.files && f.call_file < cu.nfiles)
+              if (const char* s = dwarf_filesrc(cu.files, f.call_file, nullptr, nullptr)) file = s;
+            line = f.call_line;
           }
-          if (dwarf_formudata(dwarf_attr(fns[i], DW_AT_call_line, &attr), &val) == 0)
-            line = int(val);
-        }
-        std::free(scopes);
-        if (!out.empty()) {
-          // The last frame must be the concrete function; if the DIE chain
-          // stopped at an inlined body (unusual DWARF), add the symbol.
-          if (out.back().inlined) {
-            Frame f = base;
-            f.function = symbol_name(m, vaddr);
-            if (f.function.empty()) f.function = hex_address(pc);
-            f.file = file;
-            f.line = line;
-            f.resolved = true;
-            out.push_back(std::move(f));
+          if (!out.empty() && out.back().inlined) {
+            // An inlined body whose concrete function has no ranges (unusual DWARF).
+            Frame fr = base;
+            fr.function = symbol_name(m, vaddr);
+            if (fr.function.empty()) fr.function = hex_address(pc);
+            fr.file = file;
+            fr.line = line;
+            fr.resolved = true;
+            out.push_back(std::move(fr));
           }
-          return out;
+          if (!out.empty()) return out;
         }
       }
-      std::free(scopes);
     }
     // No DWARF for this address: the symbol table, and the line table if any.
     Frame f = base;
@@ -361,6 +506,7 @@ Symbolizer::Symbolizer(const Profile& profile) : impl_(std::make_unique<Impl>())
     Impl::Mod mod;
     mod.module = &m;
     impl_->mods.push_back(mod);
+    impl_->index.emplace_back();
     for (const auto& r : m.ranges)
       if (r.end > r.start) impl_->ranges.push_back({r.start, r.end, impl_->mods.size() - 1});
   }
