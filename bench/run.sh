@@ -84,6 +84,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 RUNS="$RESULTS/runs.csv" ANALYSIS="$RESULTS/analysis.csv" SERVERCSV="$RESULTS/server.csv" META="$RESULTS/meta.txt"
 echo "workload,pair,role,round,size,wall_s,cpu_s,maxrss_kb,out_bytes,exit,output_ok" > "$RUNS"
 echo "workload,pair,tool,analysis_s,exit,input_bytes" > "$ANALYSIS"
+rm -f "$RESULTS"/totals-*.json
 echo "config,round,requests_per_s,p99_ms,cpu_s,maxrss_kb,requests,out_bytes" > "$SERVERCSV"
 
 # ---- what works on this machine ---------------------------------------------------------
@@ -272,7 +273,11 @@ for wl in "${WORKLOADS[@]}"; do
       heapscope*)
         [ "$HAVE_CLI" = 1 ] || continue
         INPUT=$(ls "$out"/hs.*.exit.hsnap 2>/dev/null | head -1 || true); [ -n "$INPUT" ] || continue
-        analyse "$wl" "$pair" "heapscope report" "$HS_CLI" report "$INPUT" ;;
+        analyse "$wl" "$pair" "heapscope report" "$HS_CLI" report "$INPUT"
+        # The full-tracking snapshot's exact totals say how many allocations the workload made.
+        if [ "$pair" = heapscope ]; then
+          "$HS_CLI" report --json --top 1 "$INPUT" > "$RESULTS/totals-$wl.json" 2>/dev/null || rm -f "$RESULTS/totals-$wl.json"
+        fi ;;
       heaptrack)
         INPUT="$out/ht.zst"; [ -e "$INPUT" ] || INPUT=$(ls "$out"/ht* 2>/dev/null | head -1 || true)
         [ -n "$INPUT" ] || continue
