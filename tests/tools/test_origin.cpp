@@ -85,6 +85,13 @@ TEST(ContainerOf, LibstdcxxInternals) {
   EXPECT_EQ(container_of_function("std::__new_allocator<long>::allocate(unsigned long, void const*)"),
             "");
   EXPECT_EQ(container_of_function("operator new(unsigned long)"), "");
+  EXPECT_EQ(qualified_name("decltype (::new ((void*)(0)) std::pair<long const, V>((declval<int>)())) "
+                           "std::construct_at<std::pair<long const, V>, int>(std::pair<long const, "
+                           "V>*, int&&)"),
+            "std::construct_at<std::pair<long const, V>, int>");
+  EXPECT_EQ(qualified_name("std::vector<int, std::allocator<int> >::operator[](unsigned long)"),
+            "std::vector<int, std::allocator<int> >::operator[]");
+  EXPECT_EQ(qualified_name("bool operator< <Key>(Key const&, Key const&)"), "operator< <Key>");
   EXPECT_EQ(container_of_function("fill(std::vector<int, std::allocator<int> >&)"), "");
 }
 

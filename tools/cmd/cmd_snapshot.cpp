@@ -82,10 +82,31 @@ void snapshot(const SnapshotOptions& o) {
   std::string maps;
   if (!read_file(proc + "/maps", maps))
     throw CommandError("process " + pid + ": cannot read " + proc + "/maps: " + std::strerror(errno));
-  if (maps.find("libheapscope") == std::string::npos)
+  if (maps.find("libheapscope") == std::string::npos) {
+    // Given the pid of `heapscope run` itself: use its (single) child.
+    std::string children, self_exe, exe;
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) self_exe.assign(buf, size_t(n));
+    n = readlink((proc + "/exe").c_str(), buf, sizeof buf - 1);
+    if (n > 0) exe.assign(buf, size_t(n));
+    if (!exe.empty() && exe == self_exe && read_file(proc + "/task/" + pid + "/children", children)) {
+      std::istringstream in(children);
+      std::vector<std::string> kids;
+      for (std::string k; in >> k;) kids.push_back(k);
+      if (kids.size() == 1) {
+        std::fprintf(stderr, "heapscope: process %s is heapscope run; asking its child %s\n",
+                     pid.c_str(), kids[0].c_str());
+        SnapshotOptions child = o;
+        child.pid = kids[0];
+        snapshot(child);
+        return;
+      }
+    }
     throw CommandError("process " + pid +
                        ": not profiled (libheapscope is not loaded in it); start it with `heapscope "
                        "run -- CMD` or link it with -lheapscope");
+  }
   std::string environ;
   if (!read_file(proc + "/environ", environ))
     throw CommandError("process " + pid + ": cannot read " + proc + "/environ: " + std::strerror(errno));

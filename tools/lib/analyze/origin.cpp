@@ -82,6 +82,17 @@ std::string qualified_name_of(std::string_view f) {
         ++i;
         continue;
       }
+      std::string_view before = f.substr(0, i);
+      if (before.size() >= 8 && (before.substr(before.size() - 8) == "decltype" ||
+                                 (before.size() >= 9 && before.substr(before.size() - 9) == "decltype "))) {
+        // a "decltype (...)" return type: skip it whole
+        int d = 0;
+        for (; i < f.size(); ++i) {
+          if (f[i] == '(') ++d;
+          else if (f[i] == ')' && --d == 0) break;
+        }
+        continue;
+      }
       if (i + 1 < f.size() && (f.compare(i, 12, "(anonymous n") == 0 || f[i + 1] == '{')) {
         size_t close = f.find(')', i);
         if (close != std::string_view::npos) {

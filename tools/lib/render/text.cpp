@@ -74,11 +74,16 @@ void site_details(std::ostream& out, const SiteView& s, const std::string& inden
   if (!s.container.empty()) out << indent << "container " << s.container << "\n";
   std::vector<int> shown;
   int origin = s.origin >= 0 ? s.origin : 0;
-  for (int i = origin - 1; i >= 0; --i)
+  // The innermost container frame (what allocated: a node, a string's
+  // buffer...) and the outermost (the insertion the user wrote), when they differ.
+  int inner = -1, outer = -1;
+  for (int i = 0; i < origin; ++i)
     if (!container_of_function(s.frames[i].function).empty()) {
-      shown.push_back(i);
-      break;
+      if (inner < 0) inner = i;
+      outer = i;
     }
+  if (inner >= 0 && inner != outer) shown.push_back(inner);
+  if (outer >= 0) shown.push_back(outer);
   for (int i = origin; i < int(s.frames.size()) && i < origin + 4; ++i) shown.push_back(i);
   for (int i : shown) {
     const Frame& f = s.frames[i];

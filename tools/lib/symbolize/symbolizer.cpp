@@ -290,7 +290,7 @@ struct Symbolizer::Impl {
 
   void walk(ModIndex& mi, CuIndex& cu, Dwarf_Die* die, int parent, const std::string& prefix,
             int depth) {
-    if (depth > 64) return;  // hostile or absurd nesting
+    if (depth > 1024) return;  // absurd nesting (bounded recursion)
     Dwarf_Die child;
     if (dwarf_child(die, &child) != 0) return;
     do {
