@@ -19,15 +19,11 @@ bool record_init() {
 static HS_INLINE void add_counters(StackRec* r, uint64_t size) {
   constexpr auto rl = std::memory_order_relaxed;
   if (!g_cfg.sample_period) {
-    r->inuse_bytes.fetch_add(size, rl);
-    r->inuse_count.fetch_add(1, rl);
     r->alloc_bytes.fetch_add(size, rl);
     r->alloc_count.fetch_add(1, rl);
     return;
   }
   SampleWeight w = sample_weight(size, g_cfg.sample_period);
-  r->inuse_bytes.fetch_add(w.bytes, rl);
-  r->inuse_count.fetch_add(w.count_fp, rl);
   r->alloc_bytes.fetch_add(w.bytes, rl);
   r->alloc_count.fetch_add(w.count_fp, rl);
   r->side->sampled_inuse.fetch_add(1, rl);
@@ -38,13 +34,13 @@ void account_free(const LiveInfo& info) {
   constexpr auto rl = std::memory_order_relaxed;
   StackRec* r = g_stacks.from_ref(info.ref);
   if (!g_cfg.sample_period) {
-    r->inuse_bytes.fetch_sub(info.size, rl);
-    r->inuse_count.fetch_sub(1, rl);
+    r->free_bytes.fetch_add(info.size, rl);
+    r->free_count.fetch_add(1, rl);
     return;
   }
   SampleWeight w = sample_weight(info.size, g_cfg.sample_period);
-  r->inuse_bytes.fetch_sub(w.bytes, rl);
-  r->inuse_count.fetch_sub(w.count_fp, rl);
+  r->free_bytes.fetch_add(w.bytes, rl);
+  r->free_count.fetch_add(w.count_fp, rl);
   r->side->sampled_inuse.fetch_sub(1, rl);
 }
 
@@ -107,19 +103,25 @@ void record_release(const Taken& t) {
 }
 
 SiteFigures site_figures(const StackRec* r) {
-  constexpr auto rl = std::memory_order_relaxed;
+  // Frees are read before allocations: a block's free is counted after its
+  // allocation, so this order never sees more frees than allocations.
+  constexpr auto acq = std::memory_order_acquire;
+  const uint64_t fb = r->free_bytes.load(acq), fc = r->free_count.load(acq);
+  const uint64_t ab = r->alloc_bytes.load(acq), ac = r->alloc_count.load(acq);
   SiteFigures f;
-  f.inuse_bytes = r->inuse_bytes.load(rl);
-  f.alloc_bytes = r->alloc_bytes.load(rl);
+  f.alloc_bytes = ab;
+  f.inuse_bytes = ab - fb;
   if (!g_cfg.sample_period) {
-    f.inuse_count = f.sampled_inuse = r->inuse_count.load(rl);
-    f.alloc_count = f.sampled_alloc = r->alloc_count.load(rl);
+    f.inuse_count = f.sampled_inuse = ac - fc;
+    f.alloc_count = f.sampled_alloc = ac;
   } else {
+    // Round the fixed-point counts the same way for alloc and free, so a
+    // site whose blocks were all freed shows exactly 0 in use.
     const uint64_t half = (uint64_t)1 << (kCountFpShift - 1);
-    f.inuse_count = (r->inuse_count.load(rl) + half) >> kCountFpShift;
-    f.alloc_count = (r->alloc_count.load(rl) + half) >> kCountFpShift;
-    f.sampled_inuse = r->side->sampled_inuse.load(rl);
-    f.sampled_alloc = r->side->sampled_alloc.load(rl);
+    f.alloc_count = (ac + half) >> kCountFpShift;
+    f.inuse_count = ((ac - fc) + half) >> kCountFpShift;
+    f.sampled_inuse = r->side->sampled_inuse.load(std::memory_order_relaxed);
+    f.sampled_alloc = r->side->sampled_alloc.load(std::memory_order_relaxed);
   }
   return f;
 }

@@ -34,12 +34,14 @@ struct StackPcs {
 };
 
 struct alignas(64) StackRec {
-  // Counters, relaxed atomics. In sampled mode *_count are estimates in fixed
-  // point (kCountFpShift) and *_bytes are estimates; in full mode exact.
-  std::atomic<uint64_t> inuse_bytes{0};
-  std::atomic<uint64_t> inuse_count{0};
+  // Cumulative counters, relaxed atomics: an allocation adds to alloc_*, a
+  // free to free_* (two atomic adds per event); in use = alloc - free, read
+  // free first (see site_figures). In sampled mode *_count are estimates in
+  // fixed point (kCountFpShift) and *_bytes are estimates; in full mode exact.
   std::atomic<uint64_t> alloc_bytes{0};
   std::atomic<uint64_t> alloc_count{0};
+  std::atomic<uint64_t> free_bytes{0};
+  std::atomic<uint64_t> free_count{0};
   std::atomic<uint64_t> hash{0};  // 0: unused slot (a lost insert race); published last
   uintptr_t first_pc = 0;
   uint32_t id = 0;  // dense index, in issue order
