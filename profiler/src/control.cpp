@@ -335,6 +335,19 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
 
 static const char* env_get(const char* name) { return getenv(name); }
 
+// A relative HEAPSCOPE_OUT is taken relative to the start-up directory, so a
+// program that chdir()s (daemons do) still writes where the user looks.
+static void make_prefix_absolute(Config* c) {
+  if (c->out_prefix[0] == '/') return;
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return;
+  const char* rel = c->out_prefix;
+  if (rel[0] == '.' && rel[1] == '/') rel += 2;
+  char joined[sizeof c->out_prefix];
+  size_t n = format(joined, sizeof joined, "%s/%s", cwd, rel);
+  if (n + 64 < sizeof joined) memcpy(c->out_prefix, joined, n + 1);
+}
+
 void control_init(void* own_malloc) {
   next_resolve();
   if (getauxval(AT_SECURE)) {
@@ -344,6 +357,7 @@ void control_init(void* own_malloc) {
   }
   Guard guard;
   parse_config(&g_cfg, env_get);
+  make_prefix_absolute(&g_cfg);
   writer_set_start_time();
   capture_init();
   if (!record_init()) {

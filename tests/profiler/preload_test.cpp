@@ -374,6 +374,16 @@ TEST(Preload, SaysOnceWhenTheExecutableDefinesMalloc) {
   EXPECT_NE(r.err.find("hs_prog_own_malloc"), std::string::npos) << r.err;
 }
 
+TEST(Preload, RelativeOutputPrefixIsTheStartDirectory) {
+  Env env("chdir");
+  std::vector<std::string> vars = {"LD_PRELOAD=" + kLib, "HEAPSCOPE_OUT=rel", "HEAPSCOPE_AT_EXIT=0"};
+  RunResult r = hstest::run({HS_PROG_SCENARIOS, "chdir"}, vars, env.dir, env.dir);
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(r.out.rfind(env.dir + "/rel.", 0), 0u) << r.out;
+  auto files = list_dir(env.dir);
+  EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const std::string& n) { return n.rfind("rel.", 0) == 0; }), 1);
+}
+
 TEST(Preload, ChainsToJemallocIncludingItsOperatorNew) {
   Env env("jemalloc");
   RunResult r = env.run({HS_PROG_JEMALLOC});

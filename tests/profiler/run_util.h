@@ -31,7 +31,7 @@ inline std::string make_temp_dir(const std::string& tag) {
 }
 
 inline RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra,
-                     const std::string& dir) {
+                     const std::string& dir, const std::string& cwd = "") {
   RunResult r;
   std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
   pid_t pid = fork();
@@ -41,6 +41,7 @@ inline RunResult run(const std::vector<std::string>& argv, const std::vector<std
     dup2(fo, 1);
     dup2(fe, 2);
     for (const std::string& kv : env_extra) putenv(const_cast<char*>(kv.c_str()));
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(125);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

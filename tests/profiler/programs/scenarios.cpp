@@ -11,6 +11,7 @@
 //   spawn                    posix_spawn, vfork+exec and system() under the profiler
 //   stopstart                heapscope_stop()/heapscope_start() (frees always accounted)
 //   short_threads N          N short-lived threads; snapshots after 100 and after N
+//   chdir                    chdir("/") then a snapshot (relative HEAPSCOPE_OUT)
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
@@ -196,6 +197,13 @@ int main(int argc, char** argv) {
     usleep((useconds_t)atoi(argv[3]) * 1000);
     free(p);
     return 0;
+  }
+  if (mode == "chdir") {
+    CHECK(chdir("/") == 0);
+    char path[4096];
+    CHECK(heapscope_snapshot_or_inactive(path, sizeof path) == 0);
+    printf("%s\n", path);
+    return g_fail ? 1 : 0;
   }
   if (mode == "attribution") {
     void* p = attribution_marker(12345);
