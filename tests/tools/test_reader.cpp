@@ -2,6 +2,7 @@
 // exactly; truncated, corrupted, hostile and non-profile inputs each end in a
 // FormatError naming the file (and the offset where one applies), never a crash.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,4 +273,29 @@ TEST(ReadProfile, NonProfilesAreRefusedNamingTheFile) {
   ASSERT_TRUE(Builder::write_file(shortmagic, std::string(HS_MAGIC, 8) + "abc"));
   EXPECT_EQ(profile_error(shortmagic),
             shortmagic + ": offset 11: truncated: the file header needs 64 bytes, the file has 11");
+}
+
+TEST(ReadProfile, PipesAreReadWithinBounds) {
+  TempDir dir;
+  std::string fifo = dir.path + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // No writer: an empty file, not a hang.
+  EXPECT_EQ(profile_error(fifo), fifo + ": empty file, expected a heap profile");
+  // A pipe holding a whole snapshot (as with `heapscope report <(zcat f.gz)`).
+  std::string data = sample_builder().bytes();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], data.data(), data.size()), ssize_t(data.size()));
+  close(fds[1]);
+  std::string path = "/dev/fd/" + std::to_string(fds[0]);
+  Profile p = read_profile(path);
+  EXPECT_EQ(p.sites.size(), 2u);
+  close(fds[0]);
+  // A pipe cut short: the same clean error as a truncated file.
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], data.data(), 100), 100);
+  close(fds[1]);
+  path = "/dev/fd/" + std::to_string(fds[0]);
+  EXPECT_EQ(profile_error(path).rfind(path + ": offset ", 0), 0u);
+  close(fds[0]);
 }

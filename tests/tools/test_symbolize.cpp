@@ -138,3 +138,62 @@ TEST_F(Programs, PerPcCacheGivesSameFrames) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].function, b[i].function);
   EXPECT_EQ(&sym.frames(p.sites[0].pcs[0]), &sym.frames(p.sites[0].pcs[0]));
 }
+
+namespace {
+Module& main_module(Profile& p) {
+  for (auto& m : p.modules)
+    if (m.main) return m;
+  throw std::runtime_error("no main module");
+}
+}  // namespace
+
+TEST_F(Programs, SeparateDebugInfoIsFound) {
+  // A stripped copy whose debug info sits next to it (.gnu_debuglink), as
+  // distributions ship -dbg packages: symbols, lines and inline frames come back.
+  std::string bin = dir_->path + "/stripped";
+  std::string orig = kPrograms + "/containers";
+  std::string cmd = "cp '" + orig + "' '" + bin + "' && objcopy --only-keep-debug '" + orig + "' '" +
+                    bin + ".debug' && objcopy --strip-debug --add-gnu-debuglink='" + bin +
+                    ".debug' '" + bin + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  Profile p = read_profile(snap("map"));
+  main_module(p).path = bin;
+  Symbolizer sym(p);
+  SymbolizedProfile sp = symbolize_profile(p, sym);
+  EXPECT_TRUE(sym.problems().empty()) << sym.problems().at(0);
+  ASSERT_FALSE(sp.sites.empty());
+  const Frame* o = sp.sites[0].origin_frame();
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->line, marked_line(kSource, "LINE:map"));
+  EXPECT_EQ(sp.sites[0].container, "std::map<long, CacheEntry>");
+
+  // Without the debug file: function names from the symbol table, and a note.
+  std::string bare = dir_->path + "/bare";
+  ASSERT_EQ(std::system(("objcopy --strip-debug '" + orig + "' '" + bare + "'").c_str()), 0);
+  main_module(p).path = bare;
+  Symbolizer sym2(p);
+  SymbolizedProfile sp2 = symbolize_profile(p, sym2);
+  ASSERT_EQ(sym2.problems().size(), 1u);
+  EXPECT_EQ(sym2.problems()[0], bare + ": no debug info (install its -dbg/-dbgsym package or build "
+                                       "with -g); frames show function names only");
+  const Frame* o2 = sp2.sites[0].origin_frame();
+  ASSERT_NE(o2, nullptr);
+  EXPECT_EQ(o2->function, "fill_map(long)");
+  EXPECT_EQ(o2->line, 0);
+}
+
+TEST_F(Programs, BuildIdMismatchIsReported) {
+  Profile p = read_profile(snap("vector"));
+  Module& m = main_module(p);
+  ASSERT_EQ(m.build_id.size(), 40u);  // gcc links with --build-id (sha1)
+  std::string real = m.build_id;
+  m.build_id = "00112233445566778899aabbccddeeff00112233";
+  Symbolizer sym(p);
+  SymbolizedProfile sp = symbolize_profile(p, sym);
+  ASSERT_EQ(sym.problems().size(), 1u);
+  EXPECT_EQ(sym.problems()[0], m.path + ": " + m.path + " has build-id " + real +
+                                   ", the snapshot recorded " + m.build_id +
+                                   "; its frames show addresses");
+  for (const auto& f : sp.sites[0].frames)
+    if (f.module == m.path) EXPECT_FALSE(f.resolved);
+}

@@ -58,8 +58,12 @@ Profile read_profile(const std::string& path) {
     throw FormatError(path + ": cannot open: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode))
     throw FormatError(path + ": is a directory, expected a heap profile file");
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK so a FIFO without a writer cannot hang the open; reads block
+  // again afterwards so a pipe with a slow writer (`<(zcat f.gz)`) still works.
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (f.fd < 0) throw FormatError(path + ": cannot open: " + std::strerror(errno));
+  int flags = ::fcntl(f.fd, F_GETFL);
+  if (flags >= 0) ::fcntl(f.fd, F_SETFL, flags & ~O_NONBLOCK);
 
   std::string data;
   fill(f.fd, data, kPrefixBytes, path);
