@@ -174,8 +174,9 @@ TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
   std::string serve = dir_->path + "/serve";
   ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
   std::string out = serve + "/s";
-  std::string cmd = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +
-                    " run --out '" + out + "' -- " + kLeaky + " --steps 1 --serve '" + serve +
+  // A relative --out, from the serving directory: snapshot must find it.
+  std::string cmd = "cd '" + serve + "' && HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
+                    kHeapscope + " run --out s -- " + kLeaky + " --steps 1 --serve '" + serve +
                     "' >/dev/null 2>&1 &";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   int pid = 0;

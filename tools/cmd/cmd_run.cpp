@@ -140,6 +140,14 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
   std::string prefix = !o.out.empty() ? o.out : (std::getenv("HEAPSCOPE_OUT") ? std::getenv("HEAPSCOPE_OUT") : "./heapscope");
   if (prefix.empty()) prefix = "./heapscope";
+  // The child gets an absolute prefix, so `heapscope snapshot` finds its files
+  // whatever directory it moves to; the message keeps the user's spelling.
+  std::string abs_prefix = prefix;
+  if (prefix[0] != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd))
+      abs_prefix = std::string(cwd) + "/" + (prefix.rfind("./", 0) == 0 ? prefix.substr(2) : prefix);
+  }
 
   int errpipe[2];
   if (pipe2(errpipe, O_CLOEXEC) != 0) throw CommandError(std::string("pipe: ") + std::strerror(errno));
@@ -161,7 +169,7 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
   if (pid == 0) {
     for (int i = 0; i < 4; ++i) sigaction(forwarded[i], &old[i], nullptr);
     setenv("LD_PRELOAD", preload.c_str(), 1);
-    if (!o.out.empty()) setenv("HEAPSCOPE_OUT", o.out.c_str(), 1);
+    setenv("HEAPSCOPE_OUT", abs_prefix.c_str(), 1);
     if (!o.interval.empty()) setenv("HEAPSCOPE_INTERVAL", o.interval.c_str(), 1);
     if (!o.sample.empty()) setenv("HEAPSCOPE_SAMPLE", o.sample.c_str(), 1);
     if (!o.signal.empty()) setenv("HEAPSCOPE_SIGNAL", o.signal.c_str(), 1);

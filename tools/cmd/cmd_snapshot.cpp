@@ -5,7 +5,8 @@
 // in it (/proc/PID/maps); its snapshot signal (HEAPSCOPE_SIGNAL from
 // /proc/PID/environ, default SIGUSR2) is not "none", is caught (SigCgt) and
 // not blocked by every thread (SigBlk). The output prefix is its HEAPSCOPE_OUT
-// (default ./heapscope), relative to /proc/PID/cwd. A new snapshot is a file
+// (default ./heapscope); a relative one is looked for under its start
+// directory (PWD in its environment) and its current one (/proc/PID/cwd). A new snapshot is a file
 // PREFIX.PID.SEQ.hsnap with SEQ above every one present before the signal
 // (files appear under their final name only when complete).
 #include <dirent.h>
@@ -110,7 +111,7 @@ void snapshot(const SnapshotOptions& o) {
   std::string environ;
   if (!read_file(proc + "/environ", environ))
     throw CommandError("process " + pid + ": cannot read " + proc + "/environ: " + std::strerror(errno));
-  std::string sig_text = "SIGUSR2", out = "./heapscope";
+  std::string sig_text = "SIGUSR2", out = "./heapscope", start_dir;
   size_t start = 0;
   while (start < environ.size()) {
     size_t end = environ.find('\0', start);
@@ -118,6 +119,7 @@ void snapshot(const SnapshotOptions& o) {
     std::string kv = environ.substr(start, end - start);
     if (kv.rfind("HEAPSCOPE_SIGNAL=", 0) == 0) sig_text = kv.substr(17);
     if (kv.rfind("HEAPSCOPE_OUT=", 0) == 0 && kv.size() > 14) out = kv.substr(14);
+    if (kv.rfind("PWD=", 0) == 0) start_dir = kv.substr(4);
     start = end + 1;
   }
   if (sig_text == "none" || sig_text == "0")
@@ -151,28 +153,47 @@ void snapshot(const SnapshotOptions& o) {
   if (!someone_accepts)
     throw CommandError("cannot reach process " + pid + ": every thread blocks " + signame + " (SigBlk)");
 
-  // Where its snapshots go: HEAPSCOPE_OUT, relative to its working directory.
-  if (out[0] != '/') {
+  // Where its snapshots go: HEAPSCOPE_OUT; a relative one is resolved by the
+  // profiler against the start directory: PWD from its environment when set,
+  // else (and also) its current directory.
+  std::vector<std::string> prefixes;
+  if (out[0] == '/') {
+    prefixes.push_back(out);
+  } else {
+    std::string rel = out.rfind("./", 0) == 0 ? out.substr(2) : out;
+    if (!start_dir.empty() && start_dir[0] == '/') prefixes.push_back(start_dir + "/" + rel);
     char cwd[4096];
     ssize_t n = readlink((proc + "/cwd").c_str(), cwd, sizeof cwd - 1);
-    if (n <= 0)
+    if (n > 0) {
+      std::string p = std::string(cwd, size_t(n)) + "/" + rel;
+      if (prefixes.empty() || prefixes[0] != p) prefixes.push_back(p);
+    }
+    if (prefixes.empty())
       throw CommandError("process " + pid + ": cannot read " + proc + "/cwd: " + std::strerror(errno));
-    out = std::string(cwd, size_t(n)) + "/" + (out.rfind("./", 0) == 0 ? out.substr(2) : out);
   }
-  size_t slash = out.rfind('/');
-  std::string dir = slash == 0 ? "/" : out.substr(0, slash);
-  std::string base = out.substr(slash + 1) + "." + pid + ".";
-  uint64_t before = highest_seq(dir, base, nullptr);
+  struct Place {
+    std::string dir, base;
+    uint64_t before;
+  };
+  std::vector<Place> places;
+  for (const auto& p : prefixes) {
+    size_t slash = p.rfind('/');
+    Place pl{slash == 0 ? "/" : p.substr(0, slash), p.substr(slash + 1) + "." + pid + ".", 0};
+    pl.before = highest_seq(pl.dir, pl.base, nullptr);
+    places.push_back(pl);
+  }
 
   if (kill(pid_t(std::stol(pid)), sig) != 0)
     throw CommandError("cannot reach process " + pid + ": kill " + signame + ": " + std::strerror(errno));
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(int64_t(o.timeout * 1000));
   for (;;) {
-    std::string path;
-    if (highest_seq(dir, base, &path) > before) {
-      std::cout << path << "\n";
-      return;
+    for (const auto& pl : places) {
+      std::string path;
+      if (highest_seq(pl.dir, pl.base, &path) > pl.before) {
+        std::cout << path << "\n";
+        return;
+      }
     }
     if (stat(proc.c_str(), &st) != 0)
       throw CommandError("process " + pid + " exited before writing a snapshot");
@@ -181,8 +202,8 @@ void snapshot(const SnapshotOptions& o) {
   }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%g", o.timeout);
-  throw CommandError("process " + pid + ": no new snapshot " + dir + "/" + base + "*.hsnap after " +
-                     secs + " s (sent " + signame + ")");
+  throw CommandError("process " + pid + ": no new snapshot " + places[0].dir + "/" + places[0].base +
+                     "*.hsnap after " + secs + " s (sent " + signame + ")");
 }
 
 void add_snapshot(CLI::App& app) {
