@@ -143,6 +143,21 @@ TEST(Preload, SampledModeWritesEstimates) {
   EXPECT_EQ(site->sampled_alloc_count, 1u);
 }
 
+TEST(Preload, SampledEstimatesAreCloseAndReturnToZero) {
+  Env env("sampled-est");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "sampled"}, {"HEAPSCOPE_SAMPLE=4096"});
+  ASSERT_TRUE(r.exited(0)) << r.err << r.out;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(s.header.mode, (uint32_t)HS_MODE_SAMPLED);
+  EXPECT_EQ(s.header.sample_period, 4096u);
+  uint64_t sampled = 0;
+  for (const HsSite& x : s.sites) sampled += x.sampled_alloc_count;
+  EXPECT_GT(sampled, 1000u);          // about 20 MB / 4096 samples
+  EXPECT_LT(sampled, 200000u);        // but far fewer than the blocks
+}
+
 TEST(Preload, ExitSnapshotSeesGlobalMapBeforeStaticDestructors) {
   for (const char* how : {"return", "exit"}) {
     Env env(std::string("exitmap-") + how);

@@ -12,6 +12,7 @@
 //   stopstart                heapscope_stop()/heapscope_start() (frees always accounted)
 //   short_threads N          N short-lived threads; snapshots after 100 and after N
 //   chdir                    chdir("/") then a snapshot (relative HEAPSCOPE_OUT)
+//   sampled                  estimates within 10% and live totals back to exactly the start
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
@@ -197,6 +198,25 @@ int main(int argc, char** argv) {
     usleep((useconds_t)atoi(argv[3]) * 1000);
     free(p);
     return 0;
+  }
+  if (mode == "sampled") {  // run with HEAPSCOPE_SAMPLE=4096
+    struct heapscope_totals a = totals();
+    const int N = 200000;
+    std::vector<void*> keep(N);
+    struct heapscope_totals a2 = totals();  // the vector itself (800 KB) is sampled too
+    for (int i = 0; i < N; ++i) keep[i] = malloc(100);
+    struct heapscope_totals b = totals();
+    double est = (double)(b.inuse_bytes - a2.inuse_bytes), truth = 100.0 * N;
+    double est_n = (double)(b.inuse_count - a2.inuse_count);
+    printf("estimate %.0f bytes (true %.0f), %.0f blocks (true %d)\n", est, truth, est_n, N);
+    CHECK(est > 0.9 * truth && est < 1.1 * truth);
+    CHECK(est_n > 0.9 * N && est_n < 1.1 * N);
+    for (void* p : keep) free(p);
+    keep.clear();
+    keep.shrink_to_fit();
+    struct heapscope_totals c = totals();
+    CHECK(c.inuse_bytes == a.inuse_bytes && c.inuse_count == a.inuse_count);  // back to exactly the start
+    return g_fail ? 1 : 0;
   }
   if (mode == "chdir") {
     CHECK(chdir("/") == 0);
