@@ -10,6 +10,7 @@
                never claims a snapshot it did not get.
   dlclose:     a dlclose'd library's allocations still resolve to its function.
   static:      `heapscope run` on a static binary says it cannot preload and how to link.
+  closed_fds:  a daemon that closes fds 3..1023 and reuses the numbers: its files stay intact.
 """
 import json
 import os
@@ -157,6 +158,22 @@ def test_dlclose():
         x["inuse_count"] for x in named))
 
 
+def test_closed_fds():
+    """A program that closes its inherited fds and reuses the numbers: its files stay intact and
+    one signal gives at most one snapshot."""
+    argv_dir = rel.tmpdir("closedfds-plain")
+    plain = rel.run([rel.prog("closed_fds"), argv_dir])
+    check(plain.rc == 0 and plain.out.count(b"intact") == 8, "closed_fds plain\n" + plain.describe())
+    d = rel.tmpdir("closedfds")
+    files = rel.tmpdir("closedfds-files")
+    r = rel.run([rel.prog("closed_fds"), files], preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"})
+    rel.same_behaviour(plain, r, "closed_fds under heapscope (the program's own files)")
+    numbered = [p for p, _, seq in rel.snaps_in(d) if seq != "exit"]
+    check(len(numbered) <= 1, "closed_fds: one SIGUSR2 gave %d snapshots" % len(numbered))
+    for p in numbered:
+        check(rel.parse_snap(p).trigger == rel.TRIG_SIGNAL, "%s: not a signal snapshot" % p)
+
+
 def test_static():
     need_tool()
     sp = rel.prog("static_prog")
@@ -171,4 +188,5 @@ def test_static():
 
 if __name__ == "__main__":
     rel.main({"forks": test_forks, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
-              "sig_handler": lambda: sig_test("handler"), "dlclose": test_dlclose, "static": test_static}[sys.argv[1]])
+              "sig_handler": lambda: sig_test("handler"), "dlclose": test_dlclose, "static": test_static,
+              "closed_fds": test_closed_fds}[sys.argv[1]])
