@@ -245,7 +245,7 @@ TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
 
 TEST(Preload, IntervalSnapshotsHaveIncreasingSequence) {
   Env env("interval");
-  RunResult r = env.run({HS_PROG_SCENARIOS, "run", "900"}, {"HEAPSCOPE_INTERVAL=0.2"});
+  RunResult r = env.run({HS_PROG_SCENARIOS, "run", "1200"}, {"HEAPSCOPE_INTERVAL=0.2"});
   ASSERT_TRUE(r.exited(0)) << r.err;
   auto snaps = env.snaps();
   ASSERT_GE(snaps.size(), 3u);  // at least two interval snapshots + exit
@@ -266,7 +266,7 @@ TEST(Preload, IntervalSnapshotsHaveIncreasingSequence) {
 
 TEST(Preload, StatsLinesAndGrowthAlert) {
   Env env("alert");
-  RunResult r = env.run({HS_PROG_SCENARIOS, "hold", "4000000", "700"},
+  RunResult r = env.run({HS_PROG_SCENARIOS, "hold", "4000000", "1000"},
                         {"HEAPSCOPE_STATS=0.1", "HEAPSCOPE_ALERT=1M", "HEAPSCOPE_AT_EXIT=0"});
   ASSERT_TRUE(r.exited(0)) << r.err;
   EXPECT_GE(count_substr(r.err, "heapscope: rss="), 2) << r.err;
