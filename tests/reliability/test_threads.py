@@ -8,6 +8,7 @@
            theirs counted, heapscope's own memory not growing with the thread count.
   unwind:  tiny stack, sigaltstack handler, code without unwind info and a frame
            pointer into a PROT_NONE page: no crash, exact totals.
+  cancel:  a pending pthread_cancel never acts inside malloc (fp and libunwind unwinders).
   helgrind: valgrind --tool=helgrind on a 2-thread stress with interval snapshots
            reports no lock-order inversion.
 """
@@ -148,6 +149,19 @@ def test_unwind():
             rel.parse_snap(path)
 
 
+def test_cancel(unwinder):
+    """A pending deferred cancellation never acts inside malloc/free (they are not cancellation
+    points), in full and sampled mode."""
+    argv = [rel.prog("cancel_in_malloc")]
+    plain = rel.run(argv)
+    check(plain.out == b"worker finished\n", "cancel_in_malloc plain: %r" % plain.out)
+    for extra in ({}, {"HEAPSCOPE_SAMPLE": "524288"}):
+        e = {"HEAPSCOPE_OUT": rel.tmpdir("cancel") + "/hs", "HEAPSCOPE_UNWIND": unwinder}
+        e.update(extra)
+        r = rel.run(argv, preload=[rel.LIB], env_extra=e)
+        rel.same_behaviour(plain, r, "cancel_in_malloc with %s" % e)
+
+
 def test_helgrind():
     out = rel.tmpdir("helgrind")
     # nouserintercepts: valgrind then replaces malloc in libc only, so heapscope's hooks run (and
@@ -172,4 +186,4 @@ def test_helgrind():
 
 if __name__ == "__main__":
     rel.main({"stress": test_stress, "churn": test_churn, "unwind": test_unwind,
-              "helgrind": test_helgrind}[sys.argv[1]])
+              "helgrind": test_helgrind, "cancel": lambda: test_cancel(sys.argv[2])}[sys.argv[1]])
