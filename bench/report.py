@@ -246,9 +246,14 @@ def main():
         w("**Quick smoke run (`bench/run.sh --quick`): tiny sizes, one pair; these numbers "
           "check the scripts, they measure nothing.**")
         w("")
+    if not quick and pairs < 3:
+        w(f"**Preliminary: only {pairs} pair(s) per cell; the full run makes 5.**")
+        w("")
     w(f"Measured {meta.get('date', '?')} on {meta.get('cpu_model', '?')} ({meta.get('cpus', '?')} "
       f"CPUs), {meta.get('os', '?')}, kernel {meta.get('kernel', '?')}, glibc {meta.get('glibc', '?')}; "
-      f"heapscope at commit {meta.get('heapscope_commit', '?')}.")
+      f"heapscope at commit {meta.get('heapscope_commit', '?')}"
+      + (f" (plus {meta['heapscope_uncommitted']} files of work in progress in profiler/ and tools/)"
+         if meta.get("heapscope_uncommitted", "0") not in ("0", "") else "") + ".")
     w(f"Peers: heaptrack {meta.get('heaptrack', '?')}, gperftools {meta.get('gperftools', '?')}, "
       f"jemalloc {meta.get('jemalloc', '?')}, valgrind {meta.get('valgrind', '?')}, "
       f"sqlite3 {meta.get('sqlite3', '?')} (all Debian's).")

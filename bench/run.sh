@@ -225,6 +225,7 @@ cpu_jiffies() { awk '/^cpu /{ s = 0; for (i = 2; i <= 9; i++) s += $i; print s -
   echo "valgrind=$(dpkg-query -W -f='${Version}' valgrind)"
   echo "sqlite3=$(dpkg-query -W -f='${Version}' sqlite3)"
   echo "heapscope_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "heapscope_uncommitted=$(git status --porcelain -- profiler tools 2>/dev/null | wc -l)"
   echo "quick=$QUICK pairs=$PAIRS loop_n=$LOOP_N loop_n_reduced=$LOOP_N_R sql_rows=$SQL_ROWS sql_rows_reduced=$SQL_ROWS_R reduce=$REDUCE"
   echo "server_seconds=$SERVER_SECONDS server_rounds=$SERVER_ROUNDS sample=$SAMPLE"
   echo "have_heapscope=$HAVE_HS have_heapscope_fp=$HAVE_HS_FP have_cli=$HAVE_CLI have_jemalloc_prof=$HAVE_JE_PROF have_server=$HAVE_SERVER"
