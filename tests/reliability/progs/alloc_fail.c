@@ -15,6 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((noinline)) static void* deep_alloc(int n, size_t size) {
+  volatile int x = n;
+  void* p = n ? deep_alloc(n - 1, size) : malloc(size);
+  (void)x;
+  return p;
+}
+
 static void line(const char* what, void* p, int err) {
   printf("%-40s %s errno=%d\n", what, p ? "ptr" : "NULL", p ? 0 : err);
   free(p);
@@ -102,6 +109,18 @@ int main(int argc, char** argv) {
     errno = ERANGE;
     free(NULL);
     printf("free(NULL) keeps errno: %s\n", errno == ERANGE ? "yes" : "no");
+    int changed = 0;
+    for (int i = 0; i < 200; i++) {  /* successful calls from new stacks (the unwinder runs) */
+      errno = 1234;
+      void* a = deep_alloc(i % 40, 64 + (size_t)i);
+      void* b = calloc(3, 7 + (size_t)i);
+      void* c = realloc(b, 500 + (size_t)i);
+      void* d = NULL;
+      posix_memalign(&d, 64, 100);
+      free(a); free(c); free(d);
+      if (errno != 1234) changed++;
+    }
+    printf("errno kept by successful calls: %s\n", changed ? "no" : "yes");
     p = malloc(100);
     size_t u = malloc_usable_size(p);
     printf("malloc_usable_size(malloc(100)) >= 100: %s\n", u >= 100 ? "yes" : "no");
