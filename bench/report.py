@@ -273,6 +273,34 @@ def main():
         w(note)
         w("")
 
+    # ---- summary ----
+    lines = []
+    for wl, wl_label in WORKLOADS:
+        def r(key):
+            c = cells.get((wl, key))
+            return c.ratio("wall_s")[0] if c else None
+        hs, hss = r("heapscope"), r("heapscope-sampled")
+        if hs is None:
+            continue
+        peers = [(lab, r(k)) for k, lab in (("heaptrack", "heaptrack"), ("gperftools", "gperftools"),
+                                            ("jemalloc-prof", "jemalloc full"), ("massif", "massif"))]
+        peers_txt = ", ".join(f"{lab} {ratio_fmt(v)}" for lab, v in peers if v is not None)
+        line = f"- {wl_label}: heapscope full tracking {ratio_fmt(hs)}"
+        if r("heapscope-fp") is not None:
+            line += f" ({ratio_fmt(r('heapscope-fp'))} with HEAPSCOPE_UNWIND=fp on a frame-pointer build)"
+        if hss is not None:
+            line += f", sampled {ratio_fmt(hss)}"
+        if peers_txt:
+            line += f"; {peers_txt}"
+        lines.append(line + ".")
+    if lines:
+        w("## Summary")
+        w("")
+        w("Median wall-time ratio to the same program without a profiler:")
+        w("")
+        L.extend(lines)
+        w("")
+
     # ---- targets ----
     w("## heapscope against the targets of issue 5")
     w("")
