@@ -29,6 +29,7 @@ namespace {
 int serve(const demo::Options& options, const sigset_t& stop_signals) {
   demo::ServerState state(demo::make_cache(options.cache));
   httplib::Server server;
+  server.set_tcp_nodelay(true);  // headers and body are separate writes: no Nagle delay between them
   demo::add_cache_endpoints(server, state);
   demo::add_cause_endpoints(server, state);
 
