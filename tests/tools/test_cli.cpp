@@ -207,3 +207,45 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
   RunResult dirr = hs("report " + dir.path);
   EXPECT_EQ(dirr.err, "heapscope: " + dir.path + ": is a directory, expected a heap profile file\n");
 }
+
+TEST_F(Cli, RunMechanicsWithoutTheProfiler) {
+  // Any shared object serves as the "profiler" here; run's own behaviour is tested.
+  std::string lib = std::string(HS_TEST_PROGRAMS_DIR) + "/libhs_test_plugin.so";
+  std::string env = "HEAPSCOPE_LIB='" + lib + "' ";
+  RunResult r = run_command(env + "LD_PRELOAD=libm.so.6 " + kHeapscope +
+                                " run --out rel --interval 0.5 --sample 4096 --signal USR1 --stats 2 "
+                                "-- sh -c 'echo \"$LD_PRELOAD|$HEAPSCOPE_OUT|$HEAPSCOPE_INTERVAL|"
+                                "$HEAPSCOPE_SAMPLE|$HEAPSCOPE_SIGNAL|$HEAPSCOPE_STATS\"; exit 5'",
+                            dir.path);
+  EXPECT_EQ(r.status, 5) << r.err;
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+  EXPECT_EQ(r.out, lib + ":libm.so.6|" + std::string(cwd) + "/rel|0.5|4096|USR1|2\n");
+  EXPECT_NE(r.err.find("heapscope: snapshots go to rel."), std::string::npos) << r.err;
+  // Without "--" the command starts at the first argument that is not ours.
+  RunResult bare = run_command(env + kHeapscope + " run sh -c 'echo ok $0' arg", dir.path);
+  EXPECT_EQ(bare.status, 0) << bare.err;
+  EXPECT_EQ(bare.out, "ok arg\n");
+  RunResult missing = run_command(env + kHeapscope + " run -- no-such-command-xyz", dir.path);
+  EXPECT_EQ(missing.status, 127);
+  EXPECT_EQ(missing.err, "heapscope: no-such-command-xyz: command not found\n");
+  std::string stat_prog = std::string(HS_TEST_PROGRAMS_DIR) + "/static_prog";
+  RunResult st = run_command(env + kHeapscope + " run -- " + stat_prog, dir.path);
+  EXPECT_NE(st.status, 0);
+  EXPECT_EQ(st.err, "heapscope: " + stat_prog +
+                        ": statically linked, so LD_PRELOAD cannot reach it. Link the profiler in "
+                        "instead (-lheapscope, or target heapscope::heapscope) and run it with the "
+                        "same HEAPSCOPE_* variables\n");
+  RunResult nolib = run_command("HEAPSCOPE_LIB=/nonexistent/lib.so " + kHeapscope + " run -- true", dir.path);
+  EXPECT_NE(nolib.status, 0);
+  EXPECT_EQ(nolib.err, "heapscope: /nonexistent/lib.so: HEAPSCOPE_LIB names no file (expected the "
+                       "path of libheapscope.so)\n");
+  RunResult badsig = run_command(env + kHeapscope + " run --signal FOO -- true", dir.path);
+  EXPECT_NE(badsig.status, 0);
+  EXPECT_EQ(badsig.err, "heapscope: --signal FOO: not a signal name or number (expected e.g. "
+                        "SIGUSR2, USR1, 12 or none)\n");
+  // SIGTERM sent to heapscope reaches the command; heapscope exits 128+15.
+  RunResult term = run_command(env + kHeapscope + " run -- sleep 30 & sleep 0.3; kill -TERM $!; wait $!",
+                               dir.path);
+  EXPECT_EQ(term.status, 128 + 15) << term.err;
+}
