@@ -98,8 +98,8 @@ cause() {
   s1=$("$tool" snapshot "$server_pid"); hit "$path-fixed" "$n"
   s2=$("$tool" snapshot "$server_pid")
   curl -fsS "http://127.0.0.1:$port/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("GET /status:", {k: s[k] for k in ("listeners", "closures", "closure_captured_bytes", "timers_active", "timer_ticks")})'
-  say "heapscope diff (before, after $n x $path) --top 1"
-  "$tool" diff "$s0" "$s1" --top 1
+  say "heapscope diff (before, after $n x $path) --top 4"
+  "$tool" diff "$s0" "$s1" --top 4
   "$tool" diff "$s0" "$s1" --json >"$out/$name.leak.json"
   expect_top "$out/$name.leak.json" "$where" $((n * bytes))
   say "heapscope diff (after $path, after $n x $path-fixed) --top 3"
