@@ -157,7 +157,7 @@ TEST_F(Cli, TextOutputs) {
   EXPECT_NE(t.out.find("heapscope trend: 4 snapshots over 3.0 s (by uptime)"), std::string::npos)
       << t.out;
   EXPECT_NE(t.out.find("1 leak suspect among 2 sites"), std::string::npos) << t.out;
-  EXPECT_NE(t.out.find("   1      +1000 B      +1000 B  1.00    100%     3.9 KiB     +2.9 KiB  leak suspect: "
+  EXPECT_NE(t.out.find("   1      +1000 B      +1000 B  1.00      100%     3.9 KiB     +2.9 KiB  leak suspect: "
                        "app+0x1000\n"),
             std::string::npos)
       << t.out;

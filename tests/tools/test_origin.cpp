@@ -115,6 +115,20 @@ TEST(Origin, SkipsRuntimeTemplatesAndSystemHeaders) {
   EXPECT_TRUE(is_system_frame(frame("calloc")));
   EXPECT_FALSE(is_system_frame(frame("operator<(Key const&, Key const&)", "/src/key.h")));
   EXPECT_FALSE(is_system_frame(frame("0x55d0c0de1234", "", "/usr/bin/app")));
+  // An installed library is not the program's own code; its caller is the origin.
+  std::vector<Frame> lib = {
+      frame("operator new(unsigned long)", "", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+      frame("httplib::Server::parse_request_line(char const*, httplib::Request&)", "",
+            "/usr/lib/x86_64-linux-gnu/libcpp-httplib.so.0.11"),
+      frame("httplib::Server::listen(char const*, int, int)", "",
+            "/usr/lib/x86_64-linux-gnu/libcpp-httplib.so.0.11"),
+      frame("serve(Options const&)", "/src/main.cpp", "/usr/local/bin/server")};
+  EXPECT_TRUE(is_system_frame(lib[1]));
+  EXPECT_FALSE(is_runtime_frame(lib[1]));
+  EXPECT_EQ(find_origin(lib), 3);
+  lib.pop_back();
+  EXPECT_EQ(find_origin(lib), -1);
+  EXPECT_EQ(find_library_frame(lib), 1);
   // Nothing but system frames: no origin, the container still found.
   std::vector<Frame> sys(frames.begin(), frames.begin() + 4);
   EXPECT_EQ(find_origin(sys), -1);

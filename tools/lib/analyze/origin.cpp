@@ -298,6 +298,21 @@ std::string tidy_type(const std::string& type) {
 }
 
 bool is_system_frame(const Frame& f) {
+  if (is_runtime_frame(f)) return true;
+  static const char* const kSystemDirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/",
+                                            "/usr/libexec/"};
+  for (const char* d : kSystemDirs)
+    if (starts_with(f.module, d)) return true;
+  return false;
+}
+
+int find_library_frame(const std::vector<Frame>& frames) {
+  for (size_t i = 0; i < frames.size(); ++i)
+    if (!is_runtime_frame(frames[i])) return int(i);
+  return -1;
+}
+
+bool is_runtime_frame(const Frame& f) {
   static const char* const kModules[] = {
       "libc.so", "libc-", "ld-linux", "ld64.so", "libstdc++", "libgcc_s", "libheapscope",
       "libjemalloc", "libtcmalloc", "libm.so", "libpthread", "libunwind", "linux-vdso",

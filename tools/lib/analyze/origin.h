@@ -19,7 +19,15 @@ namespace heapscope {
 // True when the frame belongs to libc, the loader, libstdc++/libgcc, an
 // allocator, the profiler, a std::/__gnu_cxx:: template, operator new/delete,
 // malloc & co., or a file under /usr/include.
+bool is_runtime_frame(const Frame& frame);
+
+// is_runtime_frame(), or a library installed on the system (a module under
+// /lib, /usr/lib...): not the program's own code either.
 bool is_system_frame(const Frame& frame);
+
+// When no frame is the program's own: the first frame that is not runtime
+// (the library that allocated, e.g. httplib), or -1.
+int find_library_frame(const std::vector<Frame>& frames);
 
 // Index of the origin frame in frames (innermost first), or -1.
 int find_origin(const std::vector<Frame>& frames);

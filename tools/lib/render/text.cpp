@@ -5,6 +5,7 @@
 // container, the origin, and a few callers. Pure; thread-safe.
 #include "render/text.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -63,7 +64,9 @@ std::string where(const SiteView& s) {
   const Frame* o = s.origin_frame();
   if (!o) {
     if (s.frames.empty()) return "(no stack)";
-    return frame_text(s.frames.back()) + "  (no frame in the program's own code)";
+    int lib = find_library_frame(s.frames);
+    const Frame& f = s.frames[lib >= 0 ? size_t(lib) : 0];
+    return frame_text(f) + "  (no frame in the program's own code)";
   }
   return frame_text(*o);
 }
@@ -73,7 +76,7 @@ std::string where(const SiteView& s) {
 void site_details(std::ostream& out, const SiteView& s, const std::string& indent) {
   if (!s.container.empty()) out << indent << "container " << s.container << "\n";
   std::vector<int> shown;
-  int origin = s.origin >= 0 ? s.origin : 0;
+  int origin = s.origin >= 0 ? s.origin : std::max(0, find_library_frame(s.frames));
   // The innermost container frame (what allocated: a node, a string's
   // buffer...) and the outermost (the insertion the user wrote), when they differ.
   int inner = -1, outer = -1;
@@ -196,15 +199,15 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
   bool timed = t.time_basis != "file order";
   out << pad_left("#", 4) << (timed ? pad_left("slope/s", 13) : "") << pad_left("slope/snap", 13)
       << pad_left("r2", 6)
-      << pad_left("rising", 8) << pad_left("live", 12) << pad_left("delta", 13) << "  where\n";
-  const std::string indent(timed ? 71 : 58, ' ');
+      << pad_left("monotone", 10) << pad_left("live", 12) << pad_left("delta", 13) << "  where\n";
+  const std::string indent(timed ? 73 : 60, ' ');
   for (size_t i = 0; i < t.sites.size(); ++i) {
     const TrendSite& s = t.sites[i];
     out << pad_left(std::to_string(i + 1), 4)
         << (timed ? pad_left(format_signed_size(int64_t(std::llround(s.slope_bytes_per_s))), 13)
                   : "")
         << pad_left(format_signed_size(int64_t(std::llround(s.slope_bytes_per_snapshot))), 13)
-        << pad_left(fmt("%.2f", s.r2), 6) << pad_left(fmt("%.0f%%", s.monotonic * 100), 8)
+        << pad_left(fmt("%.2f", s.r2), 6) << pad_left(fmt("%.0f%%", s.monotonic * 100), 10)
         << pad_left(format_size(s.site.counts.inuse_bytes), 12)
         << pad_left(format_signed_size(s.delta_bytes), 13) << "  "
         << (s.suspect ? "leak suspect: " : "") << where(s.site) << "\n";
