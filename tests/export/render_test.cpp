@@ -150,7 +150,9 @@ TEST(Pprof, SampleTypesStringTableAndDefault) {
   }
   EXPECT_EQ(st[p.default_sample_type()], "inuse_space");
   EXPECT_EQ(p.time_nanos(), 1700000000000000000ll);
-  EXPECT_EQ(p.period(), 0);  // not sampled
+  EXPECT_EQ(p.period(), 1);  // not sampled: every allocation recorded
+  EXPECT_EQ(st[p.period_type().type()], "space");
+  EXPECT_EQ(st[p.period_type().unit()], "bytes");
 }
 
 TEST(Pprof, SamplesLocationsLinesMappings) {

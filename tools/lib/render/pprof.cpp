@@ -154,11 +154,14 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base) {
     vt->set_unit(b.str(t[1]));
   }
   b.out.set_default_sample_type(b.str("inuse_space"));
-  if (p.sampled && p.sample_period > 0) {
-    b.out.mutable_period_type()->set_type(b.str("space"));
-    b.out.mutable_period_type()->set_unit(b.str("bytes"));
-    b.out.set_period(static_cast<int64_t>(std::min<uint64_t>(p.sample_period, INT64_MAX)));
-  }
+  // period: mean bytes between samples; 1 when every allocation was recorded
+  // (as pprof's own reading of an unsampled heap profile). Set in both cases
+  // because Parca and Pyroscope name profile types with the period type.
+  b.out.mutable_period_type()->set_type(b.str("space"));
+  b.out.mutable_period_type()->set_unit(b.str("bytes"));
+  b.out.set_period(p.sampled && p.sample_period > 0
+                       ? static_cast<int64_t>(std::min<uint64_t>(p.sample_period, INT64_MAX))
+                       : 1);
   if (p.time_unix_ns > 0)
     b.out.set_time_nanos(static_cast<int64_t>(std::min<uint64_t>(p.time_unix_ns, INT64_MAX)));
   b.out.add_comment(b.str("heapscope export of " + p.path + " (" + p.format + ")"));

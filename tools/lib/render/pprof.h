@@ -7,7 +7,8 @@
 // symbolized stack for a differential profile) with location ids leaf first;
 // one Location per raw pc (address = the raw return address) whose lines are
 // the symbolized frames, inlined ones first; Functions; one Mapping per mapped
-// range of each module with its build-id; period for sampled profiles.
+// range of each module with its build-id; period type space/bytes with the
+// sampling period (1 when every allocation was recorded).
 // Safety: pure computation over the inputs; throws std::runtime_error only if
 // zlib fails. Not thread-safe (the lookups cache).
 #pragma once
