@@ -139,12 +139,15 @@ std::vector<std::string> profile_notes(const Profile& p) {
   return notes;
 }
 
-SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
-                                    bool with_frames) {
+namespace {
+using PcIds = std::unordered_map<uint64_t, std::vector<uint32_t>>;  // return address -> frame ids
+
+// pc_ids caches per distinct return address; valid for one Symbolizer.
+SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolizer, bool with_frames,
+                                   PcIds& pc_ids) {
   SymbolizedProfile out;
   out.profile = &profile;
   FrameTable& t = table();
-  std::unordered_map<uint64_t, std::vector<uint32_t>> pc_ids;  // per distinct return address
   std::unordered_map<std::string, size_t> by_key;
   std::string key;
   std::vector<uint32_t> ids;
@@ -204,6 +207,13 @@ SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symboliz
   for (const auto& p : symbolizer.problems()) out.notes.push_back(p);
   return out;
 }
+}  // namespace
+
+SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
+                                    bool with_frames) {
+  PcIds pc_ids;
+  return symbolize_cached(profile, symbolizer, with_frames, pc_ids);
+}
 
 SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames) {
   Symbolizer s(profile);
@@ -228,16 +238,21 @@ bool same_modules(const Profile& a, const Profile& b) {
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames) {
   std::vector<SymbolizedProfile> out;
-  std::vector<std::pair<const Profile*, std::unique_ptr<Symbolizer>>> symbolizers;
+  struct Shared {
+    const Profile* owner;
+    std::unique_ptr<Symbolizer> sym;
+    PcIds pc_ids;
+  };
+  std::vector<std::unique_ptr<Shared>> shared;
   for (const auto& p : profiles) {
-    Symbolizer* sym = nullptr;
-    for (auto& [owner, s] : symbolizers)
-      if (same_modules(*owner, p)) sym = s.get();
-    if (!sym) {
-      symbolizers.emplace_back(&p, std::make_unique<Symbolizer>(p));
-      sym = symbolizers.back().second.get();
+    Shared* use = nullptr;
+    for (auto& sh : shared)
+      if (same_modules(*sh->owner, p)) use = sh.get();
+    if (!use) {
+      shared.push_back(std::make_unique<Shared>(Shared{&p, std::make_unique<Symbolizer>(p), {}}));
+      use = shared.back().get();
     }
-    out.push_back(symbolize_profile(p, *sym, with_frames));
+    out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids));
   }
   return out;
 }
