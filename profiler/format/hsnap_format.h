@@ -100,7 +100,8 @@ typedef struct HsStringPair {
 
 /* Known META keys: "cmdline" (arguments separated by NUL bytes), "exe"
  * (/proc/self/exe target), "allocator" (glibc|jemalloc|tcmalloc|unknown),
- * "unwinder" (libunwind|fp), "heapscope_version", "hostname". */
+ * "unwinder" (cfi|libunwind|fp|cfi+check: see docs/architecture.md),
+ * "heapscope_version", "hostname". */
 
 typedef struct HsStat {
   uint64_t value;

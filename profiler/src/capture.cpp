@@ -1,6 +1,12 @@
 // capture.cpp -- see capture.h.
 #include "capture.h"
 
+#include "cfi_unwind.h"
+#include "hsnap_format.h"
+#include "log.h"
+
+#include <atomic>
+
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <pthread.h>
@@ -41,7 +47,39 @@ HS_NOINLINE int fp_walk(uintptr_t* out, int max, ThreadState& t) {
   return n;
 }
 
-HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, Unwinder how) {
+// HEAPSCOPE_UNWIND=check: the libunwind capture must equal the cfi one.
+static HS_NOINLINE void check_against_libunwind(const uintptr_t* cfi, int n, uint32_t max_depth, uintptr_t ra) {
+  static std::atomic<int> reported{0};
+  uintptr_t ub[HS_MAX_DEPTH + kCaptureSkip];
+  int cap = (int)max_depth + kCaptureSkip;
+  if (cap > (int)(sizeof ub / sizeof ub[0])) cap = (int)(sizeof ub / sizeof ub[0]);
+  int m = unw_backtrace((void**)ub, cap);
+  int start = -1;
+  for (int i = 0; i < m && i < kCaptureSkip; ++i)
+    if (ub[i] == ra) {
+      start = i;
+      break;
+    }
+  if (start < 0) return;  // libunwind did not see the hook's caller: nothing to compare
+  int k = 0;
+  while (k < n && start + k < m && ub[start + k] == cfi[k]) ++k;
+  bool same = k == n && (start + k == m || k == (int)max_depth);
+  if (!same && reported.fetch_add(1) < 20)
+    log_line("unwind check: cfi and libunwind differ at frame %d of %d/%d: %p vs %p", k, n, m - start,
+             (void*)(k < n ? cfi[k] : 0), (void*)(start + k < m ? ub[start + k] : 0));
+}
+
+HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp,
+                                        Unwinder how) {
+  if ((how == Unwinder::cfi || how == Unwinder::check) && fp && ((const uintptr_t*)fp)[1] == ra) {
+    bool more = false;
+    int n = cfi_walk((const uintptr_t*)fp, buf, (int)max_depth, &more, tls);
+    if (n > 0) {
+      if (how == Unwinder::check) check_against_libunwind(buf, n, max_depth, ra);
+      return {buf, (uint32_t)n, more};
+    }
+    // -1: a frame this walker does not handle; libunwind takes the whole stack.
+  }
   int cap = (int)max_depth + kCaptureSkip;
   int n = how == Unwinder::fp ? fp_walk(buf, cap, tls) : unw_backtrace((void**)buf, cap);
   if (n < 0) n = 0;

@@ -1,6 +1,6 @@
 // capture.h -- stack capture for the hooks: libunwind (default) or a
 // frame-pointer walk bounded by the thread's stack (HEAPSCOPE_UNWIND=fp).
-// Owns: capture_init() and capture_stack(). The caller passes a fixed array
+// Owns: capture_init() and capture_stack() (cfi_unwind.h is the default walker). The caller passes a fixed array
 // on its own stack; no lock is held while capturing.
 // Safety: hook-safe when the caller holds the re-entry Guard (libunwind and
 // pthread_getattr_np may allocate; those allocations are then forwarded).
@@ -24,8 +24,10 @@ struct CaptureResult {
 };
 // buf must hold max_depth + kCaptureSkip entries. `ra` is the hook's own
 // return address (a pc in the user's frame): frames before it are the
-// profiler's and are dropped.
-CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, Unwinder how);
+// profiler's and are dropped. `fp` is the hook's frame address (fp[0] the
+// caller's rbp, fp[1] == ra); the cfi unwinder starts there and falls back
+// to libunwind for stacks it cannot walk.
+CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp, Unwinder how);
 
 // The frame-pointer walk alone (exposed for tests): at most `max` frames.
 int fp_walk(uintptr_t* out, int max, ThreadState& t);

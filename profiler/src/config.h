@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 namespace hs {
-enum class Unwinder : uint8_t { libunwind, fp };
+// check: cfi, verified against libunwind on every capture (a debugging aid:
+// mismatches are reported on stderr; slow).
+enum class Unwinder : uint8_t { cfi, libunwind, fp, check };
 
 struct Config {
   char out_prefix[4096] = "./heapscope";  // HEAPSCOPE_OUT
@@ -18,7 +20,7 @@ struct Config {
   uint64_t stats_ms = 0;                  // HEAPSCOPE_STATS
   uint64_t alert_bytes = 0;               // HEAPSCOPE_ALERT
   uint32_t depth = 64;                    // HEAPSCOPE_DEPTH (1..HS_MAX_DEPTH)
-  Unwinder unwinder = Unwinder::libunwind; // HEAPSCOPE_UNWIND=libunwind|fp
+  Unwinder unwinder = Unwinder::cfi;      // HEAPSCOPE_UNWIND=cfi|libunwind|fp|check
 };
 extern Config g_cfg;
 

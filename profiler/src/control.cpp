@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "cfi_unwind.h"
 #include "counters.h"
 #include "heapinfo.h"
 #include "live_table.h"
@@ -328,7 +329,9 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
   if ((v = get("HEAPSCOPE_UNWIND"))) {
     if (!strcmp(v, "fp")) c->unwinder = Unwinder::fp;
     else if (!strcmp(v, "libunwind")) c->unwinder = Unwinder::libunwind;
-    else log_line("HEAPSCOPE_UNWIND=%s: expected libunwind or fp; using libunwind", v), ++bad;
+    else if (!strcmp(v, "cfi")) c->unwinder = Unwinder::cfi;
+    else if (!strcmp(v, "check")) c->unwinder = Unwinder::check;
+    else log_line("HEAPSCOPE_UNWIND=%s: expected cfi, libunwind or fp; using cfi", v), ++bad;
   }
   return bad;
 }
@@ -360,6 +363,8 @@ void control_init(void* own_malloc) {
   make_prefix_absolute(&g_cfg);
   writer_set_start_time();
   capture_init();
+  if ((g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && !cfi_init())
+    g_cfg.unwinder = Unwinder::libunwind;
   if (!record_init()) {
     log_line("cannot map memory for the tracking tables (errno %d); tracking is off", errno);
     g_run_state.store(kDisabled);
@@ -392,5 +397,10 @@ void control_before_dlclose() {
   if (g_run_state.load(std::memory_order_relaxed) != kActive) return;
   Guard guard;
   modules_refresh();
+  cfi_forget_all();  // the unwind rules of the library going away
+}
+
+void control_after_dlclose() {
+  if (g_run_state.load(std::memory_order_relaxed) == kActive) cfi_forget_all();
 }
 }  // namespace hs

@@ -26,4 +26,5 @@ void control_init(void* own_malloc);
 void control_exit_snapshot();
 // Refreshes the module list before a dlclose is forwarded.
 void control_before_dlclose();
+void control_after_dlclose();  // drops cached unwind rules of unmapped code
 }  // namespace hs

@@ -28,6 +28,7 @@
 using namespace hs;
 
 #define HS_RA ((uintptr_t)__builtin_return_address(0))
+#define HS_FP ((uintptr_t)__builtin_frame_address(0))  // the library keeps frame pointers
 
 namespace {
 // True when the next operator new/delete are libstdc++'s, which are plain
@@ -68,7 +69,7 @@ HS_EXPORT void* malloc(size_t n) noexcept {
   ++t.guard;
   void* p = g_next.malloc(n);
   --t.guard;
-  if (HS_LIKELY(p)) record_alloc(p, n, HS_RA);
+  if (HS_LIKELY(p)) record_alloc(p, n, HS_RA, HS_FP);
   return p;
 }
 
@@ -108,11 +109,11 @@ HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
   ++t.guard;
   void* p = g_next.calloc(n, m);  // overflow: NULL + ENOMEM from libc, nothing recorded
   --t.guard;
-  if (HS_LIKELY(p)) record_alloc(p, n * m, HS_RA);
+  if (HS_LIKELY(p)) record_alloc(p, n * m, HS_RA, HS_FP);
   return p;
 }
 
-static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra) {
+static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra, uintptr_t fp) {
   ThreadState& t = tls;
   if (HS_UNLIKELY(pool_owns(p))) return realloc_from_pool(p, n);
   if (HS_UNLIKELY(t.guard)) return t.resolving || !g_next.realloc ? bootstrap_alloc(n, 16) : g_next.realloc(p, n);
@@ -121,7 +122,7 @@ static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra) {
     ++t.guard;
     void* q = g_next.realloc(nullptr, n);
     --t.guard;
-    if (q) record_alloc(q, n, ra);
+    if (q) record_alloc(q, n, ra, fp);
     return q;
   }
   // Take p out of the books before forwarding (its address may be reused the
@@ -138,11 +139,11 @@ static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra) {
     return nullptr;
   }
   record_release(old);
-  record_alloc(q, n, ra);
+  record_alloc(q, n, ra, fp);
   return q;
 }
 
-HS_EXPORT void* realloc(void* p, size_t n) noexcept { return realloc_impl(p, n, HS_RA); }
+HS_EXPORT void* realloc(void* p, size_t n) noexcept { return realloc_impl(p, n, HS_RA, HS_FP); }
 
 HS_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
   size_t total;
@@ -150,7 +151,7 @@ HS_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  return realloc_impl(p, total, HS_RA);
+  return realloc_impl(p, total, HS_RA, HS_FP);
 }
 
 HS_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
@@ -167,7 +168,7 @@ HS_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
   ++t.guard;
   int rc = g_next.posix_memalign(out, align, n);
   --t.guard;
-  if (rc == 0) record_alloc(*out, n, HS_RA);
+  if (rc == 0) record_alloc(*out, n, HS_RA, HS_FP);
   return rc;
 }
 
@@ -187,7 +188,7 @@ HS_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
     ++t.guard;                                                          \
     void* p = g_next.name args;                                         \
     --t.guard;                                                          \
-    if (p) record_alloc(p, size_expr, HS_RA);                           \
+    if (p) record_alloc(p, size_expr, HS_RA, HS_FP);                    \
     return p;                                                           \
   }
 HS_ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), n, align)
@@ -233,7 +234,9 @@ HS_EXPORT void free_aligned_sized(void* p, size_t align, size_t n) noexcept {
 HS_EXPORT int dlclose(void* handle) {
   if (HS_UNLIKELY(!g_next.dlclose)) next_resolve();
   if (!tls.guard) control_before_dlclose();  // keep the module's path and build-id
-  return g_next.dlclose(handle);             // unguarded: library destructors run here
+  int rc = g_next.dlclose(handle);           // unguarded: library destructors run here
+  control_after_dlclose();
+  return rc;
 }
 
 HS_EXPORT [[noreturn]] void exit(int status) noexcept {
@@ -279,7 +282,7 @@ void* realloc_from_pool(void* p, size_t n) {
 // guarded. On failure: the next throwing form, unguarded, so the new-handler
 // loop and bad_alloc behave exactly as without heapscope.
 template <class TryFn, class ThrowFn>
-HS_INLINE void* new_impl(size_t n, uintptr_t ra, TryFn try_alloc, ThrowFn throw_alloc) {
+HS_INLINE void* new_impl(size_t n, uintptr_t ra, uintptr_t fp, TryFn try_alloc, ThrowFn throw_alloc) {
   ThreadState& t = tls;
   ensure_cxx();
   if (HS_UNLIKELY(t.guard)) return throw_alloc();
@@ -287,21 +290,21 @@ HS_INLINE void* new_impl(size_t n, uintptr_t ra, TryFn try_alloc, ThrowFn throw_
   void* p = try_alloc();
   --t.guard;
   if (HS_LIKELY(p)) {
-    record_alloc(p, n, ra);
+    record_alloc(p, n, ra, fp);
     return p;
   }
   return throw_alloc();
 }
 
 template <class TryFn>
-HS_INLINE void* new_nothrow_impl(size_t n, uintptr_t ra, TryFn try_alloc) {
+HS_INLINE void* new_nothrow_impl(size_t n, uintptr_t ra, uintptr_t fp, TryFn try_alloc) {
   ThreadState& t = tls;
   ensure_cxx();
   if (HS_UNLIKELY(t.guard)) return try_alloc();
   ++t.guard;
   void* p = try_alloc();
   --t.guard;
-  if (HS_LIKELY(p)) record_alloc(p, n, ra);
+  if (HS_LIKELY(p)) record_alloc(p, n, ra, fp);
   return p;
 }
 
@@ -324,7 +327,7 @@ const std::nothrow_t kNothrow{};
 
 HS_EXPORT void* operator new(size_t n) {
   return new_impl(
-      n, HS_RA,
+      n, HS_RA, HS_FP,
       [&]() -> void* {
         return g_cxx_is_libstdcxx || !g_next.nw_nt ? g_next.malloc(nz(n)) : g_next.nw_nt(n, kNothrow);
       },
@@ -332,33 +335,33 @@ HS_EXPORT void* operator new(size_t n) {
 }
 HS_EXPORT void* operator new[](size_t n) {
   return new_impl(
-      n, HS_RA,
+      n, HS_RA, HS_FP,
       [&]() -> void* {
         return g_cxx_is_libstdcxx || !g_next.na_nt ? g_next.malloc(nz(n)) : g_next.na_nt(n, kNothrow);
       },
       [&]() -> void* { return g_next.na ? g_next.na(n) : (no_cxx_runtime("operator new[]"), nullptr); });
 }
 HS_EXPORT void* operator new(size_t n, const std::nothrow_t& nt) noexcept {
-  return new_nothrow_impl(n, HS_RA, [&]() -> void* { return g_next.nw_nt ? g_next.nw_nt(n, nt) : g_next.malloc(nz(n)); });
+  return new_nothrow_impl(n, HS_RA, HS_FP, [&]() -> void* { return g_next.nw_nt ? g_next.nw_nt(n, nt) : g_next.malloc(nz(n)); });
 }
 HS_EXPORT void* operator new[](size_t n, const std::nothrow_t& nt) noexcept {
-  return new_nothrow_impl(n, HS_RA, [&]() -> void* { return g_next.na_nt ? g_next.na_nt(n, nt) : g_next.malloc(nz(n)); });
+  return new_nothrow_impl(n, HS_RA, HS_FP, [&]() -> void* { return g_next.na_nt ? g_next.na_nt(n, nt) : g_next.malloc(nz(n)); });
 }
 HS_EXPORT void* operator new(size_t n, std::align_val_t al) {
   return new_impl(
-      n, HS_RA, [&]() -> void* { return g_next.nw_al_nt ? g_next.nw_al_nt(n, al, kNothrow) : nullptr; },
+      n, HS_RA, HS_FP, [&]() -> void* { return g_next.nw_al_nt ? g_next.nw_al_nt(n, al, kNothrow) : nullptr; },
       [&]() -> void* { return g_next.nw_al ? g_next.nw_al(n, al) : (no_cxx_runtime("aligned operator new"), nullptr); });
 }
 HS_EXPORT void* operator new[](size_t n, std::align_val_t al) {
   return new_impl(
-      n, HS_RA, [&]() -> void* { return g_next.na_al_nt ? g_next.na_al_nt(n, al, kNothrow) : nullptr; },
+      n, HS_RA, HS_FP, [&]() -> void* { return g_next.na_al_nt ? g_next.na_al_nt(n, al, kNothrow) : nullptr; },
       [&]() -> void* { return g_next.na_al ? g_next.na_al(n, al) : (no_cxx_runtime("aligned operator new[]"), nullptr); });
 }
 HS_EXPORT void* operator new(size_t n, std::align_val_t al, const std::nothrow_t& nt) noexcept {
-  return new_nothrow_impl(n, HS_RA, [&]() -> void* { return g_next.nw_al_nt ? g_next.nw_al_nt(n, al, nt) : nullptr; });
+  return new_nothrow_impl(n, HS_RA, HS_FP, [&]() -> void* { return g_next.nw_al_nt ? g_next.nw_al_nt(n, al, nt) : nullptr; });
 }
 HS_EXPORT void* operator new[](size_t n, std::align_val_t al, const std::nothrow_t& nt) noexcept {
-  return new_nothrow_impl(n, HS_RA, [&]() -> void* { return g_next.na_al_nt ? g_next.na_al_nt(n, al, nt) : nullptr; });
+  return new_nothrow_impl(n, HS_RA, HS_FP, [&]() -> void* { return g_next.na_al_nt ? g_next.na_al_nt(n, al, nt) : nullptr; });
 }
 
 // Deletes: libstdc++'s are all free(); otherwise the same form of the next

@@ -44,7 +44,7 @@ void account_free(const LiveInfo& info) {
   r->side->sampled_inuse.fetch_sub(1, rl);
 }
 
-void record_alloc_slow(void* p, size_t size, uintptr_t ra) {
+void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   ThreadState& t = tls;
   int saved_errno = errno;
   Guard guard;  // the unwinder and pthread_getattr_np may allocate
@@ -55,7 +55,7 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra) {
   g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
   const uint32_t max = g_cfg.depth;
   uintptr_t buf[max + kCaptureSkip];  // fixed array on the stack: no lock held yet
-  CaptureResult c = capture_stack(buf, max, ra, g_cfg.unwinder);
+  CaptureResult c = capture_stack(buf, max, ra, fp, g_cfg.unwinder);
   if (HS_UNLIKELY(c.depth == 0)) bump(g_counters.unwind_failures);
   if (c.truncated) bump(g_counters.truncated_stacks);
   StackRec* r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);

@@ -17,14 +17,15 @@
 #include "thread_state.h"
 
 namespace hs {
-HS_NOINLINE void record_alloc_slow(void* p, size_t size, uintptr_t ra);
+HS_NOINLINE void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp);
 HS_NOINLINE void record_free_slow(void* p);
 
 // HOT PATH: after every successful allocation. Budget in full mode: a TLS
 // counter, two relaxed loads, then the slow path (capture, intern, insert,
 // four relaxed adds). In sampled mode unsampled blocks stop at the sampler's
 // TLS subtract.
-HS_INLINE void record_alloc(void* p, size_t size, uintptr_t ra) {
+// ra, fp: the hook's return address and frame address (see capture.h).
+HS_INLINE void record_alloc(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   ThreadState& t = tls;
   count_hook_call(t);
   int st = g_run_state.load(std::memory_order_relaxed);
@@ -37,7 +38,7 @@ HS_INLINE void record_alloc(void* p, size_t size, uintptr_t ra) {
   }
   if (HS_UNLIKELY(!g_recording.load(std::memory_order_relaxed))) return;
   if (g_cfg.sample_period && !sampler_take(t, size, g_cfg.sample_period)) return;
-  record_alloc_slow(p, size, ra);
+  record_alloc_slow(p, size, ra, fp);
 }
 
 // HOT PATH: before every free is forwarded. Frees are accounted even while

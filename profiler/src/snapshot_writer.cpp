@@ -185,7 +185,10 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   }
   const char* alloc = allocator_name();
   b.put_pair("allocator", alloc, strlen(alloc));
-  const char* unw = g_cfg.unwinder == Unwinder::fp ? "fp" : "libunwind";
+  const char* unw = g_cfg.unwinder == Unwinder::fp          ? "fp"
+                    : g_cfg.unwinder == Unwinder::cfi     ? "cfi"
+                    : g_cfg.unwinder == Unwinder::check   ? "cfi+check"
+                                                           : "libunwind";
   b.put_pair("unwinder", unw, strlen(unw));
   b.put_pair("heapscope_version", HEAPSCOPE_VERSION_STRING, strlen(HEAPSCOPE_VERSION_STRING));
   struct utsname u;

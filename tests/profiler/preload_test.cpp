@@ -80,7 +80,7 @@ TEST(Preload, EveryHookExactTotalsAndPlainSemantics) {
   EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_EXIT);
   EXPECT_EQ(s.header.mode, (uint32_t)HS_MODE_FULL);
   EXPECT_EQ(s.meta["allocator"], "glibc");
-  EXPECT_EQ(s.meta["unwinder"], "libunwind");
+  EXPECT_EQ(s.meta["unwinder"], "cfi");
   EXPECT_NE(s.meta["cmdline"].find("hs_prog_every_hook"), std::string::npos);
   for (const char* k : {"hook_calls", "before_start_blocks", "before_start_bytes", "unknown_frees", "truncated_stacks",
                         "unwind_failures", "dropped_events", "stack_table_full", "self_memory_bytes", "snapshot_ns",
@@ -106,8 +106,21 @@ TEST(Preload, EveryHookWithFramePointerUnwinder) {
   EXPECT_EQ(s.meta["unwinder"], "fp");
 }
 
+TEST(Preload, CfiUnwinderAgreesWithLibunwind) {
+  // HEAPSCOPE_UNWIND=check walks every stack both ways and reports differences.
+  Env env("check");
+  for (std::vector<std::string> argv : {std::vector<std::string>{HS_PROG_EVERY_HOOK},
+                                        {HS_PROG_SCENARIOS, "threads"},
+                                        {HS_PROG_SCENARIOS, "dlopen", HS_DL_LIB},
+                                        {HS_PROG_SCENARIOS, "exit_map"}}) {
+    RunResult r = env.run(argv, {"HEAPSCOPE_UNWIND=check", "HEAPSCOPE_AT_EXIT=0"});
+    EXPECT_TRUE(r.exited(0)) << argv[0] << ": " << r.err;
+    EXPECT_EQ(r.err.find("unwind check"), std::string::npos) << argv[0] << ": " << r.err;
+  }
+}
+
 TEST(Preload, AttributionStartsAtTheUsersFrame) {
-  for (const char* unwind : {"libunwind", "fp"}) {
+  for (const char* unwind : {"cfi", "libunwind", "fp"}) {
     Env env(std::string("attr-") + unwind);
     RunResult r = env.run({HS_PROG_SCENARIOS, "attribution"}, {std::string("HEAPSCOPE_UNWIND=") + unwind});
     ASSERT_TRUE(r.exited(0)) << r.err;

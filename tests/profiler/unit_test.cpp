@@ -11,7 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "cfi_unwind.h"
 #include "config.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <algorithm>
 #include "control.h"
 #include "counters.h"
 #include "hsnap_parse.h"
@@ -226,7 +231,7 @@ struct Books {
 };
 
 __attribute__((noinline)) void record_here(void* p, size_t n) {
-  record_alloc(p, n, (uintptr_t)__builtin_return_address(0));
+  record_alloc(p, n, (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0));
   asm volatile("");
 }
 }  // namespace
@@ -367,6 +372,71 @@ TEST(SnapshotWriter, SequenceNumbersIncreaseAndNamesFollowTheContract) {
   EXPECT_EQ(strlen(tiny), 7u);
 }
 
+// ---- the cfi unwinder, cross-checked against libunwind ------------------------------
+
+namespace {
+struct Walks {
+  std::vector<uintptr_t> cfi, unw;
+  int cfi_n = -2;
+};
+__attribute__((noinline)) void walk_here(Walks* w) {
+  // As a hook does: our own frame address; fp[1] is the return address into the caller.
+  const uintptr_t* fp = (const uintptr_t*)__builtin_frame_address(0);
+  uintptr_t buf[256];
+  bool more = false;
+  ThreadState ts{};
+  w->cfi_n = cfi_walk(fp, buf, 256, &more, ts);
+  if (w->cfi_n > 0) w->cfi.assign(buf, buf + w->cfi_n);
+  void* ub[256];
+  int n = unw_backtrace(ub, 256);
+  for (int i = 0; i < n; ++i) w->unw.push_back((uintptr_t)ub[i]);
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline)) int recurse(int d, Walks* w, char* scratch) {
+  char local[64 + 16 * (d % 5)];  // frames of different sizes
+  local[0] = (char)d;
+  if (d == 0) {
+    walk_here(w);
+    return local[0] + scratch[0];
+  }
+  int r = recurse(d - 1, w, local) + 1;
+  asm volatile("" ::"r"(local) : "memory");
+  return r;
+}
+}  // namespace
+
+TEST(CfiUnwind, MatchesLibunwind) {
+  ASSERT_TRUE(cfi_init());
+  for (int depth : {0, 3, 17, 40}) {
+    Walks w;
+    char s[1] = {0};
+    recurse(depth, &w, s);
+    ASSERT_GT(w.cfi_n, 0) << "depth " << depth;
+    // libunwind's list starts inside walk_here; ours at its caller.
+    auto at = std::find(w.unw.begin(), w.unw.end(), w.cfi[0]);
+    ASSERT_NE(at, w.unw.end());
+    std::vector<uintptr_t> tail(at, w.unw.end());
+    EXPECT_EQ(w.cfi, tail) << "depth " << depth;
+  }
+}
+
+TEST(CfiUnwind, ThreadsAndTruncation) {
+  std::thread([] {
+    Walks w;
+    char s[1] = {0};
+    recurse(10, &w, s);
+    ASSERT_GT(w.cfi_n, 0);
+    auto at = std::find(w.unw.begin(), w.unw.end(), w.cfi[0]);
+    ASSERT_NE(at, w.unw.end());
+    EXPECT_EQ(w.cfi, std::vector<uintptr_t>(at, w.unw.end()));
+  }).join();
+  uintptr_t buf[4];
+  bool more = false;
+  ThreadState ts{};
+  EXPECT_EQ(cfi_walk((const uintptr_t*)__builtin_frame_address(0), buf, 4, &more, ts) , 1 > 0 ? 4 : 0);
+  EXPECT_TRUE(more);
+}
+
 // ---- options and log ---------------------------------------------------------------
 
 namespace {
@@ -411,7 +481,7 @@ TEST(Options, InvalidValuesKeepDefaults) {
   EXPECT_EQ(c.sample_period, 0u);
   EXPECT_EQ(c.depth, 64u);
   EXPECT_TRUE(c.at_exit);
-  EXPECT_EQ(c.unwinder, Unwinder::libunwind);
+  EXPECT_EQ(c.unwinder, Unwinder::cfi);
 }
 
 TEST(Options, SignalNames) {
