@@ -54,7 +54,8 @@ inline Site site(std::vector<uint64_t> pcs, int64_t inuse_b, int64_t inuse_n, in
   return s;
 }
 
-// NEW: three sites in /opt/demo/app (0x400000-0x500000, build-id abcd) and libc.
+// NEW: three sites in /opt/demo/app (code at 0x400000-0x500000 between a
+// read-only and a data range, build-id abcd) and libc.
 //   A: push_back (inlined into cache_insert) <- handle_request <- main: 3000 B / 3 live, 5000 / 5 allocated
 //   B: make_buffer <- handle_request <- main: 1024 / 1 live
 //   C: malloc <- main: nothing live, 700 / 7 allocated
@@ -67,7 +68,7 @@ inline Profile new_profile() {
   app.path = "/opt/demo/app";
   app.build_id = "abcd0123";
   app.main = true;
-  app.ranges = {{0x400000, 0x500000, 0, 5}};
+  app.ranges = {{0x3ff000, 0x400000, 0, 4}, {0x400000, 0x500000, 0x1000, 5}, {0x500000, 0x501000, 0x101000, 6}};
   Module libc;
   libc.path = "/lib/x86_64-linux-gnu/libc.so.6";
   libc.build_id = "ffee";

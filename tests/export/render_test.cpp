@@ -181,8 +181,10 @@ TEST(Pprof, SamplesLocationsLinesMappings) {
   EXPECT_EQ(a.location_id(2), p.sample(1).location_id(2));
   EXPECT_EQ(p.location_size(), 5);
   EXPECT_EQ(p.function_size(), 6);
-  // Mappings: main module first, with its build-id; libc's location maps to libc.
+  // Mappings: the executable ranges only, main module first, with its
+  // build-id; libc's location maps to libc.
   ASSERT_EQ(p.mapping_size(), 2);
+  EXPECT_EQ(p.mapping(0).file_offset(), 0x1000u);
   EXPECT_EQ(st[p.mapping(0).filename()], "/opt/demo/app");
   EXPECT_EQ(st[p.mapping(0).build_id()], "abcd0123");
   EXPECT_EQ(p.mapping(0).memory_start(), 0x400000u);

@@ -37,8 +37,12 @@ class Builder {
     for (const auto& m : p.modules)
       if (!m.main) order.push_back(&m);
     for (const Module* m : order) {
+      // Code lives in the executable ranges; keep only those when the
+      // module says which they are (return addresses never point elsewhere).
+      bool any_exec = false;
+      for (const auto& r : m->ranges) any_exec = any_exec || (r.flags & 1);
       for (const auto& r : m->ranges) {
-        if (r.end <= r.start) continue;
+        if (r.end <= r.start || (any_exec && !(r.flags & 1))) continue;
         std::string dedupe = m->path + '\0' + m->build_id + '\0' + std::to_string(r.start) + '\0' +
                              std::to_string(r.end);
         uint64_t id;
