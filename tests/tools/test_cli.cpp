@@ -249,3 +249,14 @@ TEST_F(Cli, RunMechanicsWithoutTheProfiler) {
                                dir.path);
   EXPECT_EQ(term.status, 128 + 15) << term.err;
 }
+
+TEST_F(Cli, JsonSurvivesBytesThatAreNotUtf8) {
+  auto b = series::snapshot(series::bias_for(0), 1, 1, {{0, 10, 1, 10, 1}});
+  b.modules[0].path = "/nonexistent/\xff\xfe-app";
+  std::string bad = dir.path + "/bad-utf8.hsnap";
+  ASSERT_TRUE(b.write(bad));
+  RunResult r = hs("report --json " + bad);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["sites"][0]["frames"][0]["module"], "/nonexistent/\xef\xbf\xbd\xef\xbf\xbd-app");
+}

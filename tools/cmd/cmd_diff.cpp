@@ -37,7 +37,7 @@ void add_diff(CLI::App& app) {
     std::vector<std::string> notes = sp[0].notes;
     notes.insert(notes.end(), sp[1].notes.begin(), sp[1].notes.end());
     print_notes(notes);
-    if (opt->json) std::cout << diff_json(sp[0], sp[1], d).dump(2) << "\n";
+    if (opt->json) std::cout << json_text(diff_json(sp[0], sp[1], d)) << "\n";
     else render_diff_text(std::cout, sp[0], sp[1], d);
   });
 }

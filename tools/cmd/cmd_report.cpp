@@ -34,7 +34,7 @@ void add_report(CLI::App& app) {
     SymbolizedProfile sp = symbolize_profile(p, /*with_frames=*/false);
     ReportResult r = make_report(sp, size_t(opt->top));
     print_notes(sp.notes);
-    if (opt->json) std::cout << report_json(sp, r).dump(2) << "\n";
+    if (opt->json) std::cout << json_text(report_json(sp, r)) << "\n";
     else render_report_text(std::cout, sp, r);
   });
 }

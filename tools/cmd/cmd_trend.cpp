@@ -57,7 +57,7 @@ void add_trend(CLI::App& app) {
       if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
     t.notes = notes;
     print_notes(t.notes);
-    if (opt->json) std::cout << trend_json(t).dump(2) << "\n";
+    if (opt->json) std::cout << json_text(trend_json(t)) << "\n";
     else render_trend_text(std::cout, t);
   });
 }

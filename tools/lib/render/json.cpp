@@ -106,4 +106,8 @@ json trend_json(const TrendResult& t) {
               {"notes", t.notes}};
 }
 
+std::string json_text(const json& j) {
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace heapscope

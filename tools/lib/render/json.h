@@ -7,6 +7,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "analyze/diff.h"
@@ -23,5 +24,9 @@ nlohmann::ordered_json report_json(const SymbolizedProfile& profile, const Repor
 nlohmann::ordered_json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now,
                          const DiffResult& d);
 nlohmann::ordered_json trend_json(const TrendResult& t);
+
+// Pretty-printed text of j; bytes that are not UTF-8 (paths and names come
+// from the profiled process) are replaced by U+FFFD instead of throwing.
+std::string json_text(const nlohmann::ordered_json& j);
 
 }  // namespace heapscope
