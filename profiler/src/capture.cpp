@@ -70,13 +70,13 @@ static HS_NOINLINE void check_against_libunwind(const uintptr_t* cfi, int n, uin
 }
 
 HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp,
-                                        Unwinder how) {
+                                        Unwinder how, ReadLog* log) {
   if ((how == Unwinder::cfi || how == Unwinder::check) && fp && ((const uintptr_t*)fp)[1] == ra) {
     bool more = false;
-    int n = cfi_walk((const uintptr_t*)fp, buf, (int)max_depth, &more, tls);
+    int n = cfi_walk((const uintptr_t*)fp, buf, (int)max_depth, &more, tls, log);
     if (n > 0) {
       if (how == Unwinder::check) check_against_libunwind(buf, n, max_depth, ra);
-      return {buf, (uint32_t)n, more};
+      return {buf, (uint32_t)n, more, true};
     }
     // -1: a frame this walker does not handle; libunwind takes the whole stack.
   }
@@ -94,6 +94,6 @@ HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uint
   bool truncated = false;
   if (depth > max_depth) depth = max_depth, truncated = true;
   else if (n == cap) truncated = true;
-  return {buf + start, depth, truncated};
+  return {buf + start, depth, truncated, false};
 }
 }  // namespace hs

@@ -8,6 +8,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "cfi_unwind.h"
 #include "config.h"
 #include "thread_state.h"
 
@@ -21,13 +22,15 @@ struct CaptureResult {
   const uintptr_t* pcs;  // points into the caller's buffer
   uint32_t depth;
   bool truncated;  // the depth limit cut the stack
+  bool by_cfi;     // walked by cfi_walk (its ReadLog is then complete)
 };
 // buf must hold max_depth + kCaptureSkip entries. `ra` is the hook's own
 // return address (a pc in the user's frame): frames before it are the
 // profiler's and are dropped. `fp` is the hook's frame address (fp[0] the
 // caller's rbp, fp[1] == ra); the cfi unwinder starts there and falls back
 // to libunwind for stacks it cannot walk.
-CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp, Unwinder how);
+CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp, Unwinder how,
+                            ReadLog* log = nullptr);
 
 // The frame-pointer walk alone (exposed for tests): at most `max` frames.
 int fp_walk(uintptr_t* out, int max, ThreadState& t);

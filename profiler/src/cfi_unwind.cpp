@@ -342,8 +342,7 @@ void cfi_forget_all() {
 
 // HOT PATH (every recorded allocation). Budget per frame on a cache hit: one
 // hash probe, two or three loads from the stack, bounds checks.
-int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadState& t) {
-  *more = false;
+bool cfi_stack_bounds(ThreadState& t) {
   if (HS_UNLIKELY(t.stack_known == 0)) {
     pthread_attr_t attr;
     void* addr = nullptr;
@@ -358,9 +357,22 @@ int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadSta
       pthread_attr_destroy(&attr);
     }
   }
-  if (t.stack_known != 1) return -1;
+  return t.stack_known == 1;
+}
+
+int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadState& t, ReadLog* log) {
+  *more = false;
+  if (!cfi_stack_bounds(t)) return -1;
   const uintptr_t lo = t.stack_lo, hi = t.stack_hi;
   auto in_stack = [&](uintptr_t a) { return a >= lo && a <= hi - 8 && !(a & 7); };
+  auto load = [&](uintptr_t a) {
+    uintptr_t v = *(const uintptr_t*)a;
+    if (log) {
+      if (log->n < log->cap) log->addr[log->n] = a, log->val[log->n++] = v;
+      else log->overflow = true;
+    }
+    return v;
+  };
   if (!in_stack((uintptr_t)fp) || !in_stack((uintptr_t)fp + 8)) return -1;
   uintptr_t rip = fp[1], rsp = (uintptr_t)fp + 16, rbp = fp[0];
   int n = 0;
@@ -380,9 +392,9 @@ int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadSta
     if (r.rbp_saved) {
       uintptr_t rbp_at = cfa + (intptr_t)r.rbp_off;
       if (!in_stack(rbp_at)) return -1;
-      rbp = *(const uintptr_t*)rbp_at;
+      rbp = load(rbp_at);
     }
-    rip = *(const uintptr_t*)ra_at;
+    rip = load(ra_at);
     rsp = cfa;
   }
   return n;

@@ -22,6 +22,16 @@ bool cfi_init();  // maps the rule cache; false: cfi_walk always returns -1
 // fp[1] = the return address into the caller. Writes up to `max` return
 // addresses (innermost first) and returns their count, or -1 when this stack
 // needs libunwind. *more: the walk stopped at `max` with frames left.
-int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadState& t);
+// `log` (optional) receives the address and value of every stack word the
+// walk read: the walk is a pure function of fp, those words and the rule
+// cache, which is what lets stack_memo replay it exactly.
+struct ReadLog {
+  uintptr_t* addr;
+  uintptr_t* val;
+  int n, cap;
+  bool overflow;
+};
+int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadState& t, ReadLog* log = nullptr);
+bool cfi_stack_bounds(ThreadState& t);  // fills t.stack_lo/hi once; false if unknown
 void cfi_forget_all();  // module list changed (dlclose)
 }  // namespace hs

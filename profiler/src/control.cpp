@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "cfi_unwind.h"
+#include "stack_memo.h"
 #include "counters.h"
 #include "heapinfo.h"
 #include "live_table.h"
@@ -365,6 +366,7 @@ void control_init(void* own_malloc) {
   capture_init();
   if ((g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && !cfi_init())
     g_cfg.unwinder = Unwinder::libunwind;
+  memo_init();
   if (!record_init()) {
     log_line("cannot map memory for the tracking tables (errno %d); tracking is off", errno);
     g_run_state.store(kDisabled);
@@ -398,9 +400,13 @@ void control_before_dlclose() {
   Guard guard;
   modules_refresh();
   cfi_forget_all();  // the unwind rules of the library going away
+  memo_forget_all();
 }
 
 void control_after_dlclose() {
-  if (g_run_state.load(std::memory_order_relaxed) == kActive) cfi_forget_all();
+  if (g_run_state.load(std::memory_order_relaxed) == kActive) {
+    cfi_forget_all();
+    memo_forget_all();
+  }
 }
 }  // namespace hs

@@ -4,6 +4,8 @@
 #include <errno.h>
 
 #include "capture.h"
+#include "log.h"
+#include "stack_memo.h"
 #include "hsnap_format.h"
 #include "stack_table.h"
 
@@ -44,6 +46,18 @@ void account_free(const LiveInfo& info) {
   r->side->sampled_inuse.fetch_sub(1, rl);
 }
 
+// HEAPSCOPE_UNWIND=check: a memo hit must give the stack a fresh walk gives.
+static HS_NOINLINE StackRec* memo_checked(StackRec* memo, uintptr_t ra, uintptr_t fp) {
+  static std::atomic<int> reported{0};
+  const uint32_t max = g_cfg.depth;
+  uintptr_t buf[max + kCaptureSkip];
+  CaptureResult c = capture_stack(buf, max, ra, fp, Unwinder::cfi);
+  StackRec* fresh = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
+  if (fresh != memo && reported.fetch_add(1) < 20)
+    log_line("unwind check: the stack memo returned stack %u, a fresh walk gives %u", memo->id, fresh->id);
+  return fresh;
+}
+
 void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   ThreadState& t = tls;
   int saved_errno = errno;
@@ -53,12 +67,24 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     bump(g_counters.threads_seen);
   }
   g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
-  const uint32_t max = g_cfg.depth;
-  uintptr_t buf[max + kCaptureSkip];  // fixed array on the stack: no lock held yet
-  CaptureResult c = capture_stack(buf, max, ra, fp, g_cfg.unwinder);
-  if (HS_UNLIKELY(c.depth == 0)) bump(g_counters.unwind_failures);
-  if (c.truncated) bump(g_counters.truncated_stacks);
-  StackRec* r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
+  const bool cfi = (g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && fp &&
+                   ((const uintptr_t*)fp)[1] == ra;
+  // A remembered stack whose every input word is unchanged: no walk at all.
+  StackRec* r = cfi ? memo_lookup(t, fp, ra) : nullptr;
+  if (r && g_cfg.unwinder == Unwinder::check) r = memo_checked(r, ra, fp);
+  if (r) {
+    if (r->flags & HS_STACK_TRUNCATED) bump(g_counters.truncated_stacks);
+  } else {
+    const uint32_t max = g_cfg.depth;
+    uintptr_t buf[max + kCaptureSkip];  // fixed array on the stack: no lock held yet
+    uintptr_t log_addr[kMemoWords], log_val[kMemoWords];
+    ReadLog log{log_addr, log_val, 0, kMemoWords, false};
+    CaptureResult c = capture_stack(buf, max, ra, fp, g_cfg.unwinder, cfi ? &log : nullptr);
+    if (HS_UNLIKELY(c.depth == 0)) bump(g_counters.unwind_failures);
+    if (c.truncated) bump(g_counters.truncated_stacks);
+    r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
+    if (c.by_cfi && !log.overflow) memo_store(t, fp, ra, log, r);
+  }
   if (size > kMaxTrackedSize) size = kMaxTrackedSize;
   LiveInfo old;
   int ins = g_live.insert((uintptr_t)p, size, g_stacks.ref_of(r), &old);

@@ -1,0 +1,117 @@
+// stack_memo.cpp -- see stack_memo.h.
+#include "stack_memo.h"
+
+#include <atomic>
+#include <pthread.h>
+#include <string.h>
+
+#include "arena.h"
+
+namespace hs {
+namespace {
+constexpr int kEntries = 64;
+struct Entry {
+  uintptr_t fp, ra, rbp0;
+  StackRec* rec;
+  uint32_t n, generation;
+  uint32_t misses;  // consecutive misses: an entry is replaced after the second (thrash guard)
+  uintptr_t addr[kMemoWords];
+  uintptr_t val[kMemoWords];
+};
+struct Memo {
+  Memo* next_free;
+  Entry e[kEntries];
+};
+constexpr size_t kMemoBytes = (sizeof(Memo) + 4095) & ~(size_t)4095;
+void* const kDisabled = (void*)1;
+
+pthread_key_t g_key;
+bool g_key_ok = false;
+std::atomic<uint32_t> g_generation{1};
+std::atomic<bool> g_free_lock{false};
+Memo* g_free = nullptr;
+
+void lock() {
+  while (g_free_lock.exchange(true, std::memory_order_acquire)) __builtin_ia32_pause();
+}
+void unlock() { g_free_lock.store(false, std::memory_order_release); }
+
+void on_thread_exit(void* p) {
+  tls.memo = kDisabled;  // allocations later in this thread's exit go without a memo
+  Memo* m = (Memo*)p;
+  lock();
+  m->next_free = g_free;
+  g_free = m;
+  unlock();
+}
+
+Memo* get(ThreadState& t) {
+  if (HS_LIKELY(t.memo != nullptr)) return t.memo == kDisabled ? nullptr : (Memo*)t.memo;
+  t.memo = kDisabled;
+  if (!g_key_ok) return nullptr;
+  lock();
+  Memo* m = g_free;
+  if (m) g_free = m->next_free;
+  unlock();
+  if (!m) m = (Memo*)os_map(kMemoBytes);
+  if (!m) return nullptr;
+  memset(m->e, 0, sizeof m->e);
+  if (pthread_setspecific(g_key, m) != 0) {
+    lock();
+    m->next_free = g_free;
+    g_free = m;
+    unlock();
+    return nullptr;
+  }
+  t.memo = m;
+  return m;
+}
+
+HS_INLINE Entry& slot(Memo* m, uintptr_t fp, uintptr_t ra) {
+  return m->e[((fp ^ (ra * 0x9E3779B97F4A7C15ull)) >> 4) % kEntries];
+}
+}  // namespace
+
+bool memo_init() {
+  if (!g_key_ok) g_key_ok = pthread_key_create(&g_key, on_thread_exit) == 0;
+  return g_key_ok;
+}
+
+void memo_forget_all() { g_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// HOT PATH (every recorded allocation in cfi mode). Budget on a hit: one
+// entry probe and one compare per stack word the walk read (hot stack memory).
+StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
+  Memo* m = get(t);
+  if (!m) return nullptr;
+  Entry& e = slot(m, fp, ra);
+  bool hit = e.fp == fp && e.ra == ra && e.generation == g_generation.load(std::memory_order_relaxed) &&
+             e.rbp0 == ((const uintptr_t*)fp)[0];
+  for (uint32_t i = 0; hit && i < e.n; ++i)
+    hit = *(const uintptr_t*)e.addr[i] == e.val[i];  // addresses inside this thread's stack
+  if (!hit) {
+    ++e.misses;
+    return nullptr;
+  }
+  e.misses = 0;
+  return e.rec;
+}
+
+void memo_store(ThreadState& t, uintptr_t fp, uintptr_t ra, const ReadLog& log, StackRec* rec) {
+  Memo* m = get(t);
+  if (!m || log.overflow || log.n > kMemoWords) return;
+  Entry& e = slot(m, fp, ra);
+  // Keep a live entry through one miss: two stacks taking turns on one slot
+  // would otherwise copy a whole entry on every allocation.
+  if (e.rec && e.generation == g_generation.load(std::memory_order_relaxed) && e.misses < 2) return;
+  e.misses = 0;
+  e.fp = fp;
+  e.ra = ra;
+  e.rbp0 = ((const uintptr_t*)fp)[0];
+  e.rec = rec;
+  e.n = (uint32_t)log.n;
+  e.generation = g_generation.load(std::memory_order_relaxed);
+  memcpy(e.addr, log.addr, sizeof(uintptr_t) * log.n);
+  memcpy(e.val, log.val, sizeof(uintptr_t) * log.n);
+}
+}  // namespace hs
