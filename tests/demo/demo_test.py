@@ -51,7 +51,12 @@ class Server:
                         threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True)]
         for t in self.readers:
             t.start()
-        m = self.wait_line(r"listening on http://127\.0\.0\.1:(\d+)", timeout=20)
+        try:
+            m = self.wait_line(r"listening on http://127\.0\.0\.1:(\d+)", timeout=20)
+        except TestFailure:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         self.port = int(m.group(1))
 
     def _read(self, stream, sink):
