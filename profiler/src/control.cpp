@@ -213,17 +213,20 @@ void atfork_prepare() {
   if (g_run_state.load() != kActive) return;
   writer_lock();
   modules_lock();
+  memo_lock_for_fork();
   g_live.lock_all();
 }
 void atfork_parent() {
   if (g_run_state.load() != kActive) return;
   g_live.unlock_all();
+  memo_unlock_after_fork();
   modules_unlock();
   writer_unlock();
 }
 void atfork_child() {
   if (g_run_state.load() != kActive) return;
   g_live.unlock_all();
+  memo_unlock_after_fork();
   modules_after_fork_child();
   writer_after_fork_child();
   g_exit_done.store(0);

@@ -77,6 +77,9 @@ bool memo_init() {
   return g_key_ok;
 }
 
+void memo_lock_for_fork() { lock(); }
+void memo_unlock_after_fork() { unlock(); }
+
 void memo_forget_all() { g_generation.fetch_add(1, std::memory_order_relaxed); }
 
 // HOT PATH (every recorded allocation in cfi mode). Budget on a hit: one

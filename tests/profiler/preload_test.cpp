@@ -242,6 +242,14 @@ TEST(Preload, ForkChildWritesUnderItsOwnPid) {
   EXPECT_NE(find_site(cs, 1111, 1), nullptr);  // inherited from the parent
 }
 
+TEST(Preload, ForkWhileThreadsAllocateAndSnapshotsRun) {
+  Env env("fork-stress");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "fork_stress"}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;  // a deadlocked child would hang here: the ctest TIMEOUT catches it
+  EXPECT_NE(r.out.find("OK fork_stress"), std::string::npos);
+  for (auto& n : env.snaps()) must_parse(env.dir + "/" + n);
+}
+
 TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
   Env env("signal");
   RunResult r = env.run({HS_PROG_SCENARIOS, "signal"});

@@ -13,6 +13,7 @@
 //   short_threads N          N short-lived threads; snapshots after 100 and after N
 //   chdir                    chdir("/") then a snapshot (relative HEAPSCOPE_OUT)
 //   sampled                  estimates within 10% and live totals back to exactly the start
+//   fork_stress              30 forks while threads allocate/exit and snapshots run
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
@@ -217,6 +218,39 @@ int main(int argc, char** argv) {
     keep.shrink_to_fit();
     struct heapscope_totals c = totals();
     CHECK(c.inuse_bytes == a.inuse_bytes && c.inuse_count == a.inuse_count);  // back to exactly the start
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "fork_stress") {  // fork while other threads allocate and snapshots are taken
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 2; ++t)
+      th.emplace_back([&] {
+        while (!stop.load()) {
+          std::vector<std::string> v(50, std::string(100, 'x'));
+          std::thread([] { free(malloc(10)); }).join();  // thread exits: memo recycling
+        }
+      });
+    th.emplace_back([&] {
+      while (!stop.load()) {
+        char p[4096];
+        heapscope_snapshot_or_inactive(p, sizeof p);
+        usleep(1000);
+      }
+    });
+    for (int i = 0; i < 30; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        std::vector<std::string> v(100, std::string(50, 'y'));
+        std::thread([] { free(malloc(10)); }).join();
+        _exit(v.size() == 100 ? 0 : 1);
+      }
+      int st = -1;
+      waitpid(pid, &st, 0);
+      CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    stop.store(true);
+    for (auto& x : th) x.join();
+    printf("OK fork_stress\n");
     return g_fail ? 1 : 0;
   }
   if (mode == "chdir") {
