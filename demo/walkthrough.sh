@@ -25,7 +25,7 @@ build="${BUILD_DIR:-build}"
 rounds="${ROUNDS:-5}"
 per_round="${PER_ROUND:-20}"
 jobs="${JOBS:-2}"
-bounded_limit=10
+bounded_limit=$(( per_round < 10 ? per_round : 10 ))  # full after round 1
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
 say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
@@ -215,6 +215,7 @@ stop bounded
 
 # ---- 5. next ----------------------------------------------------------------
 say "Next, try:"
+tool="$(cd "$build" && pwd)/tools/heapscope"  # absolute: the reader may be elsewhere
 cat <<EOF
   $tool report $last --top 10
   $tool diff $first $last --top 10 --json
