@@ -250,6 +250,22 @@ TEST(Preload, ForkWhileThreadsAllocateAndSnapshotsRun) {
   for (auto& n : env.snaps()) must_parse(env.dir + "/" + n);
 }
 
+TEST(Preload, SignalFramesAndTinyThreadStacks) {
+  for (const char* unwind : {"cfi", "check", "libunwind", "fp"}) {
+    Env env(std::string("odd-") + unwind);
+    RunResult r = env.run({HS_PROG_SCENARIOS, "odd_stacks"}, {std::string("HEAPSCOPE_UNWIND=") + unwind});
+    ASSERT_TRUE(r.exited(0)) << unwind << ": " << r.err;
+    EXPECT_EQ(r.err.find("unwind check"), std::string::npos) << r.err;
+    auto snaps = env.snaps();
+    ASSERT_EQ(snaps.size(), 1u);
+    Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+    // The handler's 4321-byte blocks form one site (the signal frame unwinds the same way each time).
+    bool site = false;
+    for (const HsSite& x : s.sites) site |= x.alloc_bytes == 100 * 4321 && x.alloc_count == 100;
+    EXPECT_TRUE(site) << unwind;
+  }
+}
+
 TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
   Env env("signal");
   RunResult r = env.run({HS_PROG_SCENARIOS, "signal"});
