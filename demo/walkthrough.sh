@@ -120,6 +120,15 @@ stop() {
   wait "$run_pid" || rc=$?
   [ "$rc" -eq 0 ] || die "$name: exit status $rc after SIGINT, expected 0 (log: $out/$name.log)"
   grep -m1 'cleaned up' "$out/$name.log" || die "$name: no cleanup line in $out/$name.log"
+  local exit_snap="$out/$name.$server_pid.exit.hsnap"
+  if [ -e "$exit_snap" ]; then
+    "$tool" report "$exit_snap" --json >"$out/$name.exit.json"
+    python3 - "$out/$name.exit.json" "$exit_snap" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+print(f"exit snapshot, after the cleanup: {t['inuse_bytes'] / 1048576:.1f} MiB live in {t['inuse_count']} blocks ({sys.argv[2]})")
+EOF
+  fi
 }
 
 # per_request NAME DIFF_JSON REQUESTS MODE: prints and checks the growth per /leak.

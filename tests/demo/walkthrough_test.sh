@@ -30,6 +30,7 @@ expect "inserted at $src/demo/cache.cpp:$line"
 expect "leaky: 40 /leak requests between the first and the last snapshot"
 # Clean shutdowns and the flat fix.
 expect "[shutdown] SIGINT: cleaned up 40 entries"
+expect "exit snapshot, after the cleanup: 1.0 MiB live in"
 expect "bounded: 30 /leak requests between the first and the last snapshot"
 expect "std::map<long, CacheEntry>: +0 bytes = +0 bytes per request"
 expect "[shutdown] SIGINT: cleaned up 10 entries"
