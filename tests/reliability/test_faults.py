@@ -295,18 +295,18 @@ def test_triggers():
 
 
 def test_exit_race():
-    """Interval snapshots every 1 ms while the program exits, 40 times: no temp file may be left
+    """Interval snapshots every 1 ms while the program exits, 80 times: no temp file may be left
     (a background snapshot started after the exit snapshot is cut off by the process exit).
-    Before the fix about one run in four left one."""
+    Before the fix one run in 10 to 40 left one."""
     d = rel.tmpdir("exitrace")
-    for i in range(40):
-        r = rel.run([rel.prog("triggers"), "0.1"], preload=[rel.LIB],
+    for i in range(80):
+        r = rel.run([rel.prog("triggers"), "0.1", "-", "60"], preload=[rel.LIB],
                     env_extra={"HEAPSCOPE_OUT": d + "/hs", "HEAPSCOPE_INTERVAL": "0.001"}, timeout=30)
         check(r.rc == 0, "triggers\n" + r.describe())
     for path, _, _ in rel.snaps_in(d):
         rel.parse_snap(path)
     left = rel.leftovers(d)
-    check(not left, "%d runs that exited normally left %d temp files: %s" % (40, len(left), left[:5]))
+    check(not left, "%d runs that exited normally left %d temp files: %s" % (80, len(left), left[:5]))
 
 
 def test_kill9():

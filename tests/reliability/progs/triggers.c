@@ -3,7 +3,9 @@
  * the test adds interval snapshots (HEAPSCOPE_INTERVAL) and signal snapshots
  * (SIGUSR2 from outside), and exit writes one more. Two copies run at once
  * with the same HEAPSCOPE_OUT prefix.
- * Usage: triggers SECONDS READY_FILE   stdout: "api ok N failed M"; stderr: "API PATH" per success.
+ * Usage: triggers SECONDS [READY_FILE|-] [STACKS]
+ *   STACKS: first keep blocks from that many distinct call stacks (a bigger, slower snapshot).
+ * stdout: "api ok N failed M"; stderr: "API PATH" per success.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -13,11 +15,21 @@
 #include <unistd.h>
 #include "rel_api.h"
 
+static void* deep_keep[64];
+__attribute__((noinline)) static void deep(int d, int at) {
+  volatile int pad = d;
+  if (d == at) deep_keep[at] = malloc(32);
+  else deep(d + 1, at);
+  (void)pad;
+}
+
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 int main(int argc, char** argv) {
   double secs = argc > 1 ? atof(argv[1]) : 2;
   rel_init();
-  if (argc > 2) { int fd = open(argv[2], O_CREAT | O_WRONLY, 0644); if (fd >= 0) close(fd); }
+  if (argc > 2 && argv[2][0] != '-') { int fd = open(argv[2], O_CREAT | O_WRONLY, 0644); if (fd >= 0) close(fd); }
+  int stacks = argc > 3 ? atoi(argv[3]) : 0;
+  for (int k = 0; k < stacks && k < 64; k++) deep(0, k);
   void* keep[256] = {0};
   unsigned i = 0;
   int ok = 0, failed = 0;
@@ -35,5 +47,6 @@ int main(int argc, char** argv) {
   }
   printf("api ok %d failed %d\n", ok > 0 ? 1 : 0, failed);
   for (int k = 0; k < 256; k++) free(keep[k]);
+  for (int k = 0; k < 64; k++) free(deep_keep[k]);
   return 0;
 }
