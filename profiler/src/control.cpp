@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,42 @@
 namespace hs {
 namespace {
 int g_pipe[2] = {-1, -1};
+std::atomic<int> g_pipe_w{-1};  // what the signal handler writes to
+struct stat g_pipe_st[2];        // identity of our two pipe ends
+
+// Programs (daemons) close every descriptor they do not know, and may reuse
+// the numbers: the thread checks the pipe is still ours and makes a new one,
+// so the handler never writes into the program's files.
+bool pipe_is_ours() {
+  struct stat st;
+  for (int i = 0; i < 2; ++i)
+    if (g_pipe[i] < 0 || fstat(g_pipe[i], &st) != 0 || st.st_ino != g_pipe_st[i].st_ino ||
+        st.st_dev != g_pipe_st[i].st_dev)
+      return false;
+  return true;
+}
+
+bool make_pipe() {
+  g_pipe_w.store(-1);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    g_pipe[0] = g_pipe[1] = -1;  // poll() ignores -1; retried at the next check
+    return false;
+  }
+  // High descriptor numbers: out of the way of programs that count from 3.
+  for (int i = 0; i < 2; ++i) {
+    int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 900);
+    if (high >= 0) {
+      close(fds[i]);
+      fds[i] = high;
+    }
+    fstat(fds[i], &g_pipe_st[i]);
+  }
+  g_pipe[0] = fds[0];
+  g_pipe[1] = fds[1];
+  g_pipe_w.store(fds[1]);
+  return true;
+}
 bool g_thread_wanted = false;
 std::atomic<int> g_exit_done{0};
 std::atomic<bool> g_exiting{false};
@@ -90,7 +127,8 @@ bool parse_bytes(const char* s, uint64_t* out) {
 void on_signal(int) {
   int saved = errno;
   char c = 1;
-  if (g_pipe[1] >= 0) (void)!write(g_pipe[1], &c, 1);
+  int fd = g_pipe_w.load(std::memory_order_relaxed);
+  if (fd >= 0) (void)!write(fd, &c, 1);
   errno = saved;
 }
 
@@ -123,6 +161,10 @@ void* thread_main(void*) {
     int timeout = wake <= now ? 0 : (int)(wake - now);
     struct pollfd pfd{g_pipe[0], POLLIN, 0};
     int pr = poll(&pfd, 1, timeout);
+    if (pr > 0 && (pfd.revents & (POLLNVAL | POLLERR | POLLHUP))) {
+      if (!pipe_is_ours()) make_pipe();  // closed under us: a new one (the old numbers are not ours)
+      continue;
+    }
     bool exiting = g_exiting.load(std::memory_order_relaxed);
     if (pr > 0 && (pfd.revents & POLLIN)) {
       char drain[64];
@@ -152,6 +194,7 @@ void* thread_main(void*) {
     }
     if (now >= next_check) {
       next_check = now + 1000;
+      if (!pipe_is_ours()) make_pipe();
       struct sigaction cur;
       if (g_cfg.signal && !replaced_reported && sigaction(g_cfg.signal, nullptr, &cur) == 0 &&
           cur.sa_handler != on_signal) {
@@ -167,7 +210,7 @@ void* thread_main(void*) {
 }
 
 bool start_thread() {
-  if (pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!make_pipe()) {
     g_pipe[0] = g_pipe[1] = -1;
     log_line("cannot create the snapshot pipe: errno %d; signal, interval, stats and alert triggers are off", errno);
     return false;
@@ -185,6 +228,7 @@ bool start_thread() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) {
     log_line("cannot start the heapscope thread: errno %d; signal, interval, stats and alert triggers are off", rc);
+    g_pipe_w.store(-1);
     close(g_pipe[0]);
     close(g_pipe[1]);
     g_pipe[0] = g_pipe[1] = -1;
@@ -233,8 +277,11 @@ void atfork_child() {
   g_exiting.store(false);
   if (g_thread_wanted) {
     Guard guard;
-    if (g_pipe[0] >= 0) close(g_pipe[0]);
-    if (g_pipe[1] >= 0) close(g_pipe[1]);
+    g_pipe_w.store(-1);
+    if (pipe_is_ours()) {  // never close a descriptor the program has reused
+      close(g_pipe[0]);
+      close(g_pipe[1]);
+    }
     g_pipe[0] = g_pipe[1] = -1;
     start_thread();
   }

@@ -266,6 +266,13 @@ TEST(Preload, SignalFramesAndTinyThreadStacks) {
   }
 }
 
+TEST(Preload, ProgramClosingAllDescriptorsKeepsSnapshotsAndItsFiles) {
+  Env env("close-fds");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "close_fds"}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err << r.out;
+  EXPECT_NE(r.out.find("OK close_fds"), std::string::npos);
+}
+
 TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
   Env env("signal");
   RunResult r = env.run({HS_PROG_SCENARIOS, "signal"});

@@ -15,6 +15,7 @@
 //   sampled                  estimates within 10% and live totals back to exactly the start
 //   fork_stress              30 forks while threads allocate/exit and snapshots run
 //   odd_stacks               allocations in a signal handler and on a PTHREAD_STACK_MIN stack
+//   close_fds                closes every fd >= 3, then SIGUSR2 still snapshots
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
@@ -278,6 +279,29 @@ int main(int argc, char** argv) {
     struct heapscope_totals t = totals();
     CHECK(t.alloc_count >= 1100);
     printf("OK odd_stacks\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "close_fds") {  // a daemon closing every descriptor it did not open
+    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    std::string path = prefix() + ".own.txt";
+    FILE* f = fopen(path.c_str(), "w");  // may get heapscope's old descriptor numbers
+    CHECK(f != nullptr);
+    fputs("mine", f);
+    fflush(f);
+    usleep(1500 * 1000);  // heapscope's thread notices within a second and makes a new pipe
+    kill(getpid(), SIGUSR2);
+    std::string snap = prefix() + "." + std::to_string(getpid()) + ".0001.hsnap";
+    CHECK(wait_for(snap, 10000));
+    fclose(f);
+    std::string content;
+    FILE* r = fopen(path.c_str(), "r");
+    char buf[64] = {};
+    if (r) {
+      content = fgets(buf, sizeof buf, r) ? buf : "";
+      fclose(r);
+    }
+    CHECK(content == "mine");
+    printf("OK close_fds\n");
     return g_fail ? 1 : 0;
   }
   if (mode == "chdir") {
