@@ -126,7 +126,7 @@ def test_unwind():
     argv = [rel.prog("unwind_prog")]
     plain = rel.run(argv)
     check(plain.rc == 0, "unwind_prog plain\n" + plain.describe())
-    for extra in ({}, {"HEAPSCOPE_UNWIND": "fp"}, {"HEAPSCOPE_DEPTH": "512"},
+    for extra in ({}, {"HEAPSCOPE_UNWIND": "fp"}, {"HEAPSCOPE_UNWIND": "libunwind"}, {"HEAPSCOPE_DEPTH": "512"},
                   {"HEAPSCOPE_UNWIND": "fp", "HEAPSCOPE_DEPTH": "512"}, {"HEAPSCOPE_SAMPLE": "1"}):
         out = rel.tmpdir("unwind")
         e = {"HEAPSCOPE_OUT": out + "/hs"}
