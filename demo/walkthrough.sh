@@ -114,8 +114,8 @@ EOF
 # stop NAME: SIGINT to the server; `heapscope run` must exit 0 after the cleanup line.
 stop() {
   local name=$1 rc=0
-  echo "the server's own monitor lines (--monitor 2):"
-  grep '^\[monitor\]' "$out/$name.log" | tail -n 3 || echo "  (none yet: the run was shorter than 2 s)"
+  echo "the server's own monitor lines (--monitor 1):"
+  grep '^\[monitor\]' "$out/$name.log" | tail -n 3 || echo "  (none yet: the run was shorter than 1 s)"
   kill -INT "$server_pid"
   wait "$run_pid" || rc=$?
   [ "$rc" -eq 0 ] || die "$name: exit status $rc after SIGINT, expected 0 (log: $out/$name.log)"
@@ -176,7 +176,7 @@ trend_top=()
 
 # ---- 2-3. the leak ---------------------------------------------------------
 say "Starting leaky_server --cache leaky under heapscope run (snapshots in $out)"
-start leaky --cache leaky --monitor 2
+start leaky --cache leaky --monitor 1
 say "Driving /leak: $rounds rounds of $per_round requests, a snapshot after each"
 drive leaky
 leaky_snaps=("${snaps[@]}")
@@ -211,7 +211,7 @@ stop leaky
 
 # ---- 4. the fix --------------------------------------------------------------
 say "The fix: leaky_server --cache bounded --max-entries $bounded_limit, same load"
-start bounded --cache bounded --max-entries "$bounded_limit" --monitor 2
+start bounded --cache bounded --max-entries "$bounded_limit" --monitor 1
 drive bounded
 bounded_snaps=("${snaps[@]}")
 # From round 1 on the cache is at its limit: compare the last snapshot with that one.
