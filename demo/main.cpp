@@ -50,11 +50,14 @@ int serve(const demo::Options& options, const sigset_t& stop_signals) {
 
   demo::Monitor monitor(options.monitor_s, [&state] { return state.cache->stats().entries; });
 
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopping{false}, server_died{false};
   pthread_t main_thread = pthread_self();
   std::thread listener([&] {
     server.listen_after_bind();
-    if (!stopping) pthread_kill(main_thread, SIGTERM);  // the server died on its own: wake main
+    if (!stopping) {  // the server stopped on its own: wake main, which cleans up and fails
+      server_died = true;
+      pthread_kill(main_thread, SIGTERM);
+    }
   });
 
   int sig = 0;
@@ -62,6 +65,7 @@ int serve(const demo::Options& options, const sigset_t& stop_signals) {
   stopping = true;
   server.stop();
   listener.join();
+  if (server_died) std::fprintf(stderr, "leaky_server: the HTTP server stopped accepting connections\n");
 
   size_t entries = state.cache->clear();
   size_t listeners = state.emitter.clear();
@@ -70,7 +74,7 @@ int serve(const demo::Options& options, const sigset_t& stop_signals) {
   demo::log_line(std::string("[shutdown] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": cleaned up " +
                  std::to_string(entries) + " entries (" + std::to_string(listeners) + " listeners, " +
                  std::to_string(closures) + " closures, " + std::to_string(timers) + " timers)");
-  return 0;
+  return server_died ? 1 : 0;
 }
 
 }  // namespace
