@@ -32,6 +32,11 @@ struct CaptureResult {
 CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, uintptr_t fp, Unwinder how,
                             ReadLog* log = nullptr);
 
+// Without the hook's frame address (fp = 0): cfi falls back to libunwind.
+inline CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uintptr_t ra, Unwinder how) {
+  return capture_stack(buf, max_depth, ra, 0, how);
+}
+
 // The frame-pointer walk alone (exposed for tests): at most `max` frames.
 int fp_walk(uintptr_t* out, int max, ThreadState& t);
 }  // namespace hs
