@@ -207,3 +207,21 @@ TEST(Trend, SortsByTimeAndLeavesOutExitSnapshots) {
               "exit snapshots left out");
   }
 }
+
+TEST(Notes, SampledAndProfilerWarningsAreNeverSilent) {
+  auto b = series::snapshot(series::bias_for(0), 1, 1, {{0, 10, 1, 10, 1}});
+  b.header.mode = HS_MODE_SAMPLED;
+  b.header.sample_period = 524288;
+  b.stats = {{"hook_calls", 100}, {"dropped_events", 3}, {"unwind_failures", 0},
+             {"truncated_stacks", 2}, {"signal_handler_replaced", 1}};
+  Profile p = read_hsnap(b.bytes(), "n.hsnap");
+  EXPECT_EQ(profile_notes(p),
+            (std::vector<std::string>{
+                "n.hsnap: sampled profile (one sample per 524288 bytes on average); figures are "
+                "unbiased estimates",
+                "n.hsnap: profiler reports dropped_events = 3: allocation events were dropped; "
+                "figures are incomplete",
+                "n.hsnap: profiler reports truncated_stacks = 2: stacks were cut at the depth limit",
+                "n.hsnap: profiler reports signal_handler_replaced = 1: the program replaced the "
+                "profiler's snapshot signal handler"}));
+}

@@ -231,3 +231,25 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
   for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
+
+TEST_F(EndToEnd, SampledRunSaysItsFiguresAreEstimates) {
+  std::string out = dir_->path + "/sampled";
+  RunResult r = run_command("HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +
+                                " run --sample 1024 --out '" + out + "' -- " + kLeaky,
+                            dir_->path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  size_t at = r.err.find("snapshots go to " + out + ".");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  int pid = std::atoi(r.err.c_str() + at + 16 + out.size() + 1);
+  char name[64];
+  std::snprintf(name, sizeof name, ".%d.0004.hsnap", pid);
+  json j = hs_json("report --json " + out + name);
+  ASSERT_EQ(j["notes"].size(), 1u) << j["notes"].dump();
+  EXPECT_EQ(j["notes"][0], out + name +
+                               ": sampled profile (one sample per 1024 bytes on average); figures "
+                               "are unbiased estimates");
+  // Estimates, not exact: the map still leads, with a plausible figure.
+  expect_leak_site(j["sites"][0]);
+  EXPECT_GT(j["sites"][0]["inuse_bytes"].get<int64_t>(), 10 * node_);
+  EXPECT_LT(j["sites"][0]["inuse_bytes"].get<int64_t>(), 100 * node_);
+}

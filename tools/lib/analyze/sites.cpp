@@ -127,15 +127,16 @@ std::vector<std::string> profile_notes(const Profile& p) {
   };
   static const Warn warns[] = {
       {"dropped_events", "allocation events were dropped; figures are incomplete"},
-      {"unwind_failures", "stacks could not be unwound; their allocations have short stacks"},
+      {"unwind_failures", "stacks could not be unwound; those allocations have short stacks"},
       {"truncated_stacks", "stacks were cut at the depth limit"},
       {"stack_table_full", "the profiler's stack table was full; some sites are merged"},
-      {"unknown_frees", "frees of blocks the profiler never saw (allocated before it started?)"},
+      {"unknown_frees", "frees of blocks the profiler never saw (allocated before it started)"},
       {"signal_handler_replaced", "the program replaced the profiler's snapshot signal handler"},
   };
   for (const auto& w : warns)
     if (uint64_t v = stat(w.stat))
-      notes.push_back(p.path + ": " + std::to_string(v) + " " + w.text + " (" + w.stat + ")");
+      notes.push_back(p.path + ": profiler reports " + w.stat + " = " + std::to_string(v) + ": " +
+                      w.text);
   return notes;
 }
 
