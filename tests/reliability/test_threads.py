@@ -7,7 +7,7 @@
            allocate): no live block from the threads' code, every allocation of
            theirs counted, heapscope's own memory not growing with the thread count.
   unwind:  tiny stack, sigaltstack handler, code without unwind info and a frame
-           pointer into a PROT_NONE page: no crash, exact totals.
+           pointer into a PROT_NONE page, coroutines on heap stacks: no crash, exact totals.
   cancel:  a pending pthread_cancel never acts inside malloc (fp and libunwind unwinders).
   helgrind: valgrind --tool=helgrind on a 2-thread stress with interval snapshots
            reports no lock-order inversion.
@@ -144,7 +144,7 @@ def test_unwind():
                 check(hs["allocs"] == led["allocs"] and hs["bytes"] == led["bytes"] and hs["live"] == led["live"],
                       "unwind_prog case %s: heapscope %s, ledger %s" % (name, hs, led))
             cases += 1
-        check(cases == 5, "unwind_prog printed %d cases, expected 5\n%s" % (cases, r.describe()))
+        check(cases == 6, "unwind_prog printed %d cases, expected 6\n%s" % (cases, r.describe()))
         for path, _, _ in rel.snaps_in(out):
             rel.parse_snap(path)
 

@@ -5,6 +5,8 @@
  *   altsig: malloc/free in a SIGUSR1 handler running on a sigaltstack, raised with raise()
  *   nocfi:  malloc from an assembly function with no unwind info and %rbp -> PROT_NONE page
  *   nounwind: malloc from C compiled without unwind tables or frame pointers
+ *   ucontext: malloc in coroutines (makecontext/swapcontext) on heap-allocated stacks of 16 and
+ *             64 KiB, outside the thread's stack bounds, switching in the middle
  * stdout per case: "CASE ledger allocs=A bytes=B live=L heapscope allocs=.. bytes=.. live=.." (zeros when absent)
  */
 #define _GNU_SOURCE
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include "rel_api.h"
 
@@ -61,6 +64,18 @@ static void on_usr1(int s) {
   free(p);
   sig_keep = malloc(444);
 }
+
+static ucontext_t uc_main, uc_co[3];
+static void* uc_keep[3][60];
+__attribute__((noinline)) static void uc_work(int id, int d) {
+  if (d) { uc_work(id, d - 1); return; }
+  for (int i = 0; i < 60; i++) {
+    uc_keep[id][i] = malloc(50 + (size_t)i);
+    L.allocs++; L.bytes += 50 + (size_t)i; L.live++;
+    if (i % 10 == 0) swapcontext(&uc_co[id], &uc_main);
+  }
+}
+static void uc_entry(int id) { uc_work(id, id * 7); }
 
 int main(void) {
   rel_init();
@@ -116,5 +131,27 @@ int main(void) {
   for (int i = 0; i < 50; i += 5) { rel_nounwind_free(keep[i]); L.live--; }
   end("nounwind");
   for (int i = 0; i < 50; i++) if (i % 5) free(keep[i]);
+
+  /* coroutines on heap stacks (allocated before the measured region) */
+  void* uc_stacks[3];
+  for (int id = 0; id < 3; id++) {
+    size_t sz = id == 2 ? 16384 : 65536;
+    uc_stacks[id] = malloc(sz);
+    getcontext(&uc_co[id]);
+    uc_co[id].uc_stack.ss_sp = uc_stacks[id];
+    uc_co[id].uc_stack.ss_size = sz;
+    uc_co[id].uc_link = &uc_main;
+    makecontext(&uc_co[id], (void (*)(void))uc_entry, 1, id);
+  }
+  begin();
+  for (int round = 0; round < 7; round++)
+    for (int id = 0; id < 3; id++) swapcontext(&uc_main, &uc_co[id]);
+  for (int id = 0; id < 3; id++)
+    for (int i = 0; i < 60; i += 2) { free(uc_keep[id][i]); L.live--; }
+  end("ucontext");
+  for (int id = 0; id < 3; id++) {
+    for (int i = 1; i < 60; i += 2) free(uc_keep[id][i]);
+    free(uc_stacks[id]);
+  }
   return 0;
 }
