@@ -116,10 +116,43 @@ std::string format_signed_size(int64_t bytes) {
   return (bytes > 0 ? "+" : "") + format_size(bytes);
 }
 
+// "std::_Rb_tree<long, ...long list...>::_M_get_node" -> "std::_Rb_tree<...>::_M_get_node":
+// the template arguments of library-internal classes (names starting with
+// "_") say nothing the container line does not.
+std::string collapse_internal_args(const std::string& s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t lt = s.find('<', i);
+    if (lt == std::string::npos) {
+      out += s.substr(i);
+      break;
+    }
+    size_t name_start = s.find_last_of(":, ", lt == 0 ? 0 : lt - 1);
+    name_start = name_start == std::string::npos ? 0 : name_start + 1;
+    bool internal = name_start < lt && s[name_start] == '_';
+    int depth = 0;
+    size_t end = lt;
+    for (; end < s.size(); ++end) {
+      if (s[end] == '<') ++depth;
+      else if (s[end] == '>' && --depth == 0) break;
+    }
+    if (end >= s.size()) {
+      out += s.substr(i);
+      break;
+    }
+    out += s.substr(i, lt - i);
+    out += internal ? "<...>" : s.substr(lt, end - lt + 1);
+    i = end + 1;
+  }
+  return out;
+}
+
 std::string short_function(const std::string& function) {
   if (function.rfind("0x", 0) == 0) return function;
   std::string s = tidy_type(qualified_name(function));
   if (s.empty()) s = function;
+  if (s.size() > 60) s = collapse_internal_args(s);
   if (s.size() > 90) s = s.substr(0, 87) + "...";
   return s;
 }
