@@ -191,9 +191,9 @@ TEST_F(Programs, BuildIdMismatchIsReported) {
   Symbolizer sym(p);
   SymbolizedProfile sp = symbolize_profile(p, sym);
   ASSERT_EQ(sym.problems().size(), 1u);
-  EXPECT_EQ(sym.problems()[0], m.path + ": " + m.path + " has build-id " + real +
+  EXPECT_EQ(sym.problems()[0], m.path + ": the file has build-id " + real +
                                    ", the snapshot recorded " + m.build_id +
-                                   "; its frames show addresses");
+                                   " (rebuilt since?); its frames show addresses");
   for (const auto& f : sp.sites[0].frames)
     if (f.module == m.path) EXPECT_FALSE(f.resolved);
 }

@@ -231,7 +231,8 @@ struct Symbolizer::Impl {
         got += b;
       }
       if (n > 0 && got != want_build_id) {
-        why = file + " has build-id " + got + ", the snapshot recorded " + want_build_id;
+        why = (file == m.module->path ? std::string("the file") : file) + " has build-id " + got +
+              ", the snapshot recorded " + want_build_id + " (rebuilt since?)";
         dwfl_end(dwfl);
         return false;
       }
