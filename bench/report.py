@@ -449,13 +449,16 @@ def main():
     w("")
     plain = micro_results(res, "hook-plain")
     if plain:
-        variants = [("hook-heapscope", "heapscope full"), ("hook-heapscope-sampled", "sampled 512 KiB"),
-                    ("hook-heapscope-fp", "full, fp unwinding")]
+        variants = [("hook-heapscope", "heapscope full (default unwinder)"),
+                    ("hook-heapscope-libunwind", "full, HEAPSCOPE_UNWIND=libunwind"),
+                    ("hook-heapscope-fp", "full, HEAPSCOPE_UNWIND=fp"),
+                    ("hook-heapscope-sampled", "sampled 512 KiB")]
         got = [(n, lab, micro_results(res, n)) for n, lab in variants]
         got = [g for g in got if g[2]]
         w("Hook cost: `bench_hook` run plain and with `LD_PRELOAD=libheapscope.so`; time per "
           "allocation + free (median of repetitions). The AtDepth cases allocate 8 or 32 frames "
-          "below the benchmark loop.")
+          "below the benchmark loop. bench_hook is built with frame pointers (its own code; "
+          "libbenchmark and libc are Debian's, without), so the fp column walks real frames.")
         w("")
         w("| case | plain | " + " | ".join(lab for _, lab, _ in got) + " |")
         w("| --- | --- | " + " | ".join("---" for _ in got) + " |")

@@ -363,6 +363,7 @@ micro hook-plain "$B/bench/bench_hook"
 if [ "$HAVE_HS" = 1 ]; then
   micro hook-heapscope "$B/bench/bench_hook" LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$WORK/micro-hs" HEAPSCOPE_AT_EXIT=0
   micro hook-heapscope-sampled "$B/bench/bench_hook" LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$WORK/micro-hs" HEAPSCOPE_AT_EXIT=0 HEAPSCOPE_SAMPLE="$SAMPLE"
+  micro hook-heapscope-libunwind "$B/bench/bench_hook" LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$WORK/micro-hs" HEAPSCOPE_AT_EXIT=0 HEAPSCOPE_UNWIND=libunwind
   micro hook-heapscope-fp "$B/bench/bench_hook" LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$WORK/micro-hs" HEAPSCOPE_AT_EXIT=0 HEAPSCOPE_UNWIND=fp
 fi
 micro capture "$B/bench/bench_capture"

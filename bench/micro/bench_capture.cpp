@@ -4,8 +4,9 @@
 //   - libunwind's unw_backtrace (what heapscope's default capture calls),
 //   - libunwind's unw_init_local + unw_step loop (the general, uncached path),
 //   - glibc's backtrace(),
-//   - with HS_BENCH_WITH_CORE (heapscope_core linked): heapscope's capture_stack() with
-//     libunwind and with the frame-pointer walker (this file is built with frame pointers).
+//   - with HS_BENCH_WITH_CORE (heapscope_core linked): heapscope's capture_stack() with its
+//     cfi walker (the default), libunwind and the frame-pointer walker (this file is built
+//     with frame pointers).
 // The "frames" counter is how many frames each call returned; divide the time by D for the
 // cost per frame (bench/report.py does).
 // Safety: ordinary single-threaded benchmark program.
@@ -81,12 +82,26 @@ BENCHMARK(BM_GlibcBacktrace)->Arg(8)->Arg(16)->Arg(32)->Arg(64);
 #if defined(HS_BENCH_WITH_CORE)
 // Stands in for a hook: passes its own return address, as the hooks do, so capture_stack
 // drops this frame and keeps n frames from the caller on.
+// Its frame address goes along too (this file keeps frame pointers), as the hooks pass
+// theirs: the cfi walker starts from it.
 __attribute__((noinline)) int hook_like_capture(void** buf, int n, hs::Unwinder how) {
   hs::Guard guard;  // as in a hook: libunwind's own allocations are not recorded
   auto r = hs::capture_stack(reinterpret_cast<uintptr_t*>(buf), static_cast<uint32_t>(n),
-                             reinterpret_cast<uintptr_t>(__builtin_return_address(0)), how);
+                             reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                             reinterpret_cast<uintptr_t>(__builtin_frame_address(0)), how);
   return static_cast<int>(r.depth);
 }
+
+void BM_HeapscopeCaptureCfi(benchmark::State& state) {
+  hs::capture_init();
+  static const bool cfi_ready = hs::cfi_init();  // maps the rule cache, as control_init does
+  if (!cfi_ready) {
+    state.SkipWithError("cfi_init failed: the cfi walker would fall back to libunwind");
+    return;
+  }
+  run_capture(state, [](void** buf, int n) { return hook_like_capture(buf, n, hs::Unwinder::cfi); });
+}
+BENCHMARK(BM_HeapscopeCaptureCfi)->Arg(8)->Arg(16)->Arg(32)->Arg(64);
 
 void BM_HeapscopeCaptureLibunwind(benchmark::State& state) {
   hs::capture_init();
