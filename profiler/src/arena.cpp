@@ -1,6 +1,7 @@
 // arena.cpp -- see arena.h. Hook-safe: only mmap/munmap system calls.
 #include "arena.h"
 
+#include <new>
 #include <sys/mman.h>
 
 namespace hs {
@@ -43,22 +44,47 @@ uint64_t self_memory_bytes() {
   return v < 0 ? 0 : (uint64_t)v;
 }
 
-bool Region::init(size_t reserve) {
-  base_ = (char*)os_map(reserve, true);
-  reserve_ = base_ ? reserve : 0;
-  used_.store(0, std::memory_order_relaxed);
-  return base_ != nullptr;
+bool Region::init(size_t limit_bytes, size_t chunk_bytes) {
+  limit_ = limit_bytes;
+  chunk_ = chunk_bytes < limit_bytes ? chunk_bytes : limit_bytes;
+  return add_chunk(nullptr, 0);
 }
 
-void* Region::alloc(size_t bytes, size_t align) {
-  if (!base_) return nullptr;
-  // Every block is a multiple of 64 bytes, so offsets stay 64-aligned (cache lines:
-  // hot stack records never share one).
-  (void)align;
-  size_t need = (bytes + 63) & ~(size_t)63;
-  size_t off = used_.fetch_add(need, std::memory_order_relaxed);
-  if (off + need > reserve_ || off + need < off) return nullptr;  // exhausted: the caller counts it
-  g_region_used.fetch_add((int64_t)need, std::memory_order_relaxed);
-  return base_ + off;
+bool Region::add_chunk(Chunk* seen, size_t need) {
+  while (lock_.exchange(true, std::memory_order_acquire)) __builtin_ia32_pause();
+  bool ok = true;
+  if (cur_.load(std::memory_order_acquire) == seen) {  // nobody added one meanwhile
+    size_t size = chunk_;
+    size_t want = need + 64 + sizeof(Chunk);
+    if (size < want) size = (want + 4095) & ~(size_t)4095;
+    if (mapped_.load(std::memory_order_relaxed) + size > limit_) {
+      ok = false;
+    } else if (char* m = (char*)os_map(size, true)) {
+      // The chunk header lives at the start of its own mapping.
+      Chunk* c = new (m) Chunk{m, size, {(sizeof(Chunk) + 63) & ~(size_t)63}};
+      mapped_.fetch_add(size, std::memory_order_relaxed);
+      cur_.store(c, std::memory_order_release);
+    } else {
+      ok = false;
+    }
+  }
+  lock_.store(false, std::memory_order_release);
+  return ok;
+}
+
+void* Region::alloc(size_t bytes) {
+  // Every block is a multiple of 64 bytes, so offsets stay 64-aligned.
+  const size_t need = (bytes + 63) & ~(size_t)63;
+  for (;;) {
+    Chunk* c = cur_.load(std::memory_order_acquire);
+    if (!c) return nullptr;
+    size_t off = c->used.fetch_add(need, std::memory_order_relaxed);
+    if (off + need <= c->size) {
+      total_.fetch_add(need, std::memory_order_relaxed);
+      g_region_used.fetch_add((int64_t)need, std::memory_order_relaxed);
+      return c->base + off;
+    }
+    if (!add_chunk(c, need)) return nullptr;
+  }
 }
 }  // namespace hs

@@ -19,19 +19,28 @@ void* os_map_huge(size_t bytes);
 uint64_t self_memory_bytes();
 void self_memory_add(int64_t delta);
 
+// A bump allocator over a chain of mappings (chunk_bytes each, or more for a
+// big request), up to limit_bytes in total: address space is taken as needed,
+// not reserved up front (RLIMIT_AS / ulimit -v counts reservations).
+// Lock-free within a chunk; a spinlock only to add a chunk.
 class Region {
  public:
-  // Reserves `reserve` bytes of address space; false when mmap fails.
-  bool init(size_t reserve);
-  // `bytes` rounded up to 64 (blocks are 64-aligned; align <= 64); nullptr when exhausted.
-  void* alloc(size_t bytes, size_t align = 64);
-  char* base() const { return base_; }
-  size_t used() const { return used_.load(std::memory_order_relaxed); }
-  size_t reserved() const { return reserve_; }
+  bool init(size_t limit_bytes, size_t chunk_bytes = (size_t)4 << 20);
+  // `bytes` rounded up to 64 (blocks are 64-aligned); nullptr when the limit
+  // is reached or mmap fails.
+  void* alloc(size_t bytes);
+  size_t used() const { return total_.load(std::memory_order_relaxed); }
 
  private:
-  char* base_ = nullptr;
-  size_t reserve_ = 0;
-  std::atomic<size_t> used_{0};
+  struct Chunk {
+    char* base;
+    size_t size;
+    std::atomic<size_t> used;
+  };
+  bool add_chunk(Chunk* seen, size_t need);
+  std::atomic<Chunk*> cur_{nullptr};
+  std::atomic<bool> lock_{false};
+  size_t limit_ = 0, chunk_ = 0;
+  std::atomic<size_t> mapped_{0}, total_{0};
 };
 }  // namespace hs

@@ -15,17 +15,21 @@ namespace hs {
 void capture_init() { unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD); }
 
 static void learn_stack_bounds(ThreadState& t) {
+  int old_cancel = 0;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   pthread_attr_t attr;
   void* addr = nullptr;
   size_t size = 0;
   t.stack_known = -1;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
-  if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-    t.stack_lo = (uintptr_t)addr;
-    t.stack_hi = (uintptr_t)addr + size;
-    t.stack_known = 1;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+      t.stack_lo = (uintptr_t)addr;
+      t.stack_hi = (uintptr_t)addr + size;
+      t.stack_known = 1;
+    }
+    pthread_attr_destroy(&attr);
   }
-  pthread_attr_destroy(&attr);
+  pthread_setcancelstate(old_cancel, nullptr);
 }
 
 HS_NOINLINE int fp_walk(uintptr_t* out, int max, ThreadState& t) {
@@ -53,7 +57,10 @@ static HS_NOINLINE void check_against_libunwind(const uintptr_t* cfi, int n, uin
   uintptr_t ub[HS_MAX_DEPTH + kCaptureSkip];
   int cap = (int)max_depth + kCaptureSkip;
   if (cap > (int)(sizeof ub / sizeof ub[0])) cap = (int)(sizeof ub / sizeof ub[0]);
+  int old_cancel = 0;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   int m = unw_backtrace((void**)ub, cap);
+  pthread_setcancelstate(old_cancel, nullptr);
   int start = -1;
   for (int i = 0; i < m && i < kCaptureSkip; ++i)
     if (ub[i] == ra) {
@@ -81,7 +88,12 @@ HS_NOINLINE CaptureResult capture_stack(uintptr_t* buf, uint32_t max_depth, uint
     // -1: a frame this walker does not handle; libunwind takes the whole stack.
   }
   int cap = (int)max_depth + kCaptureSkip;
+  // libunwind may read()/write() a pipe to validate addresses; those are
+  // cancellation points, and malloc must not become one.
+  int old_cancel = 0;
+  if (how != Unwinder::fp) pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   int n = how == Unwinder::fp ? fp_walk(buf, cap, tls) : unw_backtrace((void**)buf, cap);
+  if (how != Unwinder::fp) pthread_setcancelstate(old_cancel, nullptr);
   if (n < 0) n = 0;
   int start = 0;
   for (int i = 0; i < n && i < kCaptureSkip; ++i) {

@@ -344,6 +344,8 @@ void cfi_forget_all() {
 // hash probe, two or three loads from the stack, bounds checks.
 bool cfi_stack_bounds(ThreadState& t) {
   if (HS_UNLIKELY(t.stack_known == 0)) {
+    int old_cancel = 0;  // pthread_getattr_np may read /proc: not a cancellation point for malloc
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
     pthread_attr_t attr;
     void* addr = nullptr;
     size_t size = 0;
@@ -356,6 +358,7 @@ bool cfi_stack_bounds(ThreadState& t) {
       }
       pthread_attr_destroy(&attr);
     }
+    pthread_setcancelstate(old_cancel, nullptr);
   }
   return t.stack_known == 1;
 }

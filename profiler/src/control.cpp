@@ -166,6 +166,10 @@ void* thread_main(void*) {
       continue;
     }
     bool exiting = g_exiting.load(std::memory_order_relaxed);
+    if (pr > 0 && (pfd.revents & POLLIN) && !pipe_is_ours()) {
+      make_pipe();  // the program reused the descriptor: never read from its file
+      continue;
+    }
     if (pr > 0 && (pfd.revents & POLLIN)) {
       char drain[64];
       while (read(g_pipe[0], drain, sizeof drain) > 0) {
@@ -441,6 +445,7 @@ void control_exit_snapshot() {
   if (g_run_state.load() != kActive || !g_cfg.at_exit) return;
   if (g_exit_done.exchange(1)) return;
   g_exiting.store(true);
+  writer_begin_exit();
   Guard guard;
   write_snapshot(HS_TRIGGER_EXIT, nullptr, 0);
 }

@@ -23,7 +23,7 @@ uint32_t g_exe_len = 0;
 
 bool ensure_init() {
   if (g_list) return true;
-  if (!g_region.init((size_t)256 << 20)) return false;
+  if (!g_region.init((size_t)256 << 20, (size_t)1 << 20)) return false;
   g_list = (ModuleInfo**)g_region.alloc(sizeof(ModuleInfo*) * kMaxModules);
   ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
   g_exe_len = n > 0 ? (uint32_t)n : 0;
@@ -129,10 +129,15 @@ void modules_refresh() {
   pthread_mutex_unlock(&g_mu);
 }
 
-void modules_for_each(void (*fn)(const ModuleInfo&, void*), void* ctx) {
-  pthread_mutex_lock(&g_mu);
+bool modules_for_each(void (*fn)(const ModuleInfo&, void*), void* ctx, bool only_if_free) {
+  if (only_if_free) {
+    if (pthread_mutex_trylock(&g_mu) != 0) return false;
+  } else {
+    pthread_mutex_lock(&g_mu);
+  }
   for (uint32_t i = 0; i < g_count; ++i) fn(*g_list[i], ctx);
   pthread_mutex_unlock(&g_mu);
+  return true;
 }
 
 uint32_t modules_count() { return g_count; }

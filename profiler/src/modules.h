@@ -25,8 +25,10 @@ struct ModuleInfo {
 };
 
 void modules_refresh();
-// Calls fn for each module under the modules mutex.
-void modules_for_each(void (*fn)(const ModuleInfo&, void*), void* ctx);
+// Calls fn for each module under the modules mutex. With only_if_free, gives
+// up (false) instead of waiting when the mutex is taken (a nested exit
+// snapshot may run on the thread that holds it).
+bool modules_for_each(void (*fn)(const ModuleInfo&, void*), void* ctx, bool only_if_free = false);
 uint32_t modules_count();
 // fork child: the mutex is re-initialized.
 void modules_after_fork_child();

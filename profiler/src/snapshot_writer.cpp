@@ -31,6 +31,8 @@ uint64_t g_seq = 0;
 bool g_error_reported = false;
 uint64_t g_start_ns = 0;
 std::atomic<uint64_t> g_last_live{0};
+std::atomic<bool> g_exit_begun{false};
+std::atomic<pid_t> g_writer_tid{0};  // the thread inside write_snapshot, 0 if none
 
 uint64_t now_ns(clockid_t c) {
   struct timespec ts;
@@ -233,7 +235,12 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   b.end_section(sec);
 
   // STATS
-  HeapFigures hf = allocator_figures();
+  // Inside an allocator call on this thread (an exit() from a signal handler
+  // that interrupted free(), say) the allocator's own locks may be held:
+  // asking it for figures would deadlock. The guard says so: the snapshot
+  // path holds one guard itself.
+  HeapFigures hf{false, 0, 0};
+  if (tls.guard <= 1) hf = allocator_figures();  // not nested
   sec = b.begin_section(HS_SEC_STATS);
   b.put_stat("hook_calls", g_counters.hook_calls.load(std::memory_order_relaxed) + tls.pending_calls);
   b.put_stat("before_start_blocks", g_counters.before_start_blocks.load(std::memory_order_relaxed));
@@ -253,13 +260,15 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   b.put_stat("signal_handler_replaced", g_counters.signal_handler_replaced.load(std::memory_order_relaxed));
   b.end_section(sec);
 
-  // MODULES
-  modules_refresh();
+  // MODULES. Nested inside an allocator or loader call on this thread (see
+  // STATS above), the module list is not re-read and not waited for.
+  const bool nested = tls.guard > 1;
+  if (!nested) modules_refresh();
   sec = b.begin_section(HS_SEC_MODULES);
   size_t mcount_at = b.size();
   b.put_u64(0);
   ModCtx mc{&b, 0};
-  modules_for_each(put_module, &mc);
+  modules_for_each(put_module, &mc, nested);
   uint64_t mcount = mc.count;
   if (b.ok()) *(uint64_t*)b.at(mcount_at) = mcount;
   b.end_section(sec);
@@ -282,12 +291,16 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
 }
 }  // namespace
 
+void writer_begin_exit() { g_exit_begun.store(true); }
+
 void writer_set_start_time() { g_start_ns = now_ns(CLOCK_MONOTONIC); }
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
 void writer_lock() { pthread_mutex_lock(&g_writer_mu); }
 void writer_unlock() { pthread_mutex_unlock(&g_writer_mu); }
 void writer_after_fork_child() {
   pthread_mutex_init(&g_writer_mu, nullptr);
+  g_exit_begun.store(false);
+  g_writer_tid.store(0);
   g_seq = 0;
   g_error_reported = false;
 }
@@ -318,7 +331,24 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
 
 int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
   char path[4200];
+  // Writing files are cancellation points: never leave the mutex locked.
+  int old_cancel = 0;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
+  const pid_t self = (pid_t)gettid();
+  if (g_writer_tid.load() == self) {  // re-entered on this thread (a signal handler): cannot wait for ourselves
+    pthread_setcancelstate(old_cancel, nullptr);
+    errno = EDEADLK;
+    return -1;
+  }
   pthread_mutex_lock(&g_writer_mu);
+  const bool background = trigger == HS_TRIGGER_SIGNAL || trigger == HS_TRIGGER_INTERVAL || trigger == HS_TRIGGER_ALERT;
+  if (background && g_exit_begun.load()) {
+    pthread_mutex_unlock(&g_writer_mu);
+    pthread_setcancelstate(old_cancel, nullptr);
+    errno = ECANCELED;
+    return -1;
+  }
+  g_writer_tid.store(self);
   uint64_t seq = trigger == HS_TRIGGER_EXIT ? 0 : ++g_seq;
   if (trigger == HS_TRIGGER_EXIT)
     format(path, sizeof path, "%s.%d.exit.hsnap", g_cfg.out_prefix, (int)getpid());
@@ -336,7 +366,9 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
   } else {
     bump(g_counters.snapshots_written);
   }
+  g_writer_tid.store(0);
   pthread_mutex_unlock(&g_writer_mu);
+  pthread_setcancelstate(old_cancel, nullptr);
   if (err) {
     errno = err;
     return -1;

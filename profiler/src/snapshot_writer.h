@@ -22,6 +22,11 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len);
 // Returns 0, or an errno value.
 int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq);
 
+// From the exit snapshot on, signal/interval/alert snapshots are refused
+// (checked under the writer mutex, so none can start after the exit one and
+// be cut off by the process exit).
+void writer_begin_exit();
+
 // Tracked live bytes in the last snapshot written (for HEAPSCOPE_ALERT).
 uint64_t last_snapshot_live_bytes();
 
