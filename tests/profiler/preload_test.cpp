@@ -94,6 +94,21 @@ TEST(Preload, EveryHookExactTotalsAndPlainSemantics) {
   for (auto& m : s.modules)
     if (m.rec.flags & HS_MODULE_MAIN) main_found = m.path.find("hs_prog_every_hook") != std::string::npos && !m.build_id.empty();
   EXPECT_TRUE(main_found);
+  // Every hook drops its own frames: no stack starts inside libheapscope.
+  const Module* self = nullptr;
+  for (auto& m : s.modules)
+    if (m.path.find("libheapscope") != std::string::npos) self = &m;
+  ASSERT_NE(self, nullptr);
+  size_t in_main = 0;
+  for (const HsSite& x : s.sites) {
+    const auto& pcs = s.stacks[x.stack];
+    if (pcs.empty()) continue;
+    for (auto& rg : self->ranges) EXPECT_FALSE(pcs[0] >= rg.start && pcs[0] < rg.end) << std::hex << pcs[0];
+    for (auto& m : s.modules)
+      if (m.rec.flags & HS_MODULE_MAIN)
+        for (auto& rg : m.ranges) in_main += pcs[0] >= rg.start && pcs[0] < rg.end;
+  }
+  EXPECT_GE(in_main, 20u);  // the program's own call sites, one per hooked call
 }
 
 TEST(Preload, EveryHookWithFramePointerUnwinder) {
