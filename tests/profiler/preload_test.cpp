@@ -58,6 +58,25 @@ const HsSite* find_site(const Snapshot& s, uint64_t inuse_bytes, uint64_t inuse_
   return nullptr;
 }
 
+// Every hook drops its own frames: no stack starts inside libheapscope, and
+// the program's own call sites (one per hooked call) start stacks.
+void expect_user_frames_first(const Snapshot& s) {
+  const Module* self = nullptr;
+  for (auto& m : s.modules)
+    if (m.path.find("libheapscope") != std::string::npos) self = &m;
+  ASSERT_NE(self, nullptr);
+  size_t in_main = 0;
+  for (const HsSite& x : s.sites) {
+    const auto& pcs = s.stacks[x.stack];
+    if (pcs.empty()) continue;
+    for (auto& rg : self->ranges) EXPECT_FALSE(pcs[0] >= rg.start && pcs[0] < rg.end) << std::hex << pcs[0];
+    for (auto& m : s.modules)
+      if (m.rec.flags & HS_MODULE_MAIN)
+        for (auto& rg : m.ranges) in_main += pcs[0] >= rg.start && pcs[0] < rg.end;
+  }
+  EXPECT_GE(in_main, 20u);
+}
+
 std::string exit_snap_name(int pid) { return "snap." + std::to_string(pid) + ".exit.hsnap"; }
 int first_pid(const std::vector<std::string>& names) {
   for (auto& n : names)
@@ -94,31 +113,20 @@ TEST(Preload, EveryHookExactTotalsAndPlainSemantics) {
   for (auto& m : s.modules)
     if (m.rec.flags & HS_MODULE_MAIN) main_found = m.path.find("hs_prog_every_hook") != std::string::npos && !m.build_id.empty();
   EXPECT_TRUE(main_found);
-  // Every hook drops its own frames: no stack starts inside libheapscope.
-  const Module* self = nullptr;
-  for (auto& m : s.modules)
-    if (m.path.find("libheapscope") != std::string::npos) self = &m;
-  ASSERT_NE(self, nullptr);
-  size_t in_main = 0;
-  for (const HsSite& x : s.sites) {
-    const auto& pcs = s.stacks[x.stack];
-    if (pcs.empty()) continue;
-    for (auto& rg : self->ranges) EXPECT_FALSE(pcs[0] >= rg.start && pcs[0] < rg.end) << std::hex << pcs[0];
-    for (auto& m : s.modules)
-      if (m.rec.flags & HS_MODULE_MAIN)
-        for (auto& rg : m.ranges) in_main += pcs[0] >= rg.start && pcs[0] < rg.end;
-  }
-  EXPECT_GE(in_main, 20u);  // the program's own call sites, one per hooked call
+  expect_user_frames_first(s);
 }
 
-TEST(Preload, EveryHookWithFramePointerUnwinder) {
-  Env env("every-fp");
-  RunResult pre = env.run({HS_PROG_EVERY_HOOK}, {"HEAPSCOPE_UNWIND=fp"});
-  ASSERT_TRUE(pre.exited(0)) << pre.err;
-  auto snaps = env.snaps();
-  ASSERT_EQ(snaps.size(), 1u);
-  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
-  EXPECT_EQ(s.meta["unwinder"], "fp");
+TEST(Preload, EveryHookWithTheOtherUnwinders) {
+  for (const char* unwind : {"fp", "libunwind"}) {
+    Env env(std::string("every-") + unwind);
+    RunResult pre = env.run({HS_PROG_EVERY_HOOK}, {std::string("HEAPSCOPE_UNWIND=") + unwind});
+    ASSERT_TRUE(pre.exited(0)) << pre.err;
+    auto snaps = env.snaps();
+    ASSERT_EQ(snaps.size(), 1u);
+    Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+    EXPECT_EQ(s.meta["unwinder"], unwind);
+    expect_user_frames_first(s);
+  }
 }
 
 TEST(Preload, CfiUnwinderAgreesWithLibunwind) {
