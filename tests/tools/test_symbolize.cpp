@@ -36,7 +36,8 @@ class Programs : public ::testing::Test {
     gone_plugin_ = dir_->path + "/libgone_plugin.so";
     ASSERT_EQ(std::system(("cp '" + plugin + "' '" + gone_plugin_ + "'").c_str()), 0);
     RunResult r = run_command(kPrograms + "/containers '" + dir_->path + "' '" + plugin + "' '" +
-                                  gone_plugin_ + "'",
+                                  gone_plugin_ + "' '" + kPrograms +
+                                  "/libhs_test_plugin_stripped.so'",
                               dir_->path);
     ASSERT_EQ(r.status, 0) << r.err;
     std::remove(gone_plugin_.c_str());
@@ -127,6 +128,63 @@ TEST_F(Programs, MissingModuleNamesItAndShowsAddresses) {
   const Frame* o = sp.sites[0].origin_frame();
   ASSERT_NE(o, nullptr);
   EXPECT_EQ(o->module, gone_plugin_);
+}
+
+// A module stripped to .dynsym (no .symtab, no DWARF): its exported function
+// is named from the dynamic symbol table, without file or line.
+TEST_F(Programs, StrippedModuleNamesExportedFunctionFromDynsym) {
+  const std::string stripped = kPrograms + "/libhs_test_plugin_stripped.so";
+  Profile p = read_profile(snap("plugin3"));
+  Symbolizer sym(p);
+  SymbolizedProfile sp = symbolize_profile(p, sym);
+  ASSERT_FALSE(sp.sites.empty());
+  for (const auto& s : sp.sites) {
+    int in_module = 0;
+    for (const auto& f : s.frames) {
+      if (f.module != stripped) continue;
+      ++in_module;
+      EXPECT_EQ(f.function, "plugin_fill") << dump(s);
+      EXPECT_TRUE(f.resolved) << dump(s);
+      EXPECT_EQ(f.line, 0) << dump(s);
+    }
+    EXPECT_EQ(in_module, 1) << dump(s);
+    const Frame* o = s.origin_frame();
+    ASSERT_NE(o, nullptr) << dump(s);
+    EXPECT_EQ(o->function, "plugin_fill") << dump(s);
+  }
+  auto problems = sym.problems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], stripped + ": no debug info (install its -dbg/-dbgsym package or build "
+                                    "with -g); frames show function names only");
+}
+
+// Debian's libjemalloc.so.2 is stripped (.dynsym only): the frame of its
+// exported malloc_stats_print, which called the program back, is named.
+TEST(Jemalloc, ExportedFunctionOfStrippedAllocatorIsNamed) {
+  TempDir dir;
+  std::string out = dir.path + "/je.hsnap";
+  RunResult r = run_command(kPrograms + "/je_callback '" + out + "'", dir.path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Profile p = read_profile(out);
+  SymbolizedProfile sp = symbolize_profile(p);
+  const std::string source = std::string(HS_TEST_SOURCE_DIR) + "/programs/je_callback.cpp";
+  int line = marked_line(source, "LINE:je_callback");
+  int arrays = 0;
+  for (const auto& s : sp.sites) {
+    const Frame* o = s.origin_frame();
+    ASSERT_NE(o, nullptr) << dump(s);
+    if (o->line != line || s.counts.inuse_bytes != 8 * sizeof(long)) continue;
+    ++arrays;
+    bool named = false;
+    for (const auto& f : s.frames)
+      if (f.module.find("libjemalloc.so") != std::string::npos && f.function == "malloc_stats_print") {
+        named = true;
+        EXPECT_TRUE(f.resolved);
+      }
+    EXPECT_TRUE(named) << dump(s);
+  }
+  EXPECT_EQ("arrays=" + std::to_string(arrays) + "\n", r.out);
+  EXPECT_GT(arrays, 0);
 }
 
 TEST_F(Programs, PerPcCacheGivesSameFrames) {
