@@ -7,6 +7,8 @@
 
 #include "analyze/origin.h"
 #include "analyze/sites.h"
+#include "profile.pb.h"
+#include "render/pprof.h"
 #include "reader/reader.h"
 #include "test_util.h"
 
@@ -185,6 +187,43 @@ TEST(Jemalloc, ExportedFunctionOfStrippedAllocatorIsNamed) {
   }
   EXPECT_EQ("arrays=" + std::to_string(arrays) + "\n", r.out);
   EXPECT_GT(arrays, 0);
+}
+
+// Frames carry the linkage (mangled) name, and pprof's Function.system_name
+// is that name while Function.name is the demangled one.
+TEST_F(Programs, MangledNameInFramesAndPprofSystemName) {
+  Profile p = read_profile(snap("map"));
+  Symbolizer sym(p);
+  ASSERT_FALSE(p.sites.empty());
+  bool saw_fill = false, saw_std = false;
+  for (const auto& site : p.sites)
+    for (const Frame& f : sym.stack(site.pcs)) {
+      if (f.function == "fill_map(long)") {
+        saw_fill = true;
+        EXPECT_EQ(f.mangled, "_Z8fill_mapl");
+        EXPECT_FALSE(f.inlined);
+      }
+      if (f.inlined && f.function.find("std::map<long, CacheEntry") != std::string::npos &&
+          f.function.find("::emplace<") != std::string::npos) {
+        saw_std = true;
+        EXPECT_EQ(f.mangled.rfind("_ZNSt3mapIl10CacheEntry", 0), 0u) << f.function << " " << f.mangled;
+        EXPECT_NE(f.mangled.find("7emplace"), std::string::npos) << f.mangled;
+      }
+    }
+  EXPECT_TRUE(saw_fill);
+  EXPECT_TRUE(saw_std);
+
+  ExportInput in{&p, symbolizer_lookup(sym)};
+  perftools::profiles::Profile pp;
+  ASSERT_TRUE(pp.ParseFromString(pprof_message(in, nullptr)));
+  auto str = [&](int64_t i) { return pp.string_table(static_cast<int>(i)); };
+  int fill = 0;
+  for (const auto& fn : pp.function()) {
+    if (str(fn.name()) != "fill_map(long)") continue;
+    ++fill;
+    EXPECT_EQ(str(fn.system_name()), "_Z8fill_mapl");
+  }
+  EXPECT_EQ(fill, 1);
 }
 
 TEST_F(Programs, PerPcCacheGivesSameFrames) {

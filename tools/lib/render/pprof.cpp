@@ -110,7 +110,9 @@ class Builder {
     uint64_t id = static_cast<uint64_t>(out.function_size());
     fn->set_id(id);
     fn->set_name(str(f.function));
-    fn->set_system_name(str(f.function));  // Frame carries no mangled name
+    // The linkage name pprof's -symbolize/-demangle=none show; the display
+    // name when the symbolizer found none.
+    fn->set_system_name(str(f.mangled.empty() ? f.function : f.mangled));
     fn->set_filename(str(f.file));
     functions_.emplace(std::move(key), id);
     return id;

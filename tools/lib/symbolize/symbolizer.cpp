@@ -169,7 +169,11 @@ struct Symbolizer::Impl {
   struct ModIndex {
     std::unordered_map<Dwarf_Off, CuIndex> cus;            // by CU DIE offset
     std::unordered_map<Dwarf_Off, std::string> prefixes;   // subprogram DIE -> "ns::Class::"
-    std::unordered_map<Dwarf_Off, std::string> names;      // function DIE -> display name
+    struct Name {
+      std::string display, linkage;
+      bool has_linkage_attr = false;  // linkage came from DW_AT_linkage_name
+    };
+    std::unordered_map<Dwarf_Off, Name> names;  // function DIE -> its names
   };
   std::vector<Mod> mods;
   std::vector<ModIndex> index;   // parallel to mods
@@ -386,15 +390,22 @@ struct Symbolizer::Impl {
 
   // Display name of a function DIE: its linkage name demangled, else its
   // scope-qualified name (GCC emits no linkage name for constructors and
-  // destructors). Cached per DIE.
-  std::string function_name(ModIndex& mi, Dwarf* dw, Dwarf_Off off) {
+  // destructors); *mangled gets the linkage name, else the plain DWARF name
+  // (C functions have no other). Cached per DIE.
+  std::string function_name(ModIndex& mi, Dwarf* dw, Dwarf_Off off, std::string* mangled) {
     auto it = mi.names.find(off);
-    if (it != mi.names.end()) return it->second;
-    std::string name;
+    if (it != mi.names.end()) {
+      *mangled = it->second.linkage;
+      return it->second.display;
+    }
+    std::string name, linkage;
+    bool attr = false;
     Dwarf_Die die;
     if (dw && dwarf_offdie(dw, off, &die)) {
       if (const char* ln = linkage_name(&die)) {
         name = demangle(ln);
+        linkage = ln;
+        attr = true;
       } else {
         Dwarf_Die target = name_target(&die);
         if (const char* n = dwarf_diename(&target)) {
@@ -403,10 +414,12 @@ struct Symbolizer::Impl {
           std::string prefix = p != mi.prefixes.end() ? p->second : scope_prefix_slow(&target);
           if (p == mi.prefixes.end()) mi.prefixes.emplace(toff, prefix);
           name = prefix + n;
+          linkage = n;
         }
       }
     }
-    mi.names.emplace(off, name);
+    mi.names.emplace(off, ModIndex::Name{name, linkage, attr});
+    *mangled = linkage;
     return name;
   }
 
@@ -447,8 +460,16 @@ struct Symbolizer::Impl {
           for (int i = fn; i >= 0; i = cu.fns[i].parent) {
             const Fn& f = cu.fns[i];
             Frame fr = base;
-            fr.function = function_name(mi, dw, f.die);
-            if (fr.function.empty() && !f.inlined) fr.function = symbol_name(m, vaddr);
+            fr.function = function_name(mi, dw, f.die, &fr.mangled);
+            if (!f.inlined && (fr.function.empty() || !linkage_name_known(mi, f.die))) {
+              // An outermost frame without DW_AT_linkage_name (a GCC
+              // constructor, a C function): the ELF symbol is its linkage name.
+              std::string raw = raw_symbol(m, vaddr);
+              if (!raw.empty()) {
+                if (fr.function.empty()) fr.function = demangle(raw.c_str());
+                fr.mangled = raw;
+              }
+            }
             if (fr.function.empty()) fr.function = hex_address(pc);
             fr.file = file;
             fr.line = line;
@@ -465,8 +486,8 @@ struct Symbolizer::Impl {
           if (!out.empty() && out.back().inlined) {
             // An inlined body whose concrete function has no ranges (unusual DWARF).
             Frame fr = base;
-            fr.function = symbol_name(m, vaddr);
-            if (fr.function.empty()) fr.function = hex_address(pc);
+            fr.mangled = raw_symbol(m, vaddr);
+            fr.function = fr.mangled.empty() ? hex_address(pc) : demangle(fr.mangled.c_str());
             fr.file = file;
             fr.line = line;
             fr.resolved = true;
@@ -478,9 +499,10 @@ struct Symbolizer::Impl {
     }
     // No DWARF for this address: the symbol table, and the line table if any.
     Frame f = base;
-    std::string sym = symbol_name(m, vaddr);
+    std::string sym = raw_symbol(m, vaddr);
     if (!sym.empty()) {
-      f.function = sym;
+      f.function = demangle(sym.c_str());
+      f.mangled = sym;
       f.resolved = true;
     }
     if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
@@ -493,11 +515,24 @@ struct Symbolizer::Impl {
     return {f};
   }
 
-  static std::string symbol_name(const Mod& m, Dwarf_Addr vaddr) {
+  // The ELF symbol containing vaddr (.symtab, else .dynsym), mangled as
+  // written, without a symbol version ("__libc_start_main@@GLIBC_2.34");
+  // empty when none does.
+  static std::string raw_symbol(const Mod& m, Dwarf_Addr vaddr) {
     GElf_Off offset = 0;
     GElf_Sym sym;
     const char* name = dwfl_module_addrinfo(m.dm, vaddr, &offset, &sym, nullptr, nullptr, nullptr);
-    return name ? demangle(name) : std::string();
+    if (!name) return {};
+    std::string s(name);
+    auto at = s.find('@');
+    if (at != std::string::npos && at > 0) s.resize(at);
+    return s;
+  }
+
+  // True when the function DIE's name came from its DW_AT_linkage_name.
+  static bool linkage_name_known(const ModIndex& mi, Dwarf_Off off) {
+    auto it = mi.names.find(off);
+    return it != mi.names.end() && it->second.has_linkage_attr;
   }
 };
 

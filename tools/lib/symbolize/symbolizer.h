@@ -19,6 +19,10 @@ namespace heapscope {
 
 struct Frame {
   std::string function;  // demangled; "0x..." when unknown
+  // The linkage (mangled) name: DW_AT_linkage_name, else the ELF symbol
+  // (.symtab/.dynsym) for an outermost frame, else the DWARF name (C
+  // functions, inlined constructors); empty when unknown.
+  std::string mangled;
   std::string file;      // source file, empty when unknown
   int line = 0;          // 0 when unknown
   std::string module;    // module path ("" when the address is in no module)
