@@ -378,6 +378,13 @@ int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadSta
   };
   if (!in_stack((uintptr_t)fp) || !in_stack((uintptr_t)fp + 8)) return -1;
   uintptr_t rip = fp[1], rsp = (uintptr_t)fp + 16, rbp = fp[0];
+  // A restored rbp is logged only when a later rule consumes it (CFA = rbp +
+  // off): code built without frame pointers saves rbp as an ordinary callee-
+  // saved register holding data that changes from call to call, and the walk
+  // does not depend on a restored value that is overwritten or never used.
+  // rbp_from: the stack address the current rbp was loaded from, 0 = fp[0]
+  // (the caller checks that word itself) or already logged.
+  uintptr_t rbp_from = 0;
   int n = 0;
   while (rip) {
     if (n == max) {
@@ -388,6 +395,13 @@ int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadSta
     Rule r = lookup(rip);
     if (r.kind == kEnd) break;
     if (r.kind != kOk) return -1;
+    if (r.cfa_is_rbp && rbp_from) {
+      if (log) {
+        if (log->n < log->cap) log->addr[log->n] = rbp_from, log->val[log->n++] = rbp;
+        else log->overflow = true;
+      }
+      rbp_from = 0;
+    }
     uintptr_t cfa = (r.cfa_is_rbp ? rbp : rsp) + (intptr_t)r.cfa_off;
     if (cfa <= rsp || cfa > hi) return -1;  // frames move toward the stack base
     uintptr_t ra_at = cfa + (intptr_t)r.ra_off;
@@ -395,7 +409,8 @@ int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadSta
     if (r.rbp_saved) {
       uintptr_t rbp_at = cfa + (intptr_t)r.rbp_off;
       if (!in_stack(rbp_at)) return -1;
-      rbp = load(rbp_at);
+      rbp = *(const uintptr_t*)rbp_at;  // logged when consumed, see above
+      rbp_from = rbp_at;
     }
     rip = load(ra_at);
     rsp = cfa;
