@@ -10,16 +10,18 @@
 namespace hs {
 namespace {
 constexpr int kEntries = 64;
+constexpr int kWays = 4;  // entries per set: one hook frame reached by several call chains
 struct Entry {
   uintptr_t fp, ra, rbp0;
   StackRec* rec;
   uint32_t n, generation;
-  uint32_t misses;  // consecutive misses: an entry is replaced after the second (thrash guard)
+  uint32_t stamp;  // last hit or store (the thread's clock): the oldest of a set is replaced
   uintptr_t addr[kMemoWords];
   uintptr_t val[kMemoWords];
 };
 struct Memo {
   Memo* next_free;
+  uint32_t clock;
   Entry e[kEntries];
 };
 constexpr size_t kMemoBytes = (sizeof(Memo) + 4095) & ~(size_t)4095;
@@ -67,8 +69,8 @@ Memo* get(ThreadState& t) {
   return m;
 }
 
-HS_INLINE Entry& slot(Memo* m, uintptr_t fp, uintptr_t ra) {
-  return m->e[((fp ^ (ra * 0x9E3779B97F4A7C15ull)) >> 4) % kEntries];
+HS_INLINE Entry* set_of(Memo* m, uintptr_t fp, uintptr_t ra) {
+  return &m->e[(((fp ^ (ra * 0x9E3779B97F4A7C15ull)) >> 4) % (kEntries / kWays)) * kWays];
 }
 }  // namespace
 
@@ -87,27 +89,38 @@ void memo_forget_all() { g_generation.fetch_add(1, std::memory_order_relaxed); }
 StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
   Memo* m = get(t);
   if (!m) return nullptr;
-  Entry& e = slot(m, fp, ra);
-  bool hit = e.fp == fp && e.ra == ra && e.generation == g_generation.load(std::memory_order_relaxed) &&
-             e.rbp0 == ((const uintptr_t*)fp)[0];
-  for (uint32_t i = 0; hit && i < e.n; ++i)
-    hit = *(const uintptr_t*)e.addr[i] == e.val[i];  // addresses inside this thread's stack
-  if (!hit) {
-    ++e.misses;
-    return nullptr;
+  Entry* set = set_of(m, fp, ra);
+  const uint32_t gen = g_generation.load(std::memory_order_relaxed);
+  const uintptr_t rbp0 = ((const uintptr_t*)fp)[0];
+  for (int w = 0; w < kWays; ++w) {
+    Entry& e = set[w];
+    bool hit = e.fp == fp && e.ra == ra && e.generation == gen && e.rbp0 == rbp0;
+    for (uint32_t i = 0; hit && i < e.n; ++i)
+      hit = *(const uintptr_t*)e.addr[i] == e.val[i];  // addresses inside this thread's stack
+    if (hit) {
+      e.stamp = ++m->clock;
+      return e.rec;
+    }
   }
-  e.misses = 0;
-  return e.rec;
+  return nullptr;
 }
 
 void memo_store(ThreadState& t, uintptr_t fp, uintptr_t ra, const ReadLog& log, StackRec* rec) {
   Memo* m = get(t);
   if (!m || log.overflow || log.n > kMemoWords) return;
-  Entry& e = slot(m, fp, ra);
-  // Keep a live entry through one miss: two stacks taking turns on one slot
-  // would otherwise copy a whole entry on every allocation.
-  if (e.rec && e.generation == g_generation.load(std::memory_order_relaxed) && e.misses < 2) return;
-  e.misses = 0;
+  Entry* set = set_of(m, fp, ra);
+  const uint32_t gen = g_generation.load(std::memory_order_relaxed);
+  Entry* victim = &set[0];  // a stale or empty way, else the least recently used
+  for (int w = 0; w < kWays; ++w) {
+    Entry& c = set[w];
+    if (!c.rec || c.generation != gen) {
+      victim = &c;
+      break;
+    }
+    if ((int32_t)(c.stamp - victim->stamp) < 0) victim = &c;
+  }
+  Entry& e = *victim;
+  e.stamp = ++m->clock;
   e.fp = fp;
   e.ra = ra;
   e.rbp0 = ((const uintptr_t*)fp)[0];
