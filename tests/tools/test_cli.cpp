@@ -164,7 +164,7 @@ TEST_F(Cli, TextOutputs) {
 }
 
 TEST_F(Cli, HelpForEverySubcommand) {
-  for (const char* sub : {"report", "diff", "trend", "run", "snapshot"}) {
+  for (const char* sub : {"report", "diff", "trend", "run", "snapshot", "export"}) {
     RunResult r = hs(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub << r.err;
     EXPECT_NE(r.out.find("heapscope " + std::string(sub) + " [OPTIONS]"), std::string::npos)
@@ -206,6 +206,81 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
   EXPECT_EQ(truncated.err.rfind("heapscope: " + cut + ": offset ", 0), 0u) << truncated.err;
   RunResult dirr = hs("report " + dir.path);
   EXPECT_EQ(dirr.err, "heapscope: " + dir.path + ": is a directory, expected a heap profile file\n");
+}
+
+// What a new user types wrong: each is one line on stderr naming the value
+// and what was expected, exit status 2, nothing on stdout.
+TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
+  const std::string subs = "one of run, snapshot, report, diff, trend, export";
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "heapscope: a subcommand is required: " + subs + "; see `heapscope --help`\n"},
+      {"bogus", "heapscope: unknown subcommand 'bogus': expected " + subs + "; see `heapscope --help`\n"},
+      {"--bogus", "heapscope: unknown option '--bogus': expected a subcommand (" + subs +
+                      ") or --help, --version\n"},
+      {"report", "heapscope report: SNAP is required; see `heapscope report --help`\n"},
+      {"report " + snaps[0] + " --frobnicate",
+       "heapscope report: The following argument was not expected: --frobnicate; see `heapscope report "
+       "--help`\n"},
+      {"report " + snaps[0] + " --top x",
+       "heapscope report: --top: 'x' is not a number (expected a count of sites, 0 = all); see "
+       "`heapscope report --help`\n"},
+      {"report " + snaps[0] + " --top 1.5",
+       "heapscope report: --top: '1.5' is not a whole number (expected a count of sites, 0 = all); see "
+       "`heapscope report --help`\n"},
+      {"diff " + snaps[0], "heapscope diff: NEW is required; see `heapscope diff --help`\n"},
+      {"snapshot", "heapscope snapshot: PID is required; see `heapscope snapshot --help`\n"},
+      {"snapshot abc", "heapscope: abc: not a process id (expected a positive number)\n"},
+      {"snapshot 1 --timeout 0",
+       "heapscope snapshot: --timeout: '0' is out of range (expected seconds, more than 0); see "
+       "`heapscope snapshot --help`\n"},
+      {"export " + snaps[0] + " --format pprof",
+       "heapscope: export: -o FILE is required: the file to write ('-' for standard output); see "
+       "`heapscope export --help`\n"},
+      {"export " + snaps[0] + " -o out.pb.gz",
+       "heapscope: export: --format is required: one of pprof, collapsed, speedscope, svg; see "
+       "`heapscope export --help`\n"},
+  };
+  for (const auto& [args, err] : cases) {
+    RunResult r = hs(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(r.err, err) << args;
+    EXPECT_EQ(r.out, "") << args;
+  }
+}
+
+// Files that are not heap profiles, whatever the subcommand.
+TEST_F(Cli, NonProfilesAreRefusedInOneLine) {
+  std::string empty = dir.path + "/empty.hsnap";
+  ASSERT_TRUE(hsnap_test::Builder::write_file(empty, ""));
+  const std::pair<std::string, std::string> cases[] = {
+      {"report " + empty, "heapscope: " + empty + ": empty file, expected a heap profile\n"},
+      {"trend " + snaps[0] + " " + snaps[1] + " " + dir.path,
+       "heapscope: " + dir.path + ": is a directory, expected a heap profile file\n"},
+      {"export /dev/zero --format svg -o " + dir.path + "/z.svg",
+       "heapscope: /dev/zero: not a heap profile (expected a heapscope snapshot, a gperftools or a "
+       "jemalloc heap profile)\n"},
+      {"export " + snaps[0] + " --base " + dir.path + "/missing.hsnap --format pprof -o " + dir.path + "/m.pb.gz",
+       "heapscope: " + dir.path + "/missing.hsnap: cannot open: No such file or directory\n"},
+  };
+  for (const auto& [args, err] : cases) {
+    RunResult r = hs(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(r.err, err) << args;
+  }
+  EXPECT_NE(::access((dir.path + "/z.svg").c_str(), F_OK), 0) << "no output file after an error";
+  EXPECT_NE(::access((dir.path + "/m.pb.gz").c_str(), F_OK), 0) << "no output file after an error";
+}
+
+// export -o - writes to standard output.
+TEST_F(Cli, ExportToStandardOutput) {
+  RunResult r = hs("export " + snaps[3] + " --format collapsed -o -");
+  ASSERT_EQ(r.status, 0) << r.err;
+  RunResult f = hs("export " + snaps[3] + " --format collapsed -o " + dir.path + "/c.folded");
+  ASSERT_EQ(f.status, 0) << f.err;
+  EXPECT_EQ(r.out, read_text(dir.path + "/c.folded"));
+  EXPECT_EQ(r.out.substr(r.out.size() - 6), " 4000\n") << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(::access((dir.path + "/-").c_str(), F_OK), 0) << "wrote a file named '-'";
 }
 
 TEST_F(Cli, RunMechanicsWithoutTheProfiler) {

@@ -68,6 +68,14 @@ void note_problems(const Symbolizer& sym) {
 }
 
 void run_export(const ExportOptions& o) {
+  if (o.format.empty())
+    throw CommandError(std::string("export: --format is required: one of ") + kFormats +
+                           "; see `heapscope export --help`",
+                       2);
+  if (o.output.empty())
+    throw CommandError("export: -o FILE is required: the file to write ('-' for standard output); "
+                       "see `heapscope export --help`",
+                       2);
   if (o.format != "pprof" && o.format != "collapsed" && o.format != "speedscope" && o.format != "svg")
     throw CommandError("export: unknown --format '" + o.format + "'; expected one of " + kFormats, 2);
   Profile now = read_profile(o.snap);
@@ -104,6 +112,11 @@ void run_export(const ExportOptions& o) {
   }
   note_problems(now_sym);
   if (base_sym) note_problems(*base_sym);
+  if (o.output == "-") {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
+      throw CommandError("standard output: write failed: " + std::string(std::strerror(errno)));
+    return;
+  }
   write_atomically(o.output, bytes);
   std::fprintf(stderr, "heapscope: wrote %s (%s, %zu bytes)\n", o.output.c_str(), o.format.c_str(), bytes.size());
 }
@@ -119,8 +132,9 @@ void add_export(CLI::App& app) {
       "shrank are left out; pprof keeps signed deltas).");
   sub->add_option("SNAP", opts->snap, "snapshot or heap profile to export")->required();
   sub->add_option("--base", opts->base, "earlier snapshot: export NEW minus BASE per symbolized stack");
-  sub->add_option("--format", opts->format, std::string("output format: ") + kFormats)->required();
-  sub->add_option("-o,--output", opts->output, "file to write (replaced atomically)")->required();
+  sub->add_option("--format", opts->format, std::string("output format (required): ") + kFormats);
+  sub->add_option("-o,--output", opts->output,
+                  "file to write (required; replaced atomically; - for standard output)");
   sub->callback([opts] { run_export(*opts); });
 }
 

@@ -76,7 +76,7 @@ void snapshot(const SnapshotOptions& o) {
   const std::string& pid = o.pid;
   if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos ||
       std::stol(pid) <= 0)
-    throw CommandError(pid + ": not a process id (expected a positive number)");
+    throw CommandError(pid + ": not a process id (expected a positive number)", 2);
   std::string proc = "/proc/" + pid;
   struct stat st{};
   if (stat(proc.c_str(), &st) != 0) throw CommandError("process " + pid + ": no such process");
@@ -214,7 +214,7 @@ void add_snapshot(CLI::App& app) {
       "file and print its path.");
   sub->add_option("PID", opt->pid, "Process id of a program started with heapscope run")->required();
   sub->add_option("--timeout", opt->timeout, "Seconds to wait for the snapshot")
-      ->check(CLI::PositiveNumber)
+      ->check(number_check("seconds, more than 0", true))
       ->capture_default_str();
   sub->callback([opt] { snapshot(*opt); });
 }

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <stdexcept>
@@ -85,11 +86,30 @@ inline std::string signal_name(int sig) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+// A validator for a number option: the value must parse as a number and be
+// >= 0 (or > 0 when positive); the message names the value and what was
+// expected ("'x' is not a number (expected a count, 0 = all)").
+inline CLI::Validator number_check(const std::string& expected, bool positive, bool integer = false) {
+  return CLI::Validator(
+      [expected, positive, integer](std::string& text) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || !end || *end != '\0' || v != v)
+          return "'" + text + "' is not a number (expected " + expected + ")";
+        if (integer && (v != static_cast<double>(static_cast<long long>(v)) || v > 2147483647.0))
+          return "'" + text + "' is not a whole number (expected " + expected + ")";
+        if (positive ? !(v > 0) : !(v >= 0))
+          return "'" + text + "' is out of range (expected " + expected + ")";
+        return {};
+      },
+      expected);
+}
+
 // Adds "--top N" (0 = all) to a subcommand.
 inline CLI::Option* add_top_option(CLI::App* sub, int& top, int default_top) {
   top = default_top;
   return sub->add_option("--top", top, "Show the N highest-ranked sites (0 = all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_check("a count of sites, 0 = all", false, /*integer=*/true))
       ->capture_default_str();
 }
 
