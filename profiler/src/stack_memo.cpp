@@ -94,10 +94,17 @@ StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
   const uintptr_t rbp0 = ((const uintptr_t*)fp)[0];
   for (int w = 0; w < kWays; ++w) {
     Entry& e = set[w];
-    bool hit = e.fp == fp && e.ra == ra && e.generation == gen && e.rbp0 == rbp0;
-    for (uint32_t i = 0; hit && i < e.n; ++i)
-      hit = *(const uintptr_t*)e.addr[i] == e.val[i];  // addresses inside this thread's stack
-    if (hit) {
+    if (e.fp != fp || e.ra != ra || e.generation != gen || e.rbp0 != rbp0) continue;
+    // Every word read by the walk (addresses inside this thread's stack),
+    // four at a time with one branch: a hit compares them all anyway.
+    const uint32_t n = e.n;
+    uintptr_t diff = 0;
+    uint32_t i = 0;
+    for (; i + 4 <= n && !diff; i += 4)
+      diff = (*(const uintptr_t*)e.addr[i] ^ e.val[i]) | (*(const uintptr_t*)e.addr[i + 1] ^ e.val[i + 1]) |
+             (*(const uintptr_t*)e.addr[i + 2] ^ e.val[i + 2]) | (*(const uintptr_t*)e.addr[i + 3] ^ e.val[i + 3]);
+    for (; i < n; ++i) diff |= *(const uintptr_t*)e.addr[i] ^ e.val[i];
+    if (!diff) {
       e.stamp = ++m->clock;
       return e.rec;
     }
