@@ -32,6 +32,15 @@ class Cli : public ::testing::Test {
     ASSERT_TRUE(e.write(exit_snap));
   }
   RunResult hs(const std::string& args) { return run_command(kHeapscope + " " + args, dir.path); }
+  // Each (arguments, stderr) case: exactly that one line, exit 2, no stdout.
+  void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases) {
+    for (const auto& [args, err] : cases) {
+      RunResult r = hs(args);
+      EXPECT_EQ(r.status, 2) << args;
+      EXPECT_EQ(r.err, err) << args;
+      EXPECT_EQ(r.out, "") << args;
+    }
+  }
 
   static void check_counts(const json& j) {
     for (const char* k : {"inuse_bytes", "inuse_count", "alloc_bytes", "alloc_count"}) {
@@ -212,7 +221,7 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
 // and what was expected, exit status 2, nothing on stdout.
 TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
   const std::string subs = "one of run, snapshot, report, diff, trend, export";
-  const std::pair<std::string, std::string> cases[] = {
+  const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "heapscope: a subcommand is required: " + subs + "; see `heapscope --help`\n"},
       {"bogus", "heapscope: unknown subcommand 'bogus': expected " + subs + "; see `heapscope --help`\n"},
       {"--bogus", "heapscope: unknown option '--bogus': expected a subcommand (" + subs +
@@ -240,19 +249,14 @@ TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
        "heapscope: export: --format is required: one of pprof, collapsed, speedscope, svg; see "
        "`heapscope export --help`\n"},
   };
-  for (const auto& [args, err] : cases) {
-    RunResult r = hs(args);
-    EXPECT_EQ(r.status, 2) << args;
-    EXPECT_EQ(r.err, err) << args;
-    EXPECT_EQ(r.out, "") << args;
-  }
+  expect_usage_errors(cases);
 }
 
 // Files that are not heap profiles, whatever the subcommand.
 TEST_F(Cli, NonProfilesAreRefusedInOneLine) {
   std::string empty = dir.path + "/empty.hsnap";
   ASSERT_TRUE(hsnap_test::Builder::write_file(empty, ""));
-  const std::pair<std::string, std::string> cases[] = {
+  const std::vector<std::pair<std::string, std::string>> cases = {
       {"report " + empty, "heapscope: " + empty + ": empty file, expected a heap profile\n"},
       {"trend " + snaps[0] + " " + snaps[1] + " " + dir.path,
        "heapscope: " + dir.path + ": is a directory, expected a heap profile file\n"},
@@ -262,11 +266,7 @@ TEST_F(Cli, NonProfilesAreRefusedInOneLine) {
       {"export " + snaps[0] + " --base " + dir.path + "/missing.hsnap --format pprof -o " + dir.path + "/m.pb.gz",
        "heapscope: " + dir.path + "/missing.hsnap: cannot open: No such file or directory\n"},
   };
-  for (const auto& [args, err] : cases) {
-    RunResult r = hs(args);
-    EXPECT_EQ(r.status, 2) << args;
-    EXPECT_EQ(r.err, err) << args;
-  }
+  expect_usage_errors(cases);
   EXPECT_NE(::access((dir.path + "/z.svg").c_str(), F_OK), 0) << "no output file after an error";
   EXPECT_NE(::access((dir.path + "/m.pb.gz").c_str(), F_OK), 0) << "no output file after an error";
 }

@@ -26,6 +26,17 @@ bool exists(const std::string& p) {
   return stat(p.c_str(), &st) == 0;
 }
 
+// The pid leaky --serve writes once its steps are done (waits up to 10 s);
+// 0 if it never appears.
+int wait_for_pid_file(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string text = read_text(path);
+    if (!text.empty() && text.back() == '\n') return std::atoi(text.c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
 // Runs leaky under heapscope once for the suite.
 class EndToEnd : public ::testing::Test {
  protected:
@@ -179,12 +190,7 @@ TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
                     kHeapscope + " run --out s -- " + kLeaky + " --steps 1 --serve '" + serve +
                     "' >/dev/null 2>&1 &";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = 0;
-  for (int i = 0; i < 1000 && !pid; ++i) {
-    std::string text = read_text(serve + "/pid");
-    if (!text.empty() && text.back() == '\n') pid = std::atoi(text.c_str());
-    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  int pid = wait_for_pid_file(serve + "/pid");
   ASSERT_GT(pid, 0);
   RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
   std::string stop = serve + "/stop";
@@ -215,12 +221,7 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
                     " run --signal none --out '" + serve + "/s' -- " + kLeaky +
                     " --steps 0 --serve '" + serve + "' >/dev/null 2>&1 &";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = 0;
-  for (int i = 0; i < 1000 && !pid; ++i) {
-    std::string text = read_text(serve + "/pid");
-    if (!text.empty() && text.back() == '\n') pid = std::atoi(text.c_str());
-    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  int pid = wait_for_pid_file(serve + "/pid");
   ASSERT_GT(pid, 0);
   RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
   FILE* f = std::fopen((serve + "/stop").c_str(), "w");

@@ -1,6 +1,7 @@
 // origin.cpp -- system-frame rules, the origin frame and container naming.
 // See origin.h. Pure string functions; thread-safe.
 #include "analyze/origin.h"
+#include "model/strings.h"
 
 #include <array>
 #include <regex>
@@ -8,15 +9,6 @@
 
 namespace heapscope {
 namespace {
-
-bool starts_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(0, p.size()) == p;
-}
-
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 // Index just past the '>' matching the '<' at open, or npos.
 size_t match_angle(std::string_view s, size_t open) {

@@ -17,15 +17,11 @@
 #include <unordered_map>
 
 #include "analyze/origin.h"
+#include "model/strings.h"
 
 namespace heapscope {
 
 namespace {
-
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 struct FrameInfo {
   Frame frame;

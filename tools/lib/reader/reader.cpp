@@ -14,6 +14,7 @@
 
 #include "hsnap_format.h"
 #include "reader/reader.h"
+#include "model/strings.h"
 
 namespace heapscope {
 namespace {
@@ -44,10 +45,6 @@ bool fill(int fd, std::string& buf, size_t want, const std::string& path) {
     if (n == 0) return false;
   }
   return true;
-}
-
-bool starts_with(const std::string& s, std::string_view prefix) {
-  return s.size() >= prefix.size() && std::string_view(s).substr(0, prefix.size()) == prefix;
 }
 
 }  // namespace

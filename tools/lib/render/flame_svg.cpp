@@ -2,6 +2,7 @@
 // Safety: builds the frame tree iteratively (no recursion, whatever the
 // depth); memory proportional to the folded stacks.
 #include "render/flame_svg.h"
+#include "render/text.h"  // format_size
 
 #include <algorithm>
 #include <cstdio>
@@ -57,22 +58,6 @@ std::string valid_utf8(const std::string& s) {
     i += len;
   }
   return out;
-}
-
-std::string human_bytes(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while ((v >= 1024 || v <= -1024) && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[64];
-  if (u == 0)
-    snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
-  else
-    snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
 }
 
 std::string colour(const Node& n) {
@@ -232,11 +217,11 @@ std::string render_flame_svg(const FlameData& data, const std::string& title) {
   const double height = kTop + (max_depth + 1) * kFrameH + kBottom;
   std::string heading;
   if (data.differential)
-    heading = "heapscope: growth " + title + ": " + human_bytes(data.total) + " (" +
+    heading = "heapscope: growth " + title + ": " + format_size(data.total) + " (" +
               std::to_string(data.total) + " bytes) in " + std::to_string(data.stacks.size()) +
               " growing stacks; " + std::to_string(-data.shrunk) + " bytes of shrinkage not drawn";
   else
-    heading = "heapscope: " + title + ": " + human_bytes(data.total) + " in use (" +
+    heading = "heapscope: " + title + ": " + format_size(data.total) + " in use (" +
               std::to_string(data.total) + " bytes) in " + std::to_string(data.stacks.size()) +
               " stacks";
 

@@ -2,6 +2,7 @@
 // renderers (see stacks.h). Safety: bounded by the profile's size; integer
 // sums saturate; no recursion.
 #include "render/stacks.h"
+#include "model/strings.h"
 
 #include <algorithm>
 #include <limits>
@@ -25,13 +26,6 @@ int64_t sat_sub(int64_t a, int64_t b) {
   if (__builtin_sub_overflow(a, b, &r))
     return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
   return r;
-}
-
-static bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
-
-static std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 FrameKind frame_kind(const Frame& f) {

@@ -12,14 +12,10 @@
 #include <cstdlib>
 
 #include "analyze/origin.h"
+#include "model/strings.h"
 
 namespace heapscope {
 namespace {
-
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 std::string pad_left(const std::string& s, size_t w) {
   return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;

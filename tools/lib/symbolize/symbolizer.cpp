@@ -14,6 +14,7 @@
 // cached, as are results per pc. Not thread-safe; never throws for a bad or
 // missing module: frames then say "0x..." and name the module.
 #include "symbolize/symbolizer.h"
+#include "model/strings.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -60,11 +61,6 @@ std::string hex_address(uint64_t a) {
 bool is_regular_file(const std::string& path) {
   struct stat st{};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 // System libraries rarely have debug info installed; not worth a note.
