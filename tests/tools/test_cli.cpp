@@ -280,6 +280,18 @@ TEST_F(Cli, ExportToStandardOutput) {
   EXPECT_EQ(r.out, read_text(dir.path + "/c.folded"));
   EXPECT_EQ(r.out.substr(r.out.size() - 6), " 4000\n") << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+// Frames no symbol names are drawn as module+offset, so flame graphs of two
+// runs loaded at different addresses (series::bias_for) fold together.
+TEST_F(Cli, ExportNamesUnsymbolizedFramesByModuleOffset) {
+  RunResult now = hs("export " + snaps[3] + " --format collapsed -o -");
+  ASSERT_EQ(now.status, 0) << now.err;
+  EXPECT_EQ(now.out.find("0x5"), std::string::npos) << "raw addresses: " << now.out;
+  EXPECT_EQ(now.out.rfind("app+0x", 0), 0u) << now.out;
+  RunResult growth = hs("export " + snaps[3] + " --base " + snaps[0] + " --format collapsed -o -");
+  ASSERT_EQ(growth.status, 0) << growth.err;
+  EXPECT_EQ(growth.out, now.out.substr(0, now.out.size() - 5) + "3000\n");
   EXPECT_NE(::access((dir.path + "/-").c_str(), F_OK), 0) << "wrote a file named '-'";
 }
 

@@ -54,21 +54,27 @@ std::vector<Frame> expand_stack(const ExportInput& in, const std::vector<uint64_
   return out;
 }
 
+// "libfoo.so+0x1234" for a frame no symbol names, which stays the same
+// across runs (ASLR) where the raw "0x7f..." address does not.
+static std::string module_offset(const Frame& f) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "+0x%llx", static_cast<unsigned long long>(f.rel_address));
+  return basename_of(f.module) + buf;
+}
+
+static bool unnamed(const Frame& f) { return !f.resolved && starts_with(f.function, "0x"); }
+
 std::string stack_key(const std::vector<Frame>& frames) {
   std::string key;
   for (const auto& f : frames) {
-    if (f.resolved || !starts_with(f.function, "0x")) {
+    if (!unnamed(f)) {
       key += f.function;
       key += '\x1f';
       key += f.file;
       key += '\x1f';
       key += std::to_string(f.line);
     } else {
-      key += basename_of(f.module);
-      key += "+0x";
-      char buf[32];
-      snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(f.rel_address));
-      key += buf;
+      key += module_offset(f);
     }
     key += '\x1e';
   }
@@ -96,7 +102,8 @@ static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in,
     Folded f;
     std::string key;
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-      FlameFrame ff{flame_name(it->function), frame_kind(*it)};
+      const bool by_offset = unnamed(*it) && !it->module.empty();
+      FlameFrame ff{flame_name(by_offset ? module_offset(*it) : it->function), frame_kind(*it)};
       key += ff.name;
       key += ';';
       f.frames.push_back(std::move(ff));
