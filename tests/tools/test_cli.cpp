@@ -238,6 +238,9 @@ TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
        "`heapscope report --help`\n"},
       {"diff " + snaps[0], "heapscope diff: NEW is required; see `heapscope diff --help`\n"},
       {"snapshot", "heapscope snapshot: PID is required; see `heapscope snapshot --help`\n"},
+      {"run", "heapscope: run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS]); see "
+              "`heapscope run --help`\n"},
+      {"run --interval abc -- true", "heapscope: --interval abc: expected a number >= 0\n"},
       {"snapshot abc", "heapscope: abc: not a process id (expected a positive number)\n"},
       {"snapshot 1 --timeout 0",
        "heapscope snapshot: --timeout: '0' is out of range (expected seconds, more than 0); see "

@@ -117,15 +117,18 @@ bool is_static_elf(const std::string& path) {
 
 void run(const RunOptions& o, std::vector<std::string> cmd) {
   if (!cmd.empty() && cmd[0] == "--") cmd.erase(cmd.begin());
-  if (cmd.empty()) throw CommandError("run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS])");
+  if (cmd.empty())
+    throw CommandError("run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS]); see "
+                       "`heapscope run --help`",
+                       2);
   if (!o.signal.empty() && o.signal != "none" && !parse_signal(o.signal))
-    throw CommandError("--signal " + o.signal + ": not a signal name or number (expected e.g. SIGUSR2, USR1, 12 or none)");
+    throw CommandError("--signal " + o.signal + ": not a signal name or number (expected e.g. SIGUSR2, USR1, 12 or none)", 2);
   for (const auto& [name, value] : {std::pair{"--interval", o.interval}, {"--stats", o.stats}, {"--sample", o.sample}}) {
     if (value.empty()) continue;
     char* end = nullptr;
     double v = std::strtod(value.c_str(), &end);
     if (!end || *end || v < 0 || value.find_first_not_of("0123456789.") != std::string::npos)
-      throw CommandError(std::string(name) + " " + value + ": expected a number >= 0");
+      throw CommandError(std::string(name) + " " + value + ": expected a number >= 0", 2);
   }
   std::string lib = find_library();
   std::string file = resolve_command(cmd[0]);
