@@ -10,7 +10,7 @@
 namespace hs {
 namespace {
 constexpr int kEntries = 64;
-constexpr int kWays = 4;  // entries per set: one hook frame reached by several call chains
+constexpr int kWays = 8;  // entries per set: one hook frame reached by several call chains
 struct Entry {
   uintptr_t fp, ra, rbp0;
   StackRec* rec;
@@ -22,6 +22,10 @@ struct Entry {
 struct Memo {
   Memo* next_free;
   uint32_t clock;
+  // Per set: lookups missed since its last hit. A set that keeps missing
+  // (call chains that never repeat) stores one walk in 8 after the first
+  // two, instead of copying a whole entry on every allocation.
+  uint32_t streak[kEntries / kWays];
   Entry e[kEntries];
 };
 constexpr size_t kMemoBytes = (sizeof(Memo) + 4095) & ~(size_t)4095;
@@ -58,6 +62,7 @@ Memo* get(ThreadState& t) {
   if (!m) m = (Memo*)os_map(kMemoBytes);
   if (!m) return nullptr;
   memset(m->e, 0, sizeof m->e);
+  memset(m->streak, 0, sizeof m->streak);
   if (pthread_setspecific(g_key, m) != 0) {
     lock();
     m->next_free = g_free;
@@ -106,9 +111,11 @@ StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
     for (; i < n; ++i) diff |= *(const uintptr_t*)e.addr[i] ^ e.val[i];
     if (!diff) {
       e.stamp = ++m->clock;
+      m->streak[(set - m->e) / kWays] = 0;
       return e.rec;
     }
   }
+  ++m->streak[(set - m->e) / kWays];
   return nullptr;
 }
 
@@ -116,6 +123,8 @@ void memo_store(ThreadState& t, uintptr_t fp, uintptr_t ra, const ReadLog& log, 
   Memo* m = get(t);
   if (!m || log.overflow || log.n > kMemoWords) return;
   Entry* set = set_of(m, fp, ra);
+  const uint32_t streak = m->streak[(set - m->e) / kWays];
+  if (streak > 2 && (streak & 7) != 0) return;
   const uint32_t gen = g_generation.load(std::memory_order_relaxed);
   Entry* victim = &set[0];  // a stale or empty way, else the least recently used
   for (int w = 0; w < kWays; ++w) {

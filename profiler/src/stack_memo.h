@@ -1,5 +1,5 @@
 // stack_memo.h -- per-thread memo of recent captures, replayed exactly.
-// Owns: for each thread, 64 entries (16 sets of 4, the least recently used
+// Owns: for each thread, 64 entries (8 sets of 8, the least recently used
 // replaced) keyed by the hook's frame address and return address, each holding the stack record a cfi walk produced and the
 // address/value of every stack word that walk read. A cfi walk is a pure
 // function of its start frame, those words and the rule cache, so when every
