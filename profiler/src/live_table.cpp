@@ -38,7 +38,7 @@ bool LiveTable::init(bool with_filter) {
   return true;
 }
 
-void LiveTable::lock(Shard& s) {
+void LiveTable::lock_slow(Shard& s) {
   while (s.lock.exchange(1, std::memory_order_acquire)) {
     int spins = 0;
     while (s.lock.load(std::memory_order_relaxed)) {

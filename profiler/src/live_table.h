@@ -60,7 +60,12 @@ class LiveTable {
     Entry* slots = nullptr;
   };
   bool grow(Shard& s);
-  static void lock(Shard& s);
+  // Uncontended: one exchange, inlined; otherwise spin then yield (lock_slow).
+  static HS_INLINE void lock(Shard& s) {
+    if (HS_LIKELY(!s.lock.exchange(1, std::memory_order_acquire))) return;
+    lock_slow(s);
+  }
+  static HS_NOINLINE void lock_slow(Shard& s);
   static void unlock(Shard& s) { s.lock.store(0, std::memory_order_release); }
 
   Shard shards_[kShards];
