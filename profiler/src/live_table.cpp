@@ -61,13 +61,14 @@ uint64_t LiveTable::entries() const {
   return n;
 }
 
-void LiveTable::prefetch(uintptr_t addr) const {
+uint64_t LiveTable::prefetch(uintptr_t addr) const {
   const uint64_t h = hash_addr(addr);
   const Shard& s = shards_[shard_of(h)];
   // Unlocked reads: a stale array is harmless, a prefetch never faults.
   Entry* slots = __atomic_load_n(&s.slots, __ATOMIC_RELAXED);
   uint64_t mask = __atomic_load_n(&s.mask, __ATOMIC_RELAXED);
   if (slots) __builtin_prefetch(&slots[slot_of(h) & mask], 1);
+  return h;
 }
 
 bool LiveTable::grow(Shard& s) {
@@ -93,9 +94,8 @@ bool LiveTable::grow(Shard& s) {
 
 // HOT PATH (every recorded allocation). Budget: one hash, one uncontended
 // spinlock exchange, a short linear probe in a table kept under 70% load.
-int LiveTable::insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced) {
+int LiveTable::insert_hashed(uintptr_t addr, uint64_t h, uint64_t size, uint32_t ref, LiveInfo* replaced) {
   if (size > kMaxTrackedSize) size = kMaxTrackedSize;
-  const uint64_t h = hash_addr(addr);
   Shard& s = shards_[shard_of(h)];
   const uint64_t meta = size << kRefBits | ref;
   lock(s);

@@ -29,7 +29,12 @@ class LiveTable {
   // Inserts addr. When addr was already present (a free we never saw) its old
   // info goes to *replaced and the function returns 2; 1 on insert; 0 when
   // memory ran out (nothing inserted).
-  int insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced);
+  int insert(uintptr_t addr, uint64_t size, uint32_t ref, LiveInfo* replaced) {
+    return insert_hashed(addr, hash_of(addr), size, ref, replaced);
+  }
+  // As insert, with h = hash_of(addr) already computed (by prefetch).
+  int insert_hashed(uintptr_t addr, uint64_t h, uint64_t size, uint32_t ref, LiveInfo* replaced);
+  static uint64_t hash_of(uintptr_t addr);
   // Sampled mode: false when addr is certainly not tracked (one multiply and
   // one load from an 8 KiB array; inlined into the free hook).
   HS_INLINE bool maybe_tracked(uintptr_t addr) const {
@@ -44,7 +49,8 @@ class LiveTable {
   uint64_t entries() const;
   // Starts loading addr's slot into the cache (called before the stack is
   // captured, so the miss overlaps the unwinding). Never faults.
-  void prefetch(uintptr_t addr) const;
+  // Returns hash_of(addr) for insert_hashed.
+  uint64_t prefetch(uintptr_t addr) const;
   void lock_all();
   void unlock_all();
 
@@ -83,4 +89,5 @@ HS_INLINE uint64_t hash_addr(uintptr_t a) {  // murmur3 fmix64
   h ^= h >> 33;
   return h;
 }
+HS_INLINE uint64_t LiveTable::hash_of(uintptr_t addr) { return hash_addr(addr); }
 }  // namespace hs

@@ -66,7 +66,7 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     t.seen = 1;
     bump(g_counters.threads_seen);
   }
-  g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
+  const uint64_t live_hash = g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
   const bool cfi = (g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && fp &&
                    ((const uintptr_t*)fp)[1] == ra;
   // A remembered stack whose every input word is unchanged: no walk at all.
@@ -87,7 +87,7 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   }
   if (size > kMaxTrackedSize) size = kMaxTrackedSize;
   LiveInfo old;
-  int ins = g_live.insert((uintptr_t)p, size, g_stacks.ref_of(r), &old);
+  int ins = g_live.insert_hashed((uintptr_t)p, live_hash, size, g_stacks.ref_of(r), &old);
   if (HS_UNLIKELY(ins == 0)) {
     bump(g_counters.dropped_events);
   } else {
