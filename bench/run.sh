@@ -206,7 +206,7 @@ run_one() {  # WORKLOAD PAIR ROLE ROUND
   printf 'bench: %-7s %-17s %-4s r%d  wall %6ss  cpu %6ss  rss %7s KiB  out %9s B%s\n' \
     "$wl" "$cfg" "$role" "$round" "$wall" "$cpu" "$rss" "$out_bytes" "$([ $ok = 1 ] || echo '  OUTPUT MISMATCH')" >&2
   # Keep only the last round's output: the analysis step reads it.
-  [ "$round" = "$PAIRS" ] || rm -rf "$dir/out"
+  [ "$round" = "$PAIRS" ] || { [ "$pair" = massif ] && [ "$round" = "$LAST_MASSIF" ]; } || rm -rf "$dir/out"
 }
 
 cpu_jiffies() { awk '/^cpu /{ s = 0; for (i = 2; i <= 9; i++) s += $i; print s - $5 - $6 }' /proc/stat; }
@@ -236,6 +236,7 @@ jiffies_start=$(cpu_jiffies)
 times > "$WORK/times0"  # in this shell: CPU of its children so far (the build)
 children_cpu() { tail -1 "$1" | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
 
+LAST_MASSIF=$(( PAIRS < 3 ? PAIRS : 3 ))  # massif's last round: its output is analysed
 # ---- paired runs ---------------------------------------------------------------------------
 for round in $(seq 1 "$PAIRS"); do
   for wl in "${WORKLOADS[@]}"; do
@@ -252,7 +253,6 @@ for round in $(seq 1 "$PAIRS"); do
     done
   done
 done
-LAST_MASSIF=$(( PAIRS < 3 ? PAIRS : 3 ))
 
 # ---- analysis step on the last round's output ------------------------------------------------
 analyse() {  # WORKLOAD PAIR TOOL CMD...
