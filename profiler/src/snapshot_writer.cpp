@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,22 +306,53 @@ void writer_after_fork_child() {
   g_error_reported = false;
 }
 
+// Publishes tmp under final_path without replacing an existing file (a
+// snapshot of an earlier process with the same PID and prefix: containers
+// run as PID 1, PIDs are reused). Returns 0 or an errno value (EEXIST when
+// final_path exists).
+static int publish_noreplace(const char* tmp, const char* final_path) {
+#ifdef SYS_renameat2
+  if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, final_path, 1u /* RENAME_NOREPLACE */) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL) return errno;  // EINVAL: file system without the flag
+#endif
+  if (link(tmp, final_path) != 0) return errno;
+  unlink(tmp);  // ours: the final name now holds the file
+  return 0;
+}
+
 int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) {
   char tmp[4200];
   size_t n = strlen(final_path);
-  if (n + 5 > sizeof tmp) return ENAMETOOLONG;
-  memcpy(tmp, final_path, n);
-  memcpy(tmp + n, ".tmp", 5);
+  if (n + 16 > sizeof tmp) return ENAMETOOLONG;
   Buf b;
   uint64_t live = 0;
   int err = build(b, trigger, seq, &live);
   if (err) return err;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return errno;
+  // FINAL.tmp, or FINAL.tmp.N when a temporary of that name exists (left by a
+  // killed earlier process, or planted): never opened through, never deleted.
+  int fd = -1;
+  for (unsigned k = 0; k < 16 && fd < 0; ++k) {
+    memcpy(tmp, final_path, n);
+    if (k == 0)
+      memcpy(tmp + n, ".tmp", 5);
+    else
+      format(tmp + n, sizeof tmp - n, ".tmp.%u", k);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return errno;
+  }
+  if (fd < 0) return EEXIST;
   err = write_all(fd, b.data(), b.size());
   if (!err && fsync(fd) != 0 && errno != EINVAL) err = errno;
   if (close(fd) != 0 && !err && errno != EINTR) err = errno;
-  if (!err && rename(tmp, final_path) != 0) err = errno;
+  if (!err) {
+    if (trigger == HS_TRIGGER_EXIT) {
+      // PREFIX.PID.exit.hsnap is a fixed name (the contract): an exit file of an
+      // earlier process with the same PID and prefix is replaced, by design.
+      if (rename(tmp, final_path) != 0) err = errno;
+    } else {
+      err = publish_noreplace(tmp, final_path);
+    }
+  }
   if (err) {
     unlink(tmp);  // ours: created above with O_EXCL
     return err;
@@ -349,12 +381,19 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
     return -1;
   }
   g_writer_tid.store(self);
-  uint64_t seq = trigger == HS_TRIGGER_EXIT ? 0 : ++g_seq;
-  if (trigger == HS_TRIGGER_EXIT)
+  int err = 0;
+  if (trigger == HS_TRIGGER_EXIT) {
     format(path, sizeof path, "%s.%d.exit.hsnap", g_cfg.out_prefix, (int)getpid());
-  else
-    format(path, sizeof path, "%s.%d.%04lu.hsnap", g_cfg.out_prefix, (int)getpid(), (unsigned long)seq);
-  int err = write_snapshot_to(path, trigger, seq);
+    err = write_snapshot_to(path, trigger, 0);
+  } else {
+    // A SEQ taken by an earlier process with this PID is skipped, not replaced (bounded).
+    for (int tries = 0; tries < 1000; ++tries) {
+      uint64_t seq = ++g_seq;
+      format(path, sizeof path, "%s.%d.%04lu.hsnap", g_cfg.out_prefix, (int)getpid(), (unsigned long)seq);
+      err = write_snapshot_to(path, trigger, seq);
+      if (err != EEXIST) break;
+    }
+  }
   if (err) {
     bump(g_counters.snapshot_failures);
     if (!g_error_reported) {

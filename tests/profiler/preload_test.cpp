@@ -1,6 +1,7 @@
 // preload_test.cpp -- integration tests: libheapscope.so preloaded into the
 // programs under programs/, each run in its own temporary directory; the
 // snapshots they leave are parsed with hsnap_parse.h and checked.
+#include <fstream>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -329,6 +330,49 @@ TEST(Preload, IntervalSnapshotsHaveIncreasingSequence) {
   }
   EXPECT_TRUE(std::count(snaps.begin(), snaps.end(), exit_snap_name(pid)));
   for (auto& n : env.all_files()) EXPECT_EQ(n.find(".tmp"), std::string::npos) << n;
+}
+
+// An earlier process with the same PID and prefix (containers: PID 1; PID
+// reuse) left PREFIX.PID.0001.hsnap and, killed mid-write, a stale
+// PREFIX.PID.0002.hsnap.tmp: both are kept, the new snapshot takes SEQ 0002
+// through another temporary name.
+TEST(Preload, EarlierProcessFilesWithTheSamePidAreKept) {
+  Env env("samepid");
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  std::string out = env.dir + "/stdout.txt";
+  std::vector<std::string> e = env.vars;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(go[1]);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(125);
+    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fo, 1);
+    for (const std::string& kv : e) putenv(const_cast<char*>(kv.c_str()));
+    execl(HS_PROG_SCENARIOS, HS_PROG_SCENARIOS, "attribution", (char*)nullptr);
+    _exit(126);
+  }
+  close(go[0]);
+  std::string base = env.dir + "/snap." + std::to_string(pid);
+  { std::ofstream(base + ".0001.hsnap") << "earlier run 1"; }
+  { std::ofstream(base + ".0002.hsnap.tmp") << "earlier run tmp"; }
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  close(go[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::string printed, content;
+  ASSERT_TRUE(hstest::read_file(out, &printed));
+  EXPECT_NE(printed.find(base + ".0002.hsnap\n"), std::string::npos) << printed;
+  ASSERT_TRUE(hstest::read_file(base + ".0001.hsnap", &content));
+  EXPECT_EQ(content, "earlier run 1");
+  ASSERT_TRUE(hstest::read_file(base + ".0002.hsnap.tmp", &content));
+  EXPECT_EQ(content, "earlier run tmp");
+  Snapshot s = must_parse(base + ".0002.hsnap");
+  EXPECT_EQ(s.header.seq, 2u);
+  must_parse(base + ".exit.hsnap");
+  EXPECT_EQ(env.all_files().size(), 5u);  // 0001, 0002, 0002.tmp, exit, stdout.txt
 }
 
 TEST(Preload, StatsLinesAndGrowthAlert) {

@@ -298,17 +298,28 @@ TEST(SnapshotWriter, DoesNotFollowAPlantedSymlink) {
   { std::ofstream(victim) << "keep me"; }
   std::string path = dir + "/snap.hsnap";
   ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
-  EXPECT_EQ(write_snapshot_to(path.c_str(), HS_TRIGGER_API, 1), EEXIST);
+  // The planted temporary name is skipped (another temporary is used), not followed.
+  EXPECT_EQ(write_snapshot_to(path.c_str(), HS_TRIGGER_API, 1), 0);
   std::string content;
   ASSERT_TRUE(hstest::read_file(victim, &content));
   EXPECT_EQ(content, "keep me");
   struct stat st;
-  EXPECT_NE(stat(path.c_str(), &st), 0);                 // no file under the final name
-  EXPECT_EQ(lstat((path + ".tmp").c_str(), &st), 0);     // and the planted link is not ours to delete
-  // A symlink planted at the final name is replaced, not followed.
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(lstat((path + ".tmp").c_str(), &st), 0);     // the planted link is not ours to delete
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_NE(lstat((path + ".tmp.1").c_str(), &st), 0);   // our temporary is gone
+  // A file (here a symlink) at a SEQ file's final name is neither replaced nor followed.
   std::string path2 = dir + "/snap2.hsnap";
   ASSERT_EQ(symlink(victim.c_str(), path2.c_str()), 0);
-  ASSERT_EQ(write_snapshot_to(path2.c_str(), HS_TRIGGER_API, 2), 0);
+  EXPECT_EQ(write_snapshot_to(path2.c_str(), HS_TRIGGER_API, 2), EEXIST);
+  ASSERT_TRUE(hstest::read_file(victim, &content));
+  EXPECT_EQ(content, "keep me");
+  ASSERT_EQ(lstat(path2.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_NE(lstat((path2 + ".tmp").c_str(), &st), 0);
+  // The exit file's name is fixed by the contract: it replaces (never follows) what is there.
+  ASSERT_EQ(write_snapshot_to(path2.c_str(), HS_TRIGGER_EXIT, 0), 0);
   ASSERT_TRUE(hstest::read_file(victim, &content));
   EXPECT_EQ(content, "keep me");
   ASSERT_EQ(lstat(path2.c_str(), &st), 0);
