@@ -1,6 +1,6 @@
 // api.cpp -- the public C API (include/heapscope/heapscope.h).
-// Owns: heapscope_active/snapshot/totals/start/stop for programs that link or
-// preload the library. Safety: thread-safe; not async-signal-safe.
+// Owns: heapscope_active/snapshot/totals/start/stop (and their *_impl aliases
+// for HEAPSCOPE_WEAK programs) for programs that link or preload the library. Safety: thread-safe; not async-signal-safe.
 #include "heapscope/heapscope.h"
 
 #include <errno.h>
@@ -47,4 +47,11 @@ HS_EXPORT int heapscope_totals(struct heapscope_totals* out) {
 
 HS_EXPORT void heapscope_start(void) { g_recording.store(true); }
 HS_EXPORT void heapscope_stop(void) { g_recording.store(false); }
+
+// The names heapscope.h calls through weak references under HEAPSCOPE_WEAK.
+HS_EXPORT int heapscope_active_impl(void) __attribute__((alias("heapscope_active")));
+HS_EXPORT int heapscope_snapshot_impl(char* path, size_t len) __attribute__((alias("heapscope_snapshot")));
+HS_EXPORT int heapscope_totals_impl(struct heapscope_totals* out) __attribute__((alias("heapscope_totals")));
+HS_EXPORT void heapscope_start_impl(void) __attribute__((alias("heapscope_start")));
+HS_EXPORT void heapscope_stop_impl(void) __attribute__((alias("heapscope_stop")));
 }

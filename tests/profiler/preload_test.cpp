@@ -548,6 +548,7 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
       "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
       "dlclose", "exit", "quick_exit", "__libc_start_main", "heapscope_active", "heapscope_snapshot",
-      "heapscope_totals", "heapscope_start", "heapscope_stop"};
+      "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
+      "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl"};
   EXPECT_EQ(got, want);
 }

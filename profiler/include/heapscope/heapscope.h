@@ -7,9 +7,12 @@
  * Running where the library is absent: define HEAPSCOPE_WEAK before including
  * this header (opt-in, because Debian's gcc links with --as-needed and weak
  * references by default would let -lheapscope be dropped silently). Then the
- * declarations are weak, and the inline heapscope_*_or_inactive() wrappers
- * below report "not active" (0 / -1 with errno ENOSYS) when no library
- * provides the symbols at run time.
+ * five functions below are static inline functions that call the library
+ * through weak references to its exported heapscope_*_impl aliases, and
+ * report "not active" when no library provides them at run time:
+ * heapscope_active() 0, heapscope_snapshot()/heapscope_totals() -1 with errno
+ * ENOSYS, heapscope_start()/heapscope_stop() do nothing. The
+ * heapscope_*_or_inactive() wrappers are the same calls under older names.
  *
  * Thread safety: every function may be called from any thread. None is
  * async-signal-safe.
@@ -24,12 +27,6 @@
 extern "C" {
 #endif
 
-#if defined(HEAPSCOPE_WEAK)
-#define HEAPSCOPE_DECL __attribute__((weak))
-#else
-#define HEAPSCOPE_DECL
-#endif
-
 struct heapscope_totals {
   uint64_t inuse_bytes; /* live bytes tracked now (estimates when sampling) */
   uint64_t inuse_count; /* live blocks */
@@ -37,40 +34,55 @@ struct heapscope_totals {
   uint64_t alloc_count;
 };
 
+#if !defined(HEAPSCOPE_WEAK)
 /* 1 when the profiler is loaded and tracking, 0 otherwise. */
-HEAPSCOPE_DECL int heapscope_active(void);
+int heapscope_active(void);
 
 /* Writes a snapshot now. On success returns 0 and, when path is not NULL,
  * copies the file's path (NUL-terminated, truncated to len) into it.
  * On failure returns -1 and sets errno. */
-HEAPSCOPE_DECL int heapscope_snapshot(char *path, size_t len);
+int heapscope_snapshot(char *path, size_t len);
 
 /* Fills *out with the current totals; 0 on success, -1 and errno otherwise. */
-HEAPSCOPE_DECL int heapscope_totals(struct heapscope_totals *out);
+int heapscope_totals(struct heapscope_totals *out);
 
 /* Resume / pause recording of new allocations on all threads. Frees of blocks
  * recorded earlier are always accounted. Tracking starts active. */
-HEAPSCOPE_DECL void heapscope_start(void);
-HEAPSCOPE_DECL void heapscope_stop(void);
+void heapscope_start(void);
+void heapscope_stop(void);
 
-#undef HEAPSCOPE_DECL
-
-#if defined(HEAPSCOPE_WEAK)
+#else /* HEAPSCOPE_WEAK: same semantics, "not active" without the library */
 #include <errno.h>
-/* Safe wrappers for programs that may run without the library. */
-static inline int heapscope_active_or_inactive(void) {
-  return heapscope_active ? heapscope_active() : 0;
+/* Exported by libheapscope as aliases of the functions above. */
+extern int heapscope_active_impl(void) __attribute__((weak));
+extern int heapscope_snapshot_impl(char *path, size_t len) __attribute__((weak));
+extern int heapscope_totals_impl(struct heapscope_totals *out) __attribute__((weak));
+extern void heapscope_start_impl(void) __attribute__((weak));
+extern void heapscope_stop_impl(void) __attribute__((weak));
+
+static inline int heapscope_active(void) {
+  return heapscope_active_impl ? heapscope_active_impl() : 0;
 }
-static inline int heapscope_totals_or_inactive(struct heapscope_totals *out) {
-  if (heapscope_totals) return heapscope_totals(out);
+static inline int heapscope_snapshot(char *path, size_t len) {
+  if (heapscope_snapshot_impl) return heapscope_snapshot_impl(path, len);
   errno = ENOSYS;
   return -1;
 }
-static inline int heapscope_snapshot_or_inactive(char *path, size_t len) {
-  if (heapscope_snapshot) return heapscope_snapshot(path, len);
+static inline int heapscope_totals(struct heapscope_totals *out) {
+  if (heapscope_totals_impl) return heapscope_totals_impl(out);
   errno = ENOSYS;
   return -1;
 }
+static inline void heapscope_start(void) {
+  if (heapscope_start_impl) heapscope_start_impl();
+}
+static inline void heapscope_stop(void) {
+  if (heapscope_stop_impl) heapscope_stop_impl();
+}
+/* Older names of the same calls. */
+static inline int heapscope_active_or_inactive(void) { return heapscope_active(); }
+static inline int heapscope_totals_or_inactive(struct heapscope_totals *out) { return heapscope_totals(out); }
+static inline int heapscope_snapshot_or_inactive(char *path, size_t len) { return heapscope_snapshot(path, len); }
 #endif
 
 #ifdef __cplusplus
