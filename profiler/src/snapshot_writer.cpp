@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -162,6 +163,44 @@ int write_all(int fd, const char* p, size_t n) {
   return 0;
 }
 
+// The executable ranges of libheapscope itself, when it is its own module
+// (preloaded or linked as a shared library; not when heapscope_core is linked
+// into a test executable). Its frames -- main_then_exit_snapshot, between
+// main and __libc_start_call_main in every stack -- are dropped from STACKS.
+constexpr int kOwnTextMax = 4;
+uint64_t g_own_text[kOwnTextMax][2];
+int g_own_text_count = 0;
+
+int own_text_cb(dl_phdr_info* info, size_t, void*) {
+  const uint64_t self = (uint64_t)(uintptr_t)&own_text_cb;
+  if (!info->dlpi_name || !*info->dlpi_name) return 0;  // the executable
+  int n = 0;
+  bool mine = false;
+  uint64_t r[kOwnTextMax][2];
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    uint64_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+    mine |= self >= lo && self < hi;
+    if (n < kOwnTextMax) r[n][0] = lo, r[n][1] = hi, ++n;
+  }
+  if (!mine) return 0;
+  memcpy(g_own_text, r, sizeof r);
+  g_own_text_count = n;
+  return 1;
+}
+
+void find_own_text() {
+  g_own_text_count = 0;
+  dl_iterate_phdr(own_text_cb, nullptr);
+}
+
+bool in_own_text(uint64_t pc) {
+  for (int i = 0; i < g_own_text_count; ++i)
+    if (pc >= g_own_text[i][0] && pc < g_own_text[i][1]) return true;
+  return false;
+}
+
 int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   const uint64_t t0 = now_ns(CLOCK_MONOTONIC);
   HsFileHeader fh;
@@ -213,9 +252,17 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
     if (!r) continue;
     SiteFigures f = site_figures(r);
     if (!f.alloc_count && !f.inuse_count && !f.sampled_alloc) continue;
-    HsStack hs{r->depth, r->flags};
+    const uint64_t* pcs = r->pcs();
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < r->depth; ++k) kept += !in_own_text(pcs[k]);
+    HsStack hs{kept, r->flags};
     stacks.put(&hs, sizeof hs);
-    if (r->depth) stacks.put(r->pcs(), sizeof(uint64_t) * r->depth);
+    if (kept == r->depth) {
+      if (r->depth) stacks.put(pcs, sizeof(uint64_t) * r->depth);
+    } else {
+      for (uint32_t k = 0; k < r->depth; ++k)
+        if (!in_own_text(pcs[k])) stacks.put(&pcs[k], sizeof(uint64_t));
+    }
     HsSite s{(uint32_t)count, 0, f.inuse_bytes, f.inuse_count, f.alloc_bytes, f.alloc_count, f.sampled_inuse,
              f.sampled_alloc};
     sites.put(&s, sizeof s);
@@ -294,7 +341,10 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
 
 void writer_begin_exit() { g_exit_begun.store(true); }
 
-void writer_set_start_time() { g_start_ns = now_ns(CLOCK_MONOTONIC); }
+void writer_set_start_time() {
+  g_start_ns = now_ns(CLOCK_MONOTONIC);
+  find_own_text();
+}
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
 void writer_lock() { pthread_mutex_lock(&g_writer_mu); }
 void writer_unlock() { pthread_mutex_unlock(&g_writer_mu); }
