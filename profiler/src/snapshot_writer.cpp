@@ -440,11 +440,16 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
     for (int tries = 0; tries < 1000; ++tries) {
       uint64_t seq = ++g_seq;
       format(path, sizeof path, "%s.%d.%04lu.hsnap", g_cfg.out_prefix, (int)getpid(), (unsigned long)seq);
+      if (path_out && strlen(path) >= path_len) {  // the caller could not get the path: write nothing
+        --g_seq;
+        err = ERANGE;
+        break;
+      }
       err = write_snapshot_to(path, trigger, seq);
       if (err != EEXIST) break;
     }
   }
-  if (err) {
+  if (err && err != ERANGE) {
     bump(g_counters.snapshot_failures);
     if (!g_error_reported) {
       g_error_reported = true;
@@ -452,7 +457,7 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
       log_line("cannot write snapshot %s: errno %d (%s); the program continues, later failures are not reported",
                path, err, desc ? desc : "?");
     }
-  } else {
+  } else if (!err) {
     bump(g_counters.snapshots_written);
   }
   g_writer_tid.store(0);

@@ -39,8 +39,9 @@ struct heapscope_totals {
 int heapscope_active(void);
 
 /* Writes a snapshot now. On success returns 0 and, when path is not NULL,
- * copies the file's path (NUL-terminated, truncated to len) into it.
- * On failure returns -1 and sets errno. */
+ * copies the file's path (NUL-terminated) into it. When path is not NULL and
+ * len cannot hold the path and its NUL, returns -1 with errno ERANGE and
+ * writes no snapshot. On failure returns -1 and sets errno. */
 int heapscope_snapshot(char *path, size_t len);
 
 /* Fills *out with the current totals; 0 on success, -1 and errno otherwise. */

@@ -49,8 +49,13 @@ int main(int argc, char** argv) {
     CHECK(heapscope_active() == 0);
     heapscope_start();
     CHECK(heapscope_active() == 1);
+    {
+      char small[8] = "";
+      errno = 0;  /* too small for the path: an error, and no snapshot (SEQ 0001 stays free) */
+      CHECK(heapscope_snapshot(small, sizeof small) == -1 && errno == ERANGE);
+    }
     CHECK(heapscope_snapshot(path, sizeof path) == 0);
-    CHECK(strstr(path, ".hsnap") != NULL);
+    CHECK(strstr(path, ".0001.hsnap") != NULL);
     CHECK(heapscope_active_or_inactive() == 1);
     CHECK(heapscope_totals_or_inactive(&a) == 0);
     if (!g_fail) printf("active %s\n", path);
