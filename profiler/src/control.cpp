@@ -153,6 +153,8 @@ void* thread_main(void*) {
   uint64_t next_stats = g_cfg.stats_ms ? now + g_cfg.stats_ms : UINT64_MAX;
   uint64_t next_check = now + 1000;
   bool replaced_reported = false;
+  bool alert_failed = false;  // the last alert snapshot failed (see below)
+  uint64_t alert_failed_live = 0, alert_failed_writer_base = 0;
   for (;;) {
     now = mono_ms();
     uint64_t wake = next_interval < next_stats ? next_interval : next_stats;
@@ -189,11 +191,20 @@ void* thread_main(void*) {
     }
     if (g_cfg.alert_bytes && !exiting) {
       uint64_t live = current_totals().inuse_bytes, base = last_snapshot_live_bytes();
+      // After a failed alert snapshot the baseline is the live figure it saw, until
+      // some snapshot succeeds: a failing write is not retried every tick.
+      if (alert_failed && base == alert_failed_writer_base) base = alert_failed_live;
       if (live >= base && live - base >= g_cfg.alert_bytes) {
         char path[4200];
-        if (write_snapshot(HS_TRIGGER_ALERT, path, sizeof path) == 0)
+        if (write_snapshot(HS_TRIGGER_ALERT, path, sizeof path) == 0) {
+          alert_failed = false;
           log_line("alert: tracked live heap grew by %lu bytes since the last snapshot (HEAPSCOPE_ALERT=%lu); wrote %s",
                    (unsigned long)(live - base), (unsigned long)g_cfg.alert_bytes, path);
+        } else {
+          alert_failed = true;
+          alert_failed_live = live;
+          alert_failed_writer_base = last_snapshot_live_bytes();
+        }
       }
     }
     if (now >= next_check) {

@@ -399,6 +399,21 @@ TEST(Preload, AtExitOffWritesNothing) {
   EXPECT_TRUE(env.snaps().empty());
 }
 
+// A failed alert snapshot moves the alert baseline: it is not retried every
+// tick (which would also write it once the directory appears).
+TEST(Preload, FailedAlertSnapshotIsNotRetried) {
+  Env env("alertfail");
+  std::string later = env.dir + "/later";
+  RunResult r = env.run({HS_PROG_SCENARIOS, "alert_dir", later}, {"HEAPSCOPE_OUT=" + later + "/snap", "HEAPSCOPE_ALERT=1M"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(count_substr(r.err, "heapscope: cannot write snapshot"), 1) << r.err;
+  EXPECT_EQ(count_substr(r.err, "heapscope: alert:"), 0) << r.err;
+  std::vector<std::string> files = list_dir(later);
+  ASSERT_EQ(files.size(), 1u) << r.err;  // only the exit snapshot
+  Snapshot s = must_parse(later + "/" + files[0]);
+  EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_EXIT);
+}
+
 TEST(Preload, UnwritableOutputIsReportedOnceAndTheProgramRunsOn) {
   Env env("unwritable");
   RunResult r = env.run({HS_PROG_SCENARIOS, "run", "600"},

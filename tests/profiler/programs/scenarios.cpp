@@ -204,6 +204,15 @@ int main(int argc, char** argv) {
     free(p);
     return 0;
   }
+  if (mode == "alert_dir" && argc > 2) {  // HEAPSCOPE_ALERT=1M, HEAPSCOPE_OUT under argv[2], created late
+    char* p = (char*)malloc(4000000);
+    memset(p, 1, 4000000);
+    usleep(1000 * 1000);  // alert snapshots fail: the directory is missing
+    CHECK(mkdir(argv[2], 0755) == 0);
+    usleep(600 * 1000);  // a failed alert is not retried now that it would succeed
+    free(p);
+    return g_fail ? 1 : 0;
+  }
   if (mode == "sampled") {  // run with HEAPSCOPE_SAMPLE=4096
     printf("sampled:\n");  // stdout's buffer is a heap block: allocate it before measuring
     struct heapscope_totals a = totals();
