@@ -3,6 +3,11 @@
 // output lines, --help, and errors (missing file, wrong magic, trend with two
 // files, bad --top) that exit non-zero naming the file.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -283,6 +288,43 @@ TEST_F(Cli, ExportToStandardOutput) {
   EXPECT_EQ(r.out, read_text(dir.path + "/c.folded"));
   EXPECT_EQ(r.out.substr(r.out.size() - 6), " 4000\n") << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+// export -o names a device, a symlink or a directory: a device is written in
+// place (not replaced by a regular file), a symlink's target is written and
+// the link kept, a directory is refused.
+TEST_F(Cli, ExportKeepsDevicesAndSymlinks) {
+  std::string null_dev = dir.path + "/null";
+  if (::mknod(null_dev.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0)
+    GTEST_SKIP() << "mknod needs root: " << std::strerror(errno);
+  RunResult r = hs("export " + snaps[3] + " --format collapsed -o " + null_dev);
+  ASSERT_EQ(r.status, 0) << r.err;
+  struct stat st{};
+  ASSERT_EQ(::lstat(null_dev.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device was replaced";
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  // A symlink to a device: the device stays.
+  std::string dev_link = dir.path + "/null.link";
+  ASSERT_EQ(::symlink(null_dev.c_str(), dev_link.c_str()), 0);
+  ASSERT_EQ(hs("export " + snaps[3] + " --format collapsed -o " + dev_link).status, 0);
+  ASSERT_EQ(::lstat(null_dev.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device behind the link was replaced";
+  // A symlink to a regular file: the file gets the output, the link stays.
+  std::string file = dir.path + "/real.folded", link = dir.path + "/link.folded";
+  ASSERT_TRUE(hsnap_test::Builder::write_file(file, "old"));
+  ASSERT_EQ(::symlink("real.folded", link.c_str()), 0);
+  RunResult l = hs("export " + snaps[3] + " --format collapsed -o " + link);
+  ASSERT_EQ(l.status, 0) << l.err;
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the symlink was replaced";
+  RunResult out = hs("export " + snaps[3] + " --format collapsed -o -");
+  EXPECT_EQ(read_text(file), out.out);
+  // A directory is refused, and left alone.
+  RunResult d = hs("export " + snaps[3] + " --format collapsed -o " + dir.path);
+  EXPECT_EQ(d.status, 1);
+  const std::string dir_err = "heapscope: " + dir.path + ": is a directory (expected a file to write)\n";
+  ASSERT_GE(d.err.size(), dir_err.size()) << d.err;
+  EXPECT_EQ(d.err.substr(d.err.size() - dir_err.size()), dir_err) << d.err;
 }
 
 // Frames no symbol names are drawn as module+offset, so flame graphs of two

@@ -2,14 +2,19 @@
 //
 // Owns: the export subcommand: reads the profile(s) (any format read_profile
 // knows: hsnap, gperftools, jemalloc), symbolizes them offline, renders pprof,
-// collapsed, speedscope or svg, and writes FILE atomically (a temporary file
-// in the same directory, then rename), so no half-written file is left.
+// collapsed, speedscope or svg, and writes FILE: a regular file (or a new one)
+// atomically (a temporary file in the same directory, then rename), so no
+// half-written file is left; a character device or fifo (/dev/null, a pipe)
+// is opened and written in place, never replaced; a symlink is followed and
+// its target handled by the same rules; a directory is refused.
 // Errors: CommandError / FormatError naming the file and what is wrong.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -35,10 +40,7 @@ struct ExportOptions {
   std::string output;
 };
 
-void write_atomically(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw CommandError(tmp + ": cannot create: " + std::strerror(errno));
+void write_all(int fd, const std::string& path, const std::string& bytes, const std::string& tmp) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
@@ -46,11 +48,27 @@ void write_atomically(const std::string& path, const std::string& bytes) {
     if (n <= 0) {
       int e = n < 0 ? errno : EIO;
       close(fd);
-      unlink(tmp.c_str());
+      if (!tmp.empty()) unlink(tmp.c_str());
       throw CommandError(path + ": write failed: " + std::strerror(e));
     }
     done += static_cast<size_t>(n);
   }
+}
+
+// A character device or fifo: written in place (replacing it would turn
+// /dev/null into a regular file).
+void write_in_place(const std::string& path, const std::string& bytes) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw CommandError(path + ": cannot open for writing: " + std::strerror(errno));
+  write_all(fd, path, bytes, "");
+  if (close(fd) != 0) throw CommandError(path + ": write failed: " + std::strerror(errno));
+}
+
+void write_atomically(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw CommandError(tmp + ": cannot create: " + std::strerror(errno));
+  write_all(fd, path, bytes, tmp);
   if (fsync(fd) != 0 || close(fd) != 0) {
     int e = errno;
     unlink(tmp.c_str());
@@ -61,6 +79,41 @@ void write_atomically(const std::string& path, const std::string& bytes) {
     unlink(tmp.c_str());
     throw CommandError(path + ": cannot rename " + tmp + " into place: " + std::strerror(e));
   }
+}
+
+// Writes the output by what -o names: missing or a regular file -> atomic
+// replace; character device or fifo -> in place; symlink -> its resolved
+// target by these same rules (the link itself stays); anything else refused.
+void write_output(const std::string& path, const std::string& bytes) {
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) throw CommandError(path + ": cannot inspect: " + std::strerror(errno));
+    write_atomically(path, bytes);
+    return;
+  }
+  std::string target = path;
+  if (S_ISLNK(st.st_mode)) {
+    char* real = realpath(path.c_str(), nullptr);
+    if (!real) {
+      if (errno != ENOENT)
+        throw CommandError(path + ": cannot resolve symlink: " + std::strerror(errno));
+      throw CommandError(path + ": is a dangling symlink (expected a file, a device, a fifo or a "
+                                "link to one)");
+    }
+    target = real;
+    std::free(real);
+    if (stat(target.c_str(), &st) != 0)
+      throw CommandError(path + ": cannot inspect " + target + ": " + std::strerror(errno));
+  }
+  if (S_ISREG(st.st_mode))
+    write_atomically(target, bytes);
+  else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+    write_in_place(target, bytes);
+  else if (S_ISDIR(st.st_mode))
+    throw CommandError(path + ": is a directory (expected a file to write)");
+  else
+    throw CommandError(path + ": not a regular file, character device or fifo (expected a file to "
+                              "write)");
 }
 
 void note_problems(const Symbolizer& sym) {
@@ -117,7 +170,7 @@ void run_export(const ExportOptions& o) {
       throw CommandError("standard output: write failed: " + std::string(std::strerror(errno)));
     return;
   }
-  write_atomically(o.output, bytes);
+  write_output(o.output, bytes);
   std::fprintf(stderr, "heapscope: wrote %s (%s, %zu bytes)\n", o.output.c_str(), o.format.c_str(), bytes.size());
 }
 
