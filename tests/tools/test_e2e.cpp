@@ -208,6 +208,38 @@ TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
   EXPECT_EQ(gone.err, "heapscope: process " + std::to_string(pid) + ": no such process\n");
 }
 
+// Stale snapshot files of an earlier process with the same pid (higher SEQs,
+// old mtimes) are there before the signal: snapshot still finds the new one.
+TEST_F(EndToEnd, SnapshotIgnoresStaleFilesOfTheSamePid) {
+  std::string serve = dir_->path + "/stale";
+  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
+  std::string cmd = "cd '" + serve + "' && HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
+                    kHeapscope + " run --out s -- " + kLeaky + " --steps 1 --serve '" + serve +
+                    "' >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = wait_for_pid_file(serve + "/pid");
+  ASSERT_GT(pid, 0);
+  for (int seq : {7, 8, 9}) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/s.%d.%04d.hsnap", pid, seq);
+    std::string stale = serve + name;
+    FILE* f = std::fopen(stale.c_str(), "w");
+    ASSERT_NE(f, nullptr) << stale;
+    std::fputs("stale", f);
+    std::fclose(f);
+    ASSERT_EQ(std::system(("touch -d 2020-01-01 '" + stale + "'").c_str()), 0);
+  }
+  RunResult r = run_command(kHeapscope + " snapshot --timeout 5 " + std::to_string(pid), dir_->path);
+  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
+  if (f) std::fclose(f);
+  EXPECT_EQ(r.status, 0) << r.err;
+  char want[64];
+  std::snprintf(want, sizeof want, "/s.%d.0002.hsnap\n", pid);
+  EXPECT_EQ(r.out, serve + want) << r.err;
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
   RunResult self = run_command(kHeapscope + " snapshot " + std::to_string(getpid()), dir_->path);
   EXPECT_NE(self.status, 0);

@@ -7,8 +7,10 @@
 // not blocked by every thread (SigBlk). The output prefix is its HEAPSCOPE_OUT
 // (default ./heapscope); a relative one is looked for under its start
 // directory (PWD in its environment) and its current one (/proc/PID/cwd). A new snapshot is a file
-// PREFIX.PID.SEQ.hsnap with SEQ above every one present before the signal
-// (files appear under their final name only when complete).
+// PREFIX.PID.SEQ.hsnap that was not there before the signal, or whose inode,
+// mtime or size changed since (stale files of an earlier process with the same
+// pid do not count; files appear under their final name only when complete);
+// when several appear, the newest is printed.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -49,11 +52,17 @@ uint64_t status_mask(const std::string& status, const std::string& name) {
   return std::strtoull(status.c_str() + at + name.size() + 2, nullptr, 16);
 }
 
-// Highest SEQ among DIR/BASE<SEQ>.hsnap (BASE ends with "PID."), 0 if none.
-uint64_t highest_seq(const std::string& dir, const std::string& base, std::string* path) {
-  uint64_t best = 0;
+struct FileId {
+  uint64_t ino = 0, size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileId& o) const { return ino == o.ino && size == o.size && mtime_ns == o.mtime_ns; }
+};
+
+// The snapshot files DIR/BASE<SEQ>.hsnap (BASE ends with "PID.") by name.
+std::map<std::string, FileId> snapshot_files(const std::string& dir, const std::string& base) {
+  std::map<std::string, FileId> files;
   DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
+  if (!d) return files;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
     if (name.size() <= base.size() + 6 || name.compare(0, base.size(), base) != 0 ||
@@ -62,13 +71,29 @@ uint64_t highest_seq(const std::string& dir, const std::string& base, std::strin
     std::string seq = name.substr(base.size(), name.size() - base.size() - 6);
     if (seq.empty() || seq.size() > 18 || seq.find_first_not_of("0123456789") != std::string::npos)
       continue;
-    uint64_t v = std::stoull(seq);
-    if (v > best) {
-      best = v;
-      if (path) *path = dir + "/" + name;
-    }
+    struct stat st{};
+    if (stat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    files[name] = FileId{uint64_t(st.st_ino), uint64_t(st.st_size),
+                         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
   }
   closedir(d);
+  return files;
+}
+
+// The newest file in `now` that is not in `before` or changed since; "" if none.
+std::string newest_new_file(const std::string& dir, const std::map<std::string, FileId>& before,
+                            const std::map<std::string, FileId>& now) {
+  std::string best;
+  int64_t best_mtime = 0;
+  for (const auto& [name, id] : now) {
+    auto it = before.find(name);
+    if (it != before.end() && it->second == id) continue;
+    // Ties in mtime: the later name (higher SEQ) wins, as the map is ordered.
+    if (best.empty() || id.mtime_ns >= best_mtime) {
+      best = dir + "/" + name;
+      best_mtime = id.mtime_ns;
+    }
+  }
   return best;
 }
 
@@ -173,13 +198,13 @@ void snapshot(const SnapshotOptions& o) {
   }
   struct Place {
     std::string dir, base;
-    uint64_t before;
+    std::map<std::string, FileId> before;
   };
   std::vector<Place> places;
   for (const auto& p : prefixes) {
     size_t slash = p.rfind('/');
-    Place pl{slash == 0 ? "/" : p.substr(0, slash), p.substr(slash + 1) + "." + pid + ".", 0};
-    pl.before = highest_seq(pl.dir, pl.base, nullptr);
+    Place pl{slash == 0 ? "/" : p.substr(0, slash), p.substr(slash + 1) + "." + pid + ".", {}};
+    pl.before = snapshot_files(pl.dir, pl.base);
     places.push_back(pl);
   }
 
@@ -189,8 +214,8 @@ void snapshot(const SnapshotOptions& o) {
                   std::chrono::milliseconds(int64_t(o.timeout * 1000));
   for (;;) {
     for (const auto& pl : places) {
-      std::string path;
-      if (highest_seq(pl.dir, pl.base, &path) > pl.before) {
+      std::string path = newest_new_file(pl.dir, pl.before, snapshot_files(pl.dir, pl.base));
+      if (!path.empty()) {
         std::cout << path << "\n";
         return;
       }
