@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -314,29 +315,38 @@ const SigName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIG
                             {"PWR", SIGPWR},   {"SYS", SIGSYS}};
 }  // namespace
 
+// Names are case-insensitive, with or without SIG (usr1, SIGUSR1, Usr2);
+// RTMIN and RTMIN+N; numbers 1..SIGRTMAX. SIGKILL, SIGSTOP, 0 and glibc's
+// internal signals (between 31 and SIGRTMIN) are rejected (-1).
 int parse_signal(const char* s) {
-  if (!strcmp(s, "none") || !strcmp(s, "NONE") || !strcmp(s, "0")) return 0;
+  if (!strcasecmp(s, "none")) return 0;
+  int v = -1;
   if (*s >= '0' && *s <= '9') {
-    int v = 0;
+    v = 0;
     for (; *s >= '0' && *s <= '9'; ++s) {
       v = v * 10 + (*s - '0');
       if (v > 1000) return -1;
     }
-    if (*s || v >= NSIG || v == SIGKILL || v == SIGSTOP) return -1;
-    return v;
+    if (*s) return -1;
+  } else {
+    if (!strncasecmp(s, "SIG", 3)) s += 3;
+    if (!strncasecmp(s, "RTMIN", 5)) {
+      const char* p = s + 5;
+      int n = 0;
+      if (*p == '+') {
+        if (!*++p) return -1;
+        for (; *p >= '0' && *p <= '9'; ++p)
+          if ((n = n * 10 + (*p - '0')) > 1000) return -1;
+      }
+      if (*p) return -1;
+      v = SIGRTMIN + n;
+    } else {
+      for (const SigName& n : kSignals)
+        if (!strcasecmp(s, n.name)) v = n.num;
+    }
   }
-  if (!strncmp(s, "SIG", 3)) s += 3;
-  if (!strncmp(s, "RTMIN+", 6)) {
-    int v = 0;
-    const char* p = s + 6;
-    if (!*p) return -1;
-    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + (*p - '0');
-    if (*p || SIGRTMIN + v > SIGRTMAX) return -1;
-    return SIGRTMIN + v;
-  }
-  for (const SigName& n : kSignals)
-    if (!strcmp(s, n.name)) return n.num;
-  return -1;
+  if (v < 1 || v > SIGRTMAX || v == SIGKILL || v == SIGSTOP || (v > SIGSYS && v < SIGRTMIN)) return -1;
+  return v;
 }
 
 int parse_config(Config* c, const char* (*get)(const char*)) {

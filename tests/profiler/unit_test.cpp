@@ -503,6 +503,20 @@ TEST(Options, SignalNames) {
   EXPECT_EQ(parse_signal("SIGRTMIN+2"), SIGRTMIN + 2);
   EXPECT_EQ(parse_signal("9"), -1);
   EXPECT_EQ(parse_signal("SIGNOPE"), -1);
+  // Case-insensitive, with or without SIG.
+  EXPECT_EQ(parse_signal("usr1"), SIGUSR1);
+  EXPECT_EQ(parse_signal("SIGUSR1"), SIGUSR1);
+  EXPECT_EQ(parse_signal("Usr2"), SIGUSR2);
+  EXPECT_EQ(parse_signal("sigterm"), SIGTERM);
+  EXPECT_EQ(parse_signal("None"), 0);
+  EXPECT_EQ(parse_signal("rtmin+3"), SIGRTMIN + 3);
+  EXPECT_EQ(parse_signal("RTMIN"), SIGRTMIN);
+  EXPECT_EQ(parse_signal("SIGRTMIN+"), -1);
+  EXPECT_EQ(parse_signal("RTMIN+99"), -1);
+  EXPECT_EQ(parse_signal(std::to_string(SIGRTMAX).c_str()), SIGRTMAX);
+  // Uncatchable, zero, out of range, glibc-internal: rejected.
+  for (const char* bad : {"KILL", "sigkill", "SIGSTOP", "stop", "19", "0", "65", "1001", "32", "", "SIG", "USR1x"})
+    EXPECT_EQ(parse_signal(bad), -1) << bad;
 }
 
 TEST(Log, FormatsWithoutAllocating) {
