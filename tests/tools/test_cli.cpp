@@ -374,8 +374,8 @@ TEST_F(Cli, RunMechanicsWithoutTheProfiler) {
                        "path of libheapscope.so)\n");
   RunResult badsig = run_command(env + kHeapscope + " run --signal FOO -- true", dir.path);
   EXPECT_NE(badsig.status, 0);
-  EXPECT_EQ(badsig.err, "heapscope: --signal FOO: not a signal name or number (expected e.g. "
-                        "SIGUSR2, USR1, 12 or none)\n");
+  EXPECT_EQ(badsig.err, "heapscope: --signal FOO: not a signal (expected a signal name or number "
+                        "such as SIGUSR2, usr1, RTMIN+2 or 12)\n");
   // SIGTERM sent to heapscope reaches the command; heapscope exits 128+15.
   RunResult term = run_command(env + kHeapscope + " run -- sleep 30 & sleep 0.3; kill -TERM $!; wait $!",
                                dir.path);

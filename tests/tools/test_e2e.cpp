@@ -265,6 +265,28 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+// snapshot parses HEAPSCOPE_SIGNAL from the process's environment with run's
+// grammar: KILL cannot be caught, so it is named as the problem.
+TEST_F(EndToEnd, SnapshotRefusesAnUncatchableSignal) {
+  std::string serve = dir_->path + "/killsig";
+  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
+  std::string cmd = "HEAPSCOPE_SIGNAL=kill HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
+                    kHeapscope + " run --out '" + serve + "/s' -- " + kLeaky + " --steps 0 --serve '" +
+                    serve + "' >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = wait_for_pid_file(serve + "/pid");
+  ASSERT_GT(pid, 0);
+  RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
+  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
+  if (f) std::fclose(f);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "heapscope: process " + std::to_string(pid) +
+                       ": HEAPSCOPE_SIGNAL=kill: SIGKILL cannot be caught (expected a signal the "
+                       "program can handle, e.g. SIGUSR2)\n");
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 TEST_F(EndToEnd, SampledRunSaysItsFiguresAreEstimates) {
   std::string out = dir_->path + "/sampled";
   RunResult r = run_command("HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +

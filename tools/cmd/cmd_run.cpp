@@ -121,8 +121,9 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
     throw CommandError("run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS]); see "
                        "`heapscope run --help`",
                        2);
-  if (!o.signal.empty() && o.signal != "none" && !parse_signal(o.signal))
-    throw CommandError("--signal " + o.signal + ": not a signal name or number (expected e.g. SIGUSR2, USR1, 12 or none)", 2);
+  std::string why;
+  if (!o.signal.empty() && !signal_is_off(o.signal) && !parse_signal(o.signal, &why))
+    throw CommandError("--signal " + o.signal + ": " + why, 2);
   for (const auto& [name, value] : {std::pair{"--interval", o.interval}, {"--stats", o.stats}, {"--sample", o.sample}}) {
     if (value.empty()) continue;
     char* end = nullptr;

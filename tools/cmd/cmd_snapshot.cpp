@@ -147,12 +147,13 @@ void snapshot(const SnapshotOptions& o) {
     if (kv.rfind("PWD=", 0) == 0) start_dir = kv.substr(4);
     start = end + 1;
   }
-  if (sig_text == "none" || sig_text == "0")
+  if (signal_is_off(sig_text))
     throw CommandError("cannot reach process " + pid + ": its snapshot signal is off (HEAPSCOPE_SIGNAL=" +
                        sig_text + ")");
-  int sig = parse_signal(sig_text);
+  std::string why;
+  int sig = parse_signal(sig_text, &why);
   if (!sig)
-    throw CommandError("process " + pid + ": HEAPSCOPE_SIGNAL=" + sig_text + " is not a signal");
+    throw CommandError("process " + pid + ": HEAPSCOPE_SIGNAL=" + sig_text + ": " + why);
   std::string signame = signal_name(sig);
   std::string status;
   if (!read_file(proc + "/status", status))

@@ -16,6 +16,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <strings.h>
 #include <vector>
 
 namespace heapscope {
@@ -61,27 +62,59 @@ inline void print_notes(const std::vector<std::string>& notes) {
   }
 }
 
-// Signal number for "SIGUSR2", "USR2", "usr2" or "12"; 0 when unknown.
-inline int parse_signal(const std::string& text) {
-  if (text.empty()) return 0;
-  if (text.find_first_not_of("0123456789") == std::string::npos)
-    return text.size() < 4 && std::stoi(text) > 0 && std::stoi(text) < 65 ? std::stoi(text) : 0;
+// True for "none" in any case, or "0": the snapshot signal is off.
+inline bool signal_is_off(const std::string& text) {
+  return text == "0" || strcasecmp(text.c_str(), "none") == 0;
+}
+
+// The library's HEAPSCOPE_SIGNAL grammar: a name in any case with or without
+// "SIG" (USR2, sigusr2), RTMIN+N / RTMAX-N, or a number 1..SIGRTMAX. Returns
+// the signal, or 0 with *why saying what is wrong (KILL and STOP cannot be
+// caught, so they are refused).
+inline int parse_signal(const std::string& text, std::string* why = nullptr) {
+  auto fail = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return 0;
+  };
+  const std::string expected = "expected a signal name or number such as SIGUSR2, usr1, RTMIN+2 or 12";
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() < 6 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  int sig = 0;
   std::string name;
   for (char c : text) name += char(std::toupper(static_cast<unsigned char>(c)));
-  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-  for (int sig = 1; sig < 32; ++sig) {
-    const char* abbrev = sigabbrev_np(sig);
-    if (abbrev && name == abbrev) return sig;
+  if (digits(name)) {
+    sig = std::stoi(name);
+    if (sig < 1 || sig > SIGRTMAX)
+      return fail("not a signal number (expected 1.." + std::to_string(SIGRTMAX) + ")");
+  } else {
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    static const struct { const char* name; int num; } kNames[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"STOP", SIGSTOP},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+        {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+        {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+        {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+    for (const auto& n : kNames)
+      if (name == n.name) sig = n.num;
+    if (!sig && (name == "RTMIN" || name == "RTMAX")) sig = name == "RTMIN" ? SIGRTMIN : SIGRTMAX;
+    if (!sig && (name.rfind("RTMIN+", 0) == 0 || name.rfind("RTMAX-", 0) == 0)) {
+      if (!digits(name.substr(6))) return fail("not a signal (" + expected + ")");
+      int n = std::stoi(name.substr(6));
+      sig = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + n : SIGRTMAX - n;
+      if (sig < SIGRTMIN || sig > SIGRTMAX)
+        return fail("out of range (expected RTMIN+0..RTMIN+" + std::to_string(SIGRTMAX - SIGRTMIN) + ")");
+    }
+    if (!sig) return fail("not a signal (" + expected + ")");
   }
-  if (name.rfind("RTMIN+", 0) == 0 && name.size() > 6 &&
-      name.find_first_not_of("0123456789", 6) == std::string::npos && name.size() < 9) {
-    int sig = SIGRTMIN + std::stoi(name.substr(6));
-    return sig <= SIGRTMAX ? sig : 0;
-  }
-  return 0;
+  if (sig == SIGKILL || sig == SIGSTOP)
+    return fail(std::string(sig == SIGKILL ? "SIGKILL" : "SIGSTOP") +
+                " cannot be caught (expected a signal the program can handle, e.g. SIGUSR2)");
+  return sig;
 }
 
 inline std::string signal_name(int sig) {
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
   const char* abbrev = sig > 0 && sig < 32 ? sigabbrev_np(sig) : nullptr;
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
