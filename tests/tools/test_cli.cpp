@@ -245,7 +245,7 @@ TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
       {"snapshot", "heapscope snapshot: PID is required; see `heapscope snapshot --help`\n"},
       {"run", "heapscope: run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS]); see "
               "`heapscope run --help`\n"},
-      {"run --interval abc -- true", "heapscope: --interval abc: expected a number >= 0\n"},
+      {"run --interval abc -- true", "heapscope: --interval abc: expected seconds >= 0 (e.g. 5 or 0.5)\n"},
       {"snapshot abc", "heapscope: abc: not a process id (expected a positive number)\n"},
       {"snapshot 1 --timeout 0",
        "heapscope snapshot: --timeout: '0' is out of range (expected seconds, more than 0); see "

@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -115,6 +116,41 @@ bool is_static_elf(const std::string& path) {
   return result;
 }
 
+// The profiler's HEAPSCOPE_SAMPLE grammar (parse_bytes): digits with an
+// optional K/M/G suffix in any case (binary units, optionally "KiB"/"KB"),
+// no fractions, no overflow of 64 bits.
+bool is_bytes(const std::string& text) {
+  size_t i = 0;
+  uint64_t v = 0;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + uint64_t(text[i] - '0');
+  }
+  if (i == 0) return false;
+  int shift = 0;
+  if (i < text.size()) {
+    char c = char(std::toupper(static_cast<unsigned char>(text[i])));
+    shift = c == 'K' ? 10 : c == 'M' ? 20 : c == 'G' ? 30 : 0;
+    if (!shift) return false;
+    ++i;
+    if (i < text.size() && text[i] == 'i') ++i;
+    if (i < text.size() && (text[i] == 'b' || text[i] == 'B')) ++i;
+  }
+  return i == text.size() && v <= (UINT64_MAX >> shift);
+}
+
+// The profiler's seconds grammar (parse_seconds): digits with an optional
+// fraction ("5", "1.5", ".5"), at most 100000000 whole seconds.
+bool is_seconds(const std::string& text) {
+  size_t dot = text.find('.');
+  std::string whole = text.substr(0, dot), frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  auto digits = [](const std::string& t) { return t.find_first_not_of("0123456789") == std::string::npos; };
+  if (!digits(whole) || !digits(frac) || (whole.empty() && frac.empty())) return false;
+  size_t first = whole.find_first_not_of('0');
+  return first == std::string::npos || whole.size() - first < 9 ||
+         (whole.size() - first == 9 && whole.substr(first) <= "100000000");
+}
+
 void run(const RunOptions& o, std::vector<std::string> cmd) {
   if (!cmd.empty() && cmd[0] == "--") cmd.erase(cmd.begin());
   if (cmd.empty())
@@ -124,13 +160,15 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
   std::string why;
   if (!o.signal.empty() && !signal_is_off(o.signal) && !parse_signal(o.signal, &why))
     throw CommandError("--signal " + o.signal + ": " + why, 2);
-  for (const auto& [name, value] : {std::pair{"--interval", o.interval}, {"--stats", o.stats}, {"--sample", o.sample}}) {
-    if (value.empty()) continue;
-    char* end = nullptr;
-    double v = std::strtod(value.c_str(), &end);
-    if (!end || *end || v < 0 || value.find_first_not_of("0123456789.") != std::string::npos)
-      throw CommandError(std::string(name) + " " + value + ": expected a number >= 0", 2);
+  for (const auto& [name, value] : {std::pair{"--interval", o.interval}, {"--stats", o.stats}}) {
+    if (!value.empty() && !is_seconds(value))
+      throw CommandError(std::string(name) + " " + value + ": expected seconds >= 0 (e.g. 5 or 0.5)", 2);
   }
+  if (!o.sample.empty() && !is_bytes(o.sample))
+    throw CommandError("--sample " + o.sample +
+                           ": expected bytes, a whole number with an optional K, M or G suffix (e.g. 4096 "
+                           "or 512K; 0 = track every allocation)",
+                       2);
   std::string lib = find_library();
   std::string file = resolve_command(cmd[0]);
   if (file.empty()) throw CommandError(cmd[0] + ": command not found", 127);
@@ -230,7 +268,7 @@ void add_run(CLI::App& app) {
   sub->add_option("--interval", opt->interval,
                   "Seconds between periodic snapshots, fractions allowed, 0 = off (HEAPSCOPE_INTERVAL)");
   sub->add_option("--sample", opt->sample,
-                  "Mean bytes between sampled allocations, 0 = track every one (HEAPSCOPE_SAMPLE)");
+                  "Mean bytes between sampled allocations (e.g. 4096 or 512K), 0 = track every one (HEAPSCOPE_SAMPLE)");
   sub->add_option("--signal", opt->signal,
                   "Signal that requests a snapshot: name, number or none (HEAPSCOPE_SIGNAL; default SIGUSR2)");
   sub->add_option("--stats", opt->stats,
