@@ -4,7 +4,9 @@
 // Checks, each with a clear error: the process exists; libheapscope is mapped
 // in it (/proc/PID/maps); its snapshot signal (HEAPSCOPE_SIGNAL from
 // /proc/PID/environ, default SIGUSR2) is not "none", is caught (SigCgt) and
-// not blocked by every thread (SigBlk). The output prefix is its HEAPSCOPE_OUT
+// not blocked by every thread (SigBlk); a value the profiler refuses (KILL)
+// leaves it on SIGUSR2, which is then used, with a note. The output prefix
+// is its HEAPSCOPE_OUT
 // (default ./heapscope); a relative one is looked for under its start
 // directory (PWD in its environment) and its current one (/proc/PID/cwd). A new snapshot is a file
 // PREFIX.PID.SEQ.hsnap that was not there before the signal, or whose inode,
@@ -150,10 +152,14 @@ void snapshot(const SnapshotOptions& o) {
   if (signal_is_off(sig_text))
     throw CommandError("cannot reach process " + pid + ": its snapshot signal is off (HEAPSCOPE_SIGNAL=" +
                        sig_text + ")");
+  // A value the profiler refuses leaves it on its default, SIGUSR2.
   std::string why;
   int sig = parse_signal(sig_text, &why);
-  if (!sig)
-    throw CommandError("process " + pid + ": HEAPSCOPE_SIGNAL=" + sig_text + ": " + why);
+  if (!sig) {
+    std::fprintf(stderr, "heapscope: note: process %s: HEAPSCOPE_SIGNAL=%s: %s; the profiler uses SIGUSR2\n",
+                 pid.c_str(), sig_text.c_str(), why.c_str());
+    sig = SIGUSR2;
+  }
   std::string signame = signal_name(sig);
   std::string status;
   if (!read_file(proc + "/status", status))

@@ -62,15 +62,14 @@ inline void print_notes(const std::vector<std::string>& notes) {
   }
 }
 
-// True for "none" in any case, or "0": the snapshot signal is off.
-inline bool signal_is_off(const std::string& text) {
-  return text == "0" || strcasecmp(text.c_str(), "none") == 0;
-}
+// True for "none" in any case: the snapshot signal is off.
+inline bool signal_is_off(const std::string& text) { return strcasecmp(text.c_str(), "none") == 0; }
 
 // The library's HEAPSCOPE_SIGNAL grammar: a name in any case with or without
-// "SIG" (USR2, sigusr2), RTMIN+N / RTMAX-N, or a number 1..SIGRTMAX. Returns
-// the signal, or 0 with *why saying what is wrong (KILL and STOP cannot be
-// caught, so they are refused).
+// "SIG" (USR2, sigusr2), RTMIN or RTMIN+N, or a number 1..SIGRTMAX (not the
+// ones glibc keeps between SIGSYS and SIGRTMIN). Returns the signal, or 0
+// with *why saying what is wrong (KILL and STOP cannot be caught, so they
+// are refused).
 inline int parse_signal(const std::string& text, std::string* why = nullptr) {
   auto fail = [&](const std::string& reason) {
     if (why) *why = reason;
@@ -85,8 +84,9 @@ inline int parse_signal(const std::string& text, std::string* why = nullptr) {
   for (char c : text) name += char(std::toupper(static_cast<unsigned char>(c)));
   if (digits(name)) {
     sig = std::stoi(name);
-    if (sig < 1 || sig > SIGRTMAX)
-      return fail("not a signal number (expected 1.." + std::to_string(SIGRTMAX) + ")");
+    if (sig < 1 || sig > SIGRTMAX || (sig > SIGSYS && sig < SIGRTMIN))
+      return fail("not a usable signal number (expected 1.." + std::to_string(SIGSYS) + " or " +
+                  std::to_string(SIGRTMIN) + ".." + std::to_string(SIGRTMAX) + ")");
   } else {
     if (name.rfind("SIG", 0) == 0) name = name.substr(3);
     static const struct { const char* name; int num; } kNames[] = {
@@ -97,12 +97,11 @@ inline int parse_signal(const std::string& text, std::string* why = nullptr) {
         {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"PWR", SIGPWR},   {"SYS", SIGSYS}};
     for (const auto& n : kNames)
       if (name == n.name) sig = n.num;
-    if (!sig && (name == "RTMIN" || name == "RTMAX")) sig = name == "RTMIN" ? SIGRTMIN : SIGRTMAX;
-    if (!sig && (name.rfind("RTMIN+", 0) == 0 || name.rfind("RTMAX-", 0) == 0)) {
+    if (!sig && name == "RTMIN") sig = SIGRTMIN;
+    if (!sig && name.rfind("RTMIN+", 0) == 0) {
       if (!digits(name.substr(6))) return fail("not a signal (" + expected + ")");
-      int n = std::stoi(name.substr(6));
-      sig = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + n : SIGRTMAX - n;
-      if (sig < SIGRTMIN || sig > SIGRTMAX)
+      sig = SIGRTMIN + std::stoi(name.substr(6));
+      if (sig > SIGRTMAX)
         return fail("out of range (expected RTMIN+0..RTMIN+" + std::to_string(SIGRTMAX - SIGRTMIN) + ")");
     }
     if (!sig) return fail("not a signal (" + expected + ")");
