@@ -61,7 +61,8 @@ class EndToEnd : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (!exists(HS_PROFILER_LIB)) GTEST_SKIP() << "profiler library not built: " << HS_PROFILER_LIB;
+    // The library is a target of the same build, so its absence is a failure, not a skip.
+    ASSERT_TRUE(exists(HS_PROFILER_LIB)) << "profiler library not built: " << HS_PROFILER_LIB;
     ASSERT_EQ(run_->status, 0) << run_->err;
     ASSERT_GT(pid_, 0) << run_->err;
     ASSERT_GT(node_, 0) << run_->out;
