@@ -14,24 +14,6 @@
 namespace hs {
 void capture_init() { unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD); }
 
-static void learn_stack_bounds(ThreadState& t) {
-  int old_cancel = 0;
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
-  pthread_attr_t attr;
-  void* addr = nullptr;
-  size_t size = 0;
-  t.stack_known = -1;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-      t.stack_lo = (uintptr_t)addr;
-      t.stack_hi = (uintptr_t)addr + size;
-      t.stack_known = 1;
-    }
-    pthread_attr_destroy(&attr);
-  }
-  pthread_setcancelstate(old_cancel, nullptr);
-}
-
 HS_NOINLINE int fp_walk(uintptr_t* out, int max, ThreadState& t) {
   if (HS_UNLIKELY(t.stack_known == 0)) learn_stack_bounds(t);
   if (t.stack_known != 1) return 0;

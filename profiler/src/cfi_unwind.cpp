@@ -343,23 +343,7 @@ void cfi_forget_all() {
 // HOT PATH (every recorded allocation). Budget per frame on a cache hit: one
 // hash probe, two or three loads from the stack, bounds checks.
 bool cfi_stack_bounds(ThreadState& t) {
-  if (HS_UNLIKELY(t.stack_known == 0)) {
-    int old_cancel = 0;  // pthread_getattr_np may read /proc: not a cancellation point for malloc
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
-    pthread_attr_t attr;
-    void* addr = nullptr;
-    size_t size = 0;
-    t.stack_known = -1;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-        t.stack_lo = (uintptr_t)addr;
-        t.stack_hi = (uintptr_t)addr + size;
-        t.stack_known = 1;
-      }
-      pthread_attr_destroy(&attr);
-    }
-    pthread_setcancelstate(old_cancel, nullptr);
-  }
+  if (HS_UNLIKELY(t.stack_known == 0)) learn_stack_bounds(t);
   return t.stack_known == 1;
 }
 

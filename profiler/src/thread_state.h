@@ -34,6 +34,9 @@ struct Guard {
   Guard& operator=(const Guard&) = delete;
 };
 
+// Fills t.stack_lo/hi/known once per thread (cold path; see thread_state.cpp).
+void learn_stack_bounds(ThreadState& t);
+
 void count_hook_call_slow(ThreadState& t);
 HS_INLINE void count_hook_call(ThreadState& t) {
   if (HS_UNLIKELY(++t.pending_calls >= 256)) count_hook_call_slow(t);
