@@ -75,18 +75,14 @@ class Sweeper {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-// The guide's bug: every request adds an entry and nothing ever removes one.
-class LeakyCache : public Cache {
+// What every policy shares: one mutex, the time keys, the map and the count
+// of entries a policy removed. Value is CacheEntry, or a weak_ptr to one.
+template <class Value>
+class MapCache : public Cache {
  public:
-  size_t store(RequestScope&, std::string tag) override {
-    std::lock_guard lock(mu_);
-    long key = keys_.next();
-    cache_.try_emplace(key, payload(), std::move(tag), unix_ms());  // the leak: never erased
-    return cache_.size();
-  }
   CacheStats stats() const override {
     std::lock_guard lock(mu_);
-    return {cache_.size(), cache_.size(), 0};
+    return {cache_.size(), cache_.size(), evicted_};
   }
   size_t clear() override {
     std::lock_guard lock(mu_);
@@ -94,17 +90,29 @@ class LeakyCache : public Cache {
     cache_.clear();
     return n;
   }
-  const char* mode() const override { return "leaky"; }
 
- private:
+ protected:
   mutable std::mutex mu_;
   KeyClock keys_;
-  std::map<long, CacheEntry> cache_;
+  std::map<long, Value> cache_;
+  size_t evicted_ = 0;
+};
+
+// The guide's bug: every request adds an entry and nothing ever removes one.
+class LeakyCache : public MapCache<CacheEntry> {
+ public:
+  size_t store(RequestScope&, std::string tag) override {
+    std::lock_guard lock(mu_);
+    long key = keys_.next();
+    cache_.try_emplace(key, payload(), std::move(tag), unix_ms());  // the leak: never erased
+    return cache_.size();
+  }
+  const char* mode() const override { return "leaky"; }
 };
 
 // Fix 1, a size limit: at max_entries the oldest entry goes (an LRU would
 // also refresh on reads; the demo never reads).
-class BoundedCache : public Cache {
+class BoundedCache : public MapCache<CacheEntry> {
  public:
   explicit BoundedCache(size_t max_entries) : max_entries_(max_entries) {
     if (max_entries == 0) throw std::invalid_argument("--max-entries must be at least 1, got 0");
@@ -119,29 +127,15 @@ class BoundedCache : public Cache {
     cache_.try_emplace(key, payload(), std::move(tag), unix_ms());
     return cache_.size();
   }
-  CacheStats stats() const override {
-    std::lock_guard lock(mu_);
-    return {cache_.size(), cache_.size(), evicted_};
-  }
-  size_t clear() override {
-    std::lock_guard lock(mu_);
-    size_t n = cache_.size();
-    cache_.clear();
-    return n;
-  }
   const char* mode() const override { return "bounded"; }
 
  private:
   const size_t max_entries_;
-  mutable std::mutex mu_;
-  KeyClock keys_;
-  std::map<long, CacheEntry> cache_;
-  size_t evicted_ = 0;
 };
 
 // Fix 2, expiry: entries older than ttl are removed by a periodic sweep (and
 // on insert), like a cache with a TTL or a setTimeout(() => cache.delete(k)).
-class TtlCache : public Cache {
+class TtlCache : public MapCache<CacheEntry> {
  public:
   explicit TtlCache(double ttl_s) : ttl_ns_(static_cast<long>(ttl_s * 1e9)) {
     if (!(ttl_s > 0)) throw std::invalid_argument("--ttl must be > 0 seconds, got " + std::to_string(ttl_s));
@@ -160,16 +154,6 @@ class TtlCache : public Cache {
     std::lock_guard lock(mu_);
     expire_locked();
   }
-  CacheStats stats() const override {
-    std::lock_guard lock(mu_);
-    return {cache_.size(), cache_.size(), evicted_};
-  }
-  size_t clear() override {
-    std::lock_guard lock(mu_);
-    size_t n = cache_.size();
-    cache_.clear();
-    return n;
-  }
   const char* mode() const override { return "ttl"; }
 
  private:
@@ -182,10 +166,6 @@ class TtlCache : public Cache {
   }
 
   const long ttl_ns_;
-  mutable std::mutex mu_;
-  KeyClock keys_;
-  std::map<long, CacheEntry> cache_;
-  size_t evicted_ = 0;
   std::unique_ptr<Sweeper> sweeper_;
 };
 
@@ -195,7 +175,7 @@ class TtlCache : public Cache {
 // (control block + CacheEntry object, ~100 bytes), held by the weak_ptr until
 // the slot is erased. So expired slots are pruned on insert and by a sweep;
 // with prune=false (--no-prune) they pile up: a small leak in place of a big one.
-class WeakCache : public Cache {
+class WeakCache : public MapCache<std::weak_ptr<CacheEntry>> {
  public:
   explicit WeakCache(bool prune) : prune_(prune) {
     if (prune_) sweeper_ = std::make_unique<Sweeper>(*this, std::chrono::milliseconds(500));
@@ -220,12 +200,6 @@ class WeakCache : public Cache {
     for (const auto& [key, slot] : cache_) live += slot.expired() ? 0 : 1;
     return {cache_.size(), live, evicted_};
   }
-  size_t clear() override {
-    std::lock_guard lock(mu_);
-    size_t n = cache_.size();
-    cache_.clear();
-    return n;
-  }
   const char* mode() const override { return "weak"; }
 
  private:
@@ -241,10 +215,6 @@ class WeakCache : public Cache {
   }
 
   const bool prune_;
-  mutable std::mutex mu_;
-  KeyClock keys_;
-  std::map<long, std::weak_ptr<CacheEntry>> cache_;
-  size_t evicted_ = 0;
   std::unique_ptr<Sweeper> sweeper_;
 };
 
