@@ -21,6 +21,7 @@ struct Config {
   uint64_t alert_bytes = 0;               // HEAPSCOPE_ALERT
   uint32_t depth = 64;                    // HEAPSCOPE_DEPTH (1..HS_MAX_DEPTH)
   Unwinder unwinder = Unwinder::cfi;      // HEAPSCOPE_UNWIND=cfi|libunwind|fp|check
+  bool thread_always = false;             // HEAPSCOPE_THREAD=always (default auto)
 };
 extern Config g_cfg;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/auxv.h>
-#include <sys/prctl.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +30,20 @@
 #include "thread_state.h"
 
 namespace hs {
+std::atomic<int> g_snapshot_requests{0};
+
+PthreadCreateFn next_pthread_create() {
+  static std::atomic<PthreadCreateFn> next{nullptr};
+  PthreadCreateFn f = next.load(std::memory_order_acquire);
+  if (!f) {
+    Guard guard;  // dlsym may allocate
+    f = (PthreadCreateFn)dlsym(RTLD_NEXT, "pthread_create");
+    if (!f) f = &pthread_create;  // linked statically into a test: libc's own
+    next.store(f, std::memory_order_release);
+  }
+  return f;
+}
+
 namespace {
 int g_pipe[2] = {-1, -1};
 std::atomic<int> g_pipe_w{-1};  // what the signal handler writes to
@@ -68,7 +82,10 @@ bool make_pipe() {
   g_pipe_w.store(fds[1]);
   return true;
 }
-bool g_thread_wanted = false;
+bool g_thread_wanted = false;  // some trigger needs the helper thread sooner or later
+bool g_thread_eager = false;   // ... from the start (a timer, HEAPSCOPE_THREAD=always, threads exist)
+std::atomic<bool> g_helper_started{false};  // start_helper() ran (once per process)
+std::atomic<bool> g_helper_running{false};  // the helper thread exists and answers requests
 std::atomic<int> g_exit_done{0};
 std::atomic<bool> g_exiting{false};
 struct sigaction g_our_action;
@@ -125,12 +142,37 @@ bool parse_bytes(const char* s, uint64_t* out) {
   return true;
 }
 
+// Sets the request flag, then either wakes the helper thread (one byte to its
+// pipe) or, with no helper yet (a single-threaded program), marks the thread
+// it interrupted: that thread serves the request at its next allocation,
+// outside the handler (record.cpp; in sampled mode the cut countdown sends
+// that allocation to the sampler's slow path).
 void on_signal(int) {
   int saved = errno;
-  char c = 1;
+  g_snapshot_requests.store(1, std::memory_order_relaxed);
   int fd = g_pipe_w.load(std::memory_order_relaxed);
-  if (fd >= 0) (void)!write(fd, &c, 1);
+  if (fd >= 0) {
+    char c = 1;
+    (void)!write(fd, &c, 1);
+  } else {
+    tls.poked = 1;
+    tls.bytes_until_sample = INT64_MIN / 2;
+  }
   errno = saved;
+}
+
+// Says once that the program took over the snapshot signal (checked by the
+// helper thread every second, and before the exit snapshot).
+std::atomic<bool> g_replaced_reported{false};
+void check_handler() {
+  struct sigaction cur;
+  if (g_cfg.signal && !g_replaced_reported.load() && sigaction(g_cfg.signal, nullptr, &cur) == 0 &&
+      cur.sa_handler != on_signal && !g_replaced_reported.exchange(true)) {
+    bump(g_counters.signal_handler_replaced);
+    log_line("the program replaced heapscope's handler for signal %d; snapshots on that signal are off "
+             "(set HEAPSCOPE_SIGNAL to a signal the program does not use)",
+             g_cfg.signal);
+  }
 }
 
 void stats_line() {
@@ -142,7 +184,6 @@ void stats_line() {
 
 void* thread_main(void*) {
   tls.guard = 1;  // for good: nothing this thread allocates is recorded
-  prctl(PR_SET_NAME, "heapscope", 0, 0, 0);
   if (g_cfg.signal) {
     sigset_t set;
     sigemptyset(&set);
@@ -153,7 +194,6 @@ void* thread_main(void*) {
   uint64_t next_interval = g_cfg.interval_ms ? now + g_cfg.interval_ms : UINT64_MAX;
   uint64_t next_stats = g_cfg.stats_ms ? now + g_cfg.stats_ms : UINT64_MAX;
   uint64_t next_check = now + 1000;
-  bool replaced_reported = false;
   bool alert_failed = false;  // the last alert snapshot failed (see below)
   uint64_t alert_failed_live = 0, alert_failed_writer_base = 0;
   for (;;) {
@@ -177,8 +217,10 @@ void* thread_main(void*) {
       char drain[64];
       while (read(g_pipe[0], drain, sizeof drain) > 0) {
       }
-      if (!exiting) write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
     }
+    // Checked at every wake, not only on a byte: a request whose byte found
+    // the pipe being remade is served at the next tick.
+    if (g_snapshot_requests.exchange(0) && !exiting) write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
     now = mono_ms();
     if (now >= next_interval) {
       if (!exiting) write_snapshot(HS_TRIGGER_INTERVAL, nullptr, 0);
@@ -211,15 +253,7 @@ void* thread_main(void*) {
     if (now >= next_check) {
       next_check = now + 1000;
       if (!pipe_is_ours()) make_pipe();
-      struct sigaction cur;
-      if (g_cfg.signal && !replaced_reported && sigaction(g_cfg.signal, nullptr, &cur) == 0 &&
-          cur.sa_handler != on_signal) {
-        replaced_reported = true;
-        bump(g_counters.signal_handler_replaced);
-        log_line("the program replaced heapscope's handler for signal %d; snapshots on that signal are off "
-                 "(set HEAPSCOPE_SIGNAL to a signal the program does not use)",
-                 g_cfg.signal);
-      }
+      check_handler();
     }
   }
   return nullptr;
@@ -239,8 +273,10 @@ bool start_thread() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t th;
-  int rc = pthread_create(&th, &attr, thread_main, nullptr);
+  int rc = next_pthread_create()(&th, &attr, thread_main, nullptr);
   pthread_attr_destroy(&attr);
+  // Named before anyone can look (`heapscope snapshot` checks for it).
+  if (rc == 0) pthread_setname_np(th, "heapscope");
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) {
     log_line("cannot start the heapscope thread: errno %d; signal, interval, stats and alert triggers are off", rc);
@@ -250,7 +286,17 @@ bool start_thread() {
     g_pipe[0] = g_pipe[1] = -1;
     return false;
   }
+  g_helper_running.store(true);
   return true;
+}
+
+// Starts the helper thread once per process, when some trigger wants it.
+void start_helper() {
+  if (!g_thread_wanted || g_run_state.load() != kActive || g_helper_started.exchange(true)) return;
+  Guard guard;
+  int saved = errno;
+  start_thread();
+  errno = saved;
 }
 
 void install_signal() {
@@ -291,7 +337,9 @@ void atfork_child() {
   writer_after_fork_child();
   g_exit_done.store(0);
   g_exiting.store(false);
-  if (g_thread_wanted) {
+  g_snapshot_requests.store(0);  // the parent's requests are the parent's
+  tls.poked = 0;
+  if (g_helper_running.load()) {
     Guard guard;
     g_pipe_w.store(-1);
     if (pipe_is_ours()) {  // never close a descriptor the program has reused
@@ -299,8 +347,13 @@ void atfork_child() {
       close(g_pipe[1]);
     }
     g_pipe[0] = g_pipe[1] = -1;
-    start_thread();
   }
+  // The child has one thread. glibc stays in its multi-threaded mode in the
+  // child of a multi-threaded parent, so there a helper costs nothing more;
+  // otherwise the same rule as at start.
+  g_helper_running.store(false);
+  g_helper_started.store(false);
+  if (g_thread_eager || !__libc_single_threaded) start_helper();
 }
 
 struct SigName {
@@ -409,6 +462,11 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
     else if (!strcmp(v, "check")) c->unwinder = Unwinder::check;
     else log_line("HEAPSCOPE_UNWIND=%s: expected cfi, libunwind or fp; using cfi", v), ++bad;
   }
+  if ((v = get("HEAPSCOPE_THREAD"))) {
+    if (!strcmp(v, "always")) c->thread_always = true;
+    else if (!strcmp(v, "auto")) c->thread_always = false;
+    else log_line("HEAPSCOPE_THREAD=%s: expected auto or always; using auto", v), ++bad;
+  }
   return bad;
 }
 
@@ -457,15 +515,41 @@ void control_init(void* own_malloc) {
   }
   modules_refresh();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+  next_pthread_create();
   g_run_state.store(kActive);
+  // The helper thread is started when something needs it: at once for a
+  // timer (interval, stats, alert), HEAPSCOPE_THREAD=always, or a program
+  // that already has threads; otherwise with the program's first thread
+  // (control_before_thread_create). A single-threaded program stays single-
+  // threaded, so glibc keeps its lock-free single-thread paths (a second
+  // thread alone costs an allocation-heavy C program ~25%); its snapshot
+  // requests are served by its own thread at its next allocation.
   g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes;
-  if (g_thread_wanted && start_thread()) install_signal();
+  g_thread_eager = g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always ||
+                   !__libc_single_threaded;
+  install_signal();
+  if (g_thread_eager) start_helper();
+}
+
+void control_before_thread_create() {
+  if (!g_helper_started.load(std::memory_order_relaxed)) start_helper();
+}
+
+void control_serve_requests() {
+  tls.poked = 0;
+  if (g_helper_running.load(std::memory_order_relaxed) || g_exiting.load(std::memory_order_relaxed)) return;
+  if (g_run_state.load(std::memory_order_relaxed) != kActive || !g_snapshot_requests.exchange(0)) return;
+  Guard guard;
+  int saved = errno;
+  write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
+  errno = saved;
 }
 
 void control_exit_snapshot() {
   if (g_run_state.load() != kActive || !g_cfg.at_exit) return;
   if (g_exit_done.exchange(1)) return;
   g_exiting.store(true);
+  check_handler();
   writer_begin_exit();
   Guard guard;
   write_snapshot(HS_TRIGGER_EXIT, nullptr, 0);

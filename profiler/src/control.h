@@ -1,13 +1,18 @@
 // control.h -- the profiler's cold path: start-up, options, triggers, exit.
 // Owns: parsing HEAPSCOPE_* once into g_cfg (ignored under AT_SECURE), the
-// snapshot signal handler (writes one byte to a pipe, nothing else), the
-// background thread (signal, interval, stats and alert triggers; it runs with
-// the re-entry guard held for good), fork handling, and the exit snapshot.
+// snapshot signal handler (sets a flag and writes one byte to a pipe, or
+// marks the interrupted thread; nothing else), the helper thread (signal,
+// interval, stats and alert triggers; it runs with the re-entry guard held for
+// good; started only when needed, see control_init), fork handling, and the
+// exit snapshot.
 // Safety: control_init() runs once in the library constructor. The signal
 // handler is async-signal-safe. Everything else is cold and may block.
 #pragma once
+#include <atomic>
+#include <pthread.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "config.h"
 
 namespace hs {
@@ -27,4 +32,16 @@ void control_exit_snapshot();
 // Refreshes the module list before a dlclose is forwarded.
 void control_before_dlclose();
 void control_after_dlclose();  // drops cached unwind rules of unmapped code
+
+// Snapshot requests (the signal) not yet served; set by the handler.
+extern std::atomic<int> g_snapshot_requests;
+// Serves a pending request on the calling thread when there is no helper
+// thread (single-threaded programs): called from the record slow paths with
+// no table lock held. Cold; preserves errno.
+HS_NOINLINE void control_serve_requests();
+// The interposed pthread_create calls this first: the program's first thread
+// brings the helper thread (glibc has left its single-thread mode anyway).
+void control_before_thread_create();
+using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+PthreadCreateFn next_pthread_create();  // libc's (the one after heapscope's)
 }  // namespace hs

@@ -239,6 +239,13 @@ HS_EXPORT int dlclose(void* handle) {
   return rc;
 }
 
+// Not an allocation function: the program's first thread is when heapscope
+// starts its helper thread (control.h); until then glibc runs single-threaded.
+HS_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  if (!tls.guard) control_before_thread_create();
+  return next_pthread_create()(th, attr, fn, arg);
+}
+
 HS_EXPORT [[noreturn]] void exit(int status) noexcept {
   control_exit_snapshot();  // before static destructors run
   if (!g_next.exit) next_resolve();

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "capture.h"
+#include "control.h"
 #include "log.h"
 #include "stack_memo.h"
 #include "hsnap_format.h"
@@ -95,15 +96,14 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     add_counters(r, size);
   }
   errno = saved_errno;
+  if (HS_UNLIKELY(g_snapshot_requests.load(std::memory_order_relaxed))) control_serve_requests();
 }
 
 void record_free_slow(void* p) {
   LiveInfo info;
-  if (!g_live.erase((uintptr_t)p, &info)) {
-    if (!g_cfg.sample_period) bump(g_counters.unknown_frees);
-    return;
-  }
-  account_free(info);
+  if (g_live.erase((uintptr_t)p, &info)) account_free(info);
+  else if (!g_cfg.sample_period) bump(g_counters.unknown_frees);
+  if (HS_UNLIKELY(g_snapshot_requests.load(std::memory_order_relaxed))) control_serve_requests();
 }
 
 Taken record_take(void* p) {

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <time.h>
 
+#include "control.h"
+
 namespace hs {
 namespace {
 uint64_t rng_next(ThreadState& t) {  // xorshift64*
@@ -33,6 +35,13 @@ int64_t sampler_draw(ThreadState& t, uint64_t period) {
 }
 
 bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period) {
+  if (HS_UNLIKELY(t.poked)) {
+    // The snapshot signal cut the countdown (control.cpp): serve the request,
+    // then let a fresh countdown decide this block (memoryless: unbiased).
+    control_serve_requests();
+    t.bytes_until_sample = sampler_draw(t, period);
+    return sampler_take(t, size, period);
+  }
   if (!t.rng) {
     // First allocation of this thread: start a real countdown, then retry it.
     t.bytes_until_sample = sampler_draw(t, period);

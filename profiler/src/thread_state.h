@@ -21,6 +21,7 @@ struct ThreadState {
   uint32_t seen;               // counted in threads_seen
   uintptr_t stack_lo, stack_hi;  // [lo, hi) of this thread's stack; hi == 0: unknown
   int stack_known;             // 1 known, -1 lookup failed
+  volatile int poked;          // set by the snapshot signal handler: serve the request (control.h)
   void* memo;                  // stack_memo block; nullptr not yet, (void*)1 none
 };
 

@@ -293,7 +293,8 @@ TEST(Preload, SignalFramesAndTinyThreadStacks) {
 
 TEST(Preload, ProgramClosingAllDescriptorsKeepsSnapshotsAndItsFiles) {
   Env env("close-fds");
-  RunResult r = env.run({HS_PROG_SCENARIOS, "close_fds"}, {"HEAPSCOPE_AT_EXIT=0"});
+  // The helper thread's pipe is what a daemon closing descriptors can break.
+  RunResult r = env.run({HS_PROG_SCENARIOS, "close_fds"}, {"HEAPSCOPE_AT_EXIT=0", "HEAPSCOPE_THREAD=always"});
   ASSERT_TRUE(r.exited(0)) << r.err << r.out;
   EXPECT_NE(r.out.find("OK close_fds"), std::string::npos);
 }
@@ -309,6 +310,47 @@ TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
     Snapshot s = must_parse(env.dir + "/" + name);
     EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
     EXPECT_EQ(s.header.seq, (uint64_t)i);
+  }
+}
+
+// HEAPSCOPE_THREAD=auto: a program that never creates a thread keeps one
+// thread (glibc stays in its single-thread mode); the snapshot signal is
+// served by the program's own thread at its next allocation, in full and in
+// sampled mode, and never inside the handler.
+TEST(Preload, SingleThreadedProgramGetsNoHelperAndAnswersAtItsNextAllocation) {
+  for (const char* sample : {"HEAPSCOPE_SAMPLE=0", "HEAPSCOPE_SAMPLE=1M"}) {
+    Env env("lazy-single");
+    RunResult r = env.run({HS_PROG_HELPER_THREAD, "single", "alloc"}, {sample});
+    ASSERT_TRUE(r.exited(0)) << r.err;
+    EXPECT_EQ(r.out, "tasks=1 helper=no single=1\nbefore_alloc=no after_alloc=yes\n") << sample;
+    auto snaps = env.snaps();
+    ASSERT_EQ(snaps.size(), 2u) << sample;  // the signal's and the exit snapshot
+    Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+    EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL) << sample;
+    if (std::string(sample) == "HEAPSCOPE_SAMPLE=0") EXPECT_NE(find_site(s, 1000, 1), nullptr);
+  }
+}
+
+// The program's first thread brings the helper, which answers while every
+// program thread is idle; HEAPSCOPE_THREAD=always starts it at once.
+TEST(Preload, HelperThreadStartsWithTheProgramsFirstThreadOrAlways) {
+  struct Case {
+    const char* mode;
+    const char* thread_opt;
+    const char* want;
+  } cases[] = {
+      {"threads", "HEAPSCOPE_THREAD=auto", "tasks=3 helper=yes single=0\nidle=yes\n"},
+      {"single", "HEAPSCOPE_THREAD=always", "tasks=2 helper=yes single=0\nidle=yes\n"},
+      {"single", "HEAPSCOPE_INTERVAL=60", "tasks=2 helper=yes single=0\nidle=yes\n"},
+  };
+  for (const Case& c : cases) {
+    Env env("lazy-threads");
+    RunResult r = env.run({HS_PROG_HELPER_THREAD, c.mode, "wait"}, {c.thread_opt});
+    ASSERT_TRUE(r.exited(0)) << r.err;
+    EXPECT_EQ(r.out, c.want) << c.mode << " " << c.thread_opt;
+    auto snaps = env.snaps();
+    ASSERT_EQ(snaps.size(), 2u) << c.thread_opt;
+    EXPECT_EQ(must_parse(env.dir + "/" + snaps[0]).header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
   }
 }
 
@@ -563,7 +605,7 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
       "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
       "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
-      "dlclose", "exit", "quick_exit", "__libc_start_main", "heapscope_active", "heapscope_snapshot",
+      "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "heapscope_active", "heapscope_snapshot",
       "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
       "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl"};
   EXPECT_EQ(got, want);

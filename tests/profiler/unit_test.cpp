@@ -463,7 +463,8 @@ const char* fake_getenv(const char* k) {
 TEST(Options, ParsesEveryVariable) {
   g_env = {{"HEAPSCOPE_OUT", "/tmp/x/y"}, {"HEAPSCOPE_INTERVAL", "0.25"}, {"HEAPSCOPE_SIGNAL", "SIGUSR1"},
            {"HEAPSCOPE_SAMPLE", "512K"},  {"HEAPSCOPE_AT_EXIT", "0"},     {"HEAPSCOPE_STATS", "2"},
-           {"HEAPSCOPE_ALERT", "100M"},   {"HEAPSCOPE_DEPTH", "128"},     {"HEAPSCOPE_UNWIND", "fp"}};
+           {"HEAPSCOPE_ALERT", "100M"},   {"HEAPSCOPE_DEPTH", "128"},     {"HEAPSCOPE_UNWIND", "fp"},
+           {"HEAPSCOPE_THREAD", "always"}};
   Config c;
   EXPECT_EQ(parse_config(&c, fake_getenv), 0);
   EXPECT_STREQ(c.out_prefix, "/tmp/x/y");
@@ -475,6 +476,7 @@ TEST(Options, ParsesEveryVariable) {
   EXPECT_EQ(c.alert_bytes, 100u << 20);
   EXPECT_EQ(c.depth, 128u);
   EXPECT_EQ(c.unwinder, Unwinder::fp);
+  EXPECT_TRUE(c.thread_always);
   Config d;
   g_env = {};
   EXPECT_EQ(parse_config(&d, fake_getenv), 0);
@@ -482,19 +484,22 @@ TEST(Options, ParsesEveryVariable) {
   EXPECT_EQ(d.signal, SIGUSR2);
   EXPECT_TRUE(d.at_exit);
   EXPECT_EQ(d.depth, 64u);
+  EXPECT_FALSE(d.thread_always);
 }
 
 TEST(Options, InvalidValuesKeepDefaults) {
   g_env = {{"HEAPSCOPE_INTERVAL", "-1"}, {"HEAPSCOPE_SIGNAL", "SIGKILL"}, {"HEAPSCOPE_SAMPLE", "lots"},
-           {"HEAPSCOPE_DEPTH", "100000"}, {"HEAPSCOPE_AT_EXIT", "maybe"}, {"HEAPSCOPE_UNWIND", "magic"}};
+           {"HEAPSCOPE_DEPTH", "100000"}, {"HEAPSCOPE_AT_EXIT", "maybe"}, {"HEAPSCOPE_UNWIND", "magic"},
+           {"HEAPSCOPE_THREAD", "lazy"}};
   Config c;
-  EXPECT_EQ(parse_config(&c, fake_getenv), 6);
+  EXPECT_EQ(parse_config(&c, fake_getenv), 7);
   EXPECT_EQ(c.interval_ms, 0u);
   EXPECT_EQ(c.signal, SIGUSR2);
   EXPECT_EQ(c.sample_period, 0u);
   EXPECT_EQ(c.depth, 64u);
   EXPECT_TRUE(c.at_exit);
   EXPECT_EQ(c.unwinder, Unwinder::cfi);
+  EXPECT_FALSE(c.thread_always);
 }
 
 TEST(Options, SignalNames) {

@@ -3,6 +3,7 @@
 // report/diff/trend --json must name the growing std::map<long, CacheEntry>
 // at leaky.cpp's marked line with exact figures; run passes the exit status
 // through; snapshot PID reaches a running process.
+#include <fstream>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -264,6 +265,42 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
                        ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none)\n");
   for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// HEAPSCOPE_THREAD=auto: an idle single-threaded program (sleep) has no
+// helper thread and allocates nothing, so the request waits for its next
+// allocation; snapshot says so and what to set. With always, it answers.
+TEST_F(EndToEnd, SnapshotOfAnIdleSingleThreadedProgramNamesTheHelperThread) {
+  for (std::string thread : {"auto", "always"}) {
+    std::string out = dir_->path + "/idle-" + thread;
+    RunResult start = run_command("HEAPSCOPE_THREAD=" + thread + " HEAPSCOPE_OUT='" + out + "' LD_PRELOAD='" +
+                                      std::string(HS_PROFILER_LIB) + "' sleep 30 >/dev/null 2>&1 & echo $!",
+                                  dir_->path);
+    int pid = std::atoi(start.out.c_str());
+    ASSERT_GT(pid, 0) << start.out << start.err;
+    // Wait until the library is loaded (the tool refuses an unprofiled process).
+    std::string maps;
+    for (int i = 0; i < 500 && maps.find("libheapscope") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+      maps.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    RunResult r = run_command(kHeapscope + " snapshot --timeout 1 " + std::to_string(pid), dir_->path);
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::string p = std::to_string(pid);
+    if (thread == "auto") {
+      EXPECT_NE(r.status, 0);
+      EXPECT_EQ(r.err, "heapscope: process " + p + ": no new snapshot " + dir_->path + "/idle-auto." + p +
+                           ".*.hsnap after 1 s (sent SIGUSR2); it has no heapscope helper thread, so it answers "
+                           "at its next allocation (a single-threaded program that is idle does not allocate): "
+                           "start it with HEAPSCOPE_THREAD=always to be answered at any time\n");
+    } else {
+      EXPECT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(r.out, out + "." + p + ".0001.hsnap\n") << r.err;
+    }
+  }
 }
 
 // snapshot parses HEAPSCOPE_SIGNAL from the process's environment with run's

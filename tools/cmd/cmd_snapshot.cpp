@@ -234,8 +234,22 @@ void snapshot(const SnapshotOptions& o) {
   }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%g", o.timeout);
+  // Without its helper thread (named "heapscope"), a profiled program answers
+  // on its own thread at its next allocation (HEAPSCOPE_THREAD=auto).
+  bool helper = false;
+  if (DIR* d = opendir((proc + "/task").c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string comm;
+      if (e->d_name[0] != '.' && read_file(proc + "/task/" + e->d_name + "/comm", comm) && comm == "heapscope\n")
+        helper = true;
+    }
+    closedir(d);
+  }
+  std::string hint = helper ? "" : "; it has no heapscope helper thread, so it answers at its next allocation (a "
+                                  "single-threaded program that is idle does not allocate): start it with "
+                                  "HEAPSCOPE_THREAD=always to be answered at any time";
   throw CommandError("process " + pid + ": no new snapshot " + places[0].dir + "/" + places[0].base +
-                     "*.hsnap after " + secs + " s (sent " + signame + ")");
+                     "*.hsnap after " + secs + " s (sent " + signame + ")" + hint);
 }
 
 void add_snapshot(CLI::App& app) {
