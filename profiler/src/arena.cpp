@@ -8,6 +8,7 @@ namespace hs {
 namespace {
 std::atomic<int64_t> g_mapped{0};
 std::atomic<int64_t> g_region_used{0};
+bool g_huge_pages = true;
 }  // namespace
 
 void* os_map(size_t bytes, bool noreserve) {
@@ -27,9 +28,11 @@ void* os_map_huge(size_t bytes) {
   if (aligned > p) munmap(p, (size_t)(aligned - p));
   size_t tail = (size_t)(p + len + huge - (aligned + len));
   if (tail) munmap(aligned + len, tail);
-  madvise(aligned, len, MADV_HUGEPAGE);
+  if (g_huge_pages) madvise(aligned, len, MADV_HUGEPAGE);
   return aligned;
 }
+
+void arena_use_huge_pages(bool on) { g_huge_pages = on; }
 
 void os_unmap(void* p, size_t bytes) {
   if (!p) return;

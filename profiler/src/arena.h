@@ -15,6 +15,10 @@ void os_unmap(void* p, size_t bytes);
 // A MAP_NORESERVE mapping aligned to 2 MiB and advised to use transparent huge
 // pages: for tables touched at random on the hot path (TLB misses).
 void* os_map_huge(size_t bytes);
+// Whether os_map_huge advises huge pages (default yes). Sampled mode turns it
+// off: its tables stay sparse, and each first touch of a huge page commits
+// and zeroes 2 MiB (RSS a production process would pay for nothing).
+void arena_use_huge_pages(bool on);
 // Bytes the profiler holds: eagerly mapped bytes + used bytes of regions.
 uint64_t self_memory_bytes();
 void self_memory_add(int64_t delta);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "capture.h"
 #include "cfi_unwind.h"
 #include "stack_memo.h"
@@ -496,6 +497,7 @@ void control_init(void* own_malloc) {
   parse_config(&g_cfg, env_get);
   make_prefix_absolute(&g_cfg);
   writer_set_start_time();
+  arena_use_huge_pages(g_cfg.sample_period == 0);
   capture_init();
   if ((g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && !cfi_init())
     g_cfg.unwinder = Unwinder::libunwind;
