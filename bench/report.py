@@ -27,6 +27,8 @@ PAIRS = [
     ("heapscope", "heapscope full", "glibc"),
     ("heapscope-fp", "heapscope full, HEAPSCOPE_UNWIND=fp (frame-pointer build)", "glibc (same fp build)"),
     ("heapscope-sampled", "heapscope sampled 512 KiB", "glibc"),
+    ("heapscope-hooks", "heapscope hooks only (HEAPSCOPE_SAMPLE=1024G: no samples)", "glibc"),
+    ("forward-shim", "a preload that only forwards (bench/workloads/forward_shim.c)", "glibc"),
     ("heaptrack", "heaptrack", "glibc"),
     ("gperftools", "gperftools HEAPPROFILE", "tcmalloc alone"),
     ("jemalloc-prof", "jemalloc prof, lg_prof_sample:0 (full)", "jemalloc alone"),
@@ -36,7 +38,8 @@ PAIRS = [
 REDUCED = {"gperftools", "jemalloc-prof", "massif"}
 CHART_LABELS = {
     "heapscope": "heapscope full", "heapscope-fp": "heapscope full, fp unwind",
-    "heapscope-sampled": "heapscope sampled", "heaptrack": "heaptrack", "gperftools": "gperftools",
+    "heapscope-sampled": "heapscope sampled", "heapscope-hooks": "heapscope hooks only",
+    "forward-shim": "forward-only preload", "heaptrack": "heaptrack", "gperftools": "gperftools",
     "jemalloc-prof": "jemalloc full", "jemalloc-sampled": "jemalloc sampled", "massif": "massif",
 }
 # The issue's reference figures (measured 2026-11-24) and targets: wall-time ratios.
@@ -328,6 +331,45 @@ def main():
           f"{ratio_fmt(cmed)} [{ratio_fmt(clo)}-{ratio_fmt(chi)}] | "
           f"{LIBUNWIND_ALONE.get(wl, '') if pair == 'heapscope' else ''} |")
     w("")
+
+    # ---- sampled mode, part by part ----
+    res_dir = res
+    parts = []
+    for wl, wl_label in WORKLOADS:
+        def rr(key):
+            c = cells.get((wl, key))
+            return c.ratio("wall_s")[0] if c and c.pairs() else None
+        fl, hk, sp = rr("forward-shim"), rr("heapscope-hooks"), rr("heapscope-sampled")
+        if None in (fl, hk, sp):
+            continue
+        rate = ""
+        cell = cells.get((wl, "heapscope-sampled"))
+        wall = cell.median("prof", "wall_s") if cell else None
+        try:
+            with open(os.path.join(res_dir, f"totals-{wl}.json")) as f:
+                alloc_bytes = json.load(f)["totals"]["alloc_bytes"]
+            if wall:
+                rate = f"{alloc_bytes / 524288 / wall:,.0f}"
+        except (OSError, ValueError, KeyError):
+            pass
+        parts.append(f"| {wl_label} | {ratio_fmt(fl)} | {ratio_fmt(hk)} | {ratio_fmt(sp)} | {rate} |")
+    if parts:
+        w("### What sampled mode's cost is made of")
+        w("")
+        w("Three preloads, each paired with glibc alone like every row here: one that only "
+          "forwards each call to glibc (bench/workloads/forward_shim.c: the floor any preload "
+          "profiler pays), heapscope sampling so sparsely that no sample is taken (its hooks' own "
+          "work: the re-entry guard, hook counting, the sampler's countdown, the free filter), and "
+          "heapscope sampling at 512 KiB (plus capturing, interning and tracking each sampled "
+          "block and its free). Samples per second is the workload's allocated bytes / 512 KiB "
+          "over the sampled run's median wall time: the alloc loop writes every byte it "
+          "allocates, so each sample finds heapscope's tables pushed out of the CPU caches by "
+          "512 KiB of the program's own traffic.")
+        w("")
+        w("| workload | forward only | heapscope hooks only | heapscope sampled 512 KiB | samples per second |")
+        w("| --- | --- | --- | --- | --- |")
+        L.extend(parts)
+        w("")
 
     # ---- the big table ----
     w("## All profilers, per workload")

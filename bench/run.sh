@@ -53,7 +53,7 @@ done
 
 if [ "$BUILD" = 1 ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSCOPE_BUILD_BENCH=ON >/dev/null
-  targets=(bench_timeit alloc_loop alloc_loop_fp heapscope heapscope_cli leaky_server bench_hook bench_capture bench_tables)
+  targets=(bench_timeit alloc_loop alloc_loop_fp forward_shim heapscope heapscope_cli leaky_server bench_hook bench_capture bench_tables)
   if ! cmake --build "$BUILD_DIR" -j"$JOBS" --target "${targets[@]}" >/dev/null 2>&1; then
     # Build what builds; whatever is missing is reported as skipped in the doc.
     for t in "${targets[@]}"; do
@@ -64,6 +64,7 @@ fi
 B="$(cd "$BUILD_DIR" && pwd)"
 LOOP="$B/bench/alloc_loop"
 LOOP_FP="$B/bench/alloc_loop_fp"
+SHIM="$B/bench/forward_shim.so"
 HS_LIB="$B/profiler/libheapscope.so"
 HS_CLI="$B/tools/heapscope"
 SERVER="$B/demo/leaky_server"
@@ -128,7 +129,9 @@ LOOP_N_R=$((LOOP_N / REDUCE))
 
 # Pairs: name -> baseline config, and whether it runs at the reduced size.
 PAIR_NAMES=()
-[ "$HAVE_HS" = 1 ] && PAIR_NAMES+=(heapscope heapscope-sampled)
+[ "$HAVE_HS" = 1 ] && PAIR_NAMES+=(heapscope heapscope-sampled heapscope-hooks)
+# The floor any preload profiler pays: forwarding alone (what sampled mode is measured against).
+[ -e "$SHIM" ] && PAIR_NAMES+=(forward-shim)
 [ "$HAVE_HS_FP" = 1 ] && PAIR_NAMES+=(heapscope-fp)
 PAIR_NAMES+=(heaptrack gperftools)
 [ "$HAVE_JE_PROF" = 1 ] && PAIR_NAMES+=(jemalloc-prof jemalloc-sampled)
@@ -166,6 +169,9 @@ config_prefix() {  # CONFIG DIR
     heapscope) PRE=(env LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$dir/hs") ;;
     heapscope-sampled) PRE=(env LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$dir/hs" HEAPSCOPE_SAMPLE="$SAMPLE") ;;
     heapscope-fp) PRE=(env LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$dir/hs" HEAPSCOPE_UNWIND=fp) ;;
+    # Sampling so sparse (one sample per 1 TiB on average) that only the hooks' own cost is left.
+    heapscope-hooks) PRE=(env LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$dir/hs" HEAPSCOPE_SAMPLE=1024G) ;;
+    forward-shim) PRE=(env LD_PRELOAD="$SHIM") ;;
     heaptrack) PRE=(heaptrack -o "$dir/ht") ;;
     tcmalloc) PRE=(env LD_PRELOAD="$TCMALLOC") ;;
     # One profile at exit, like the others (the default also dumps every 1 GiB allocated).
