@@ -6,9 +6,7 @@
 // function it forwards to is. Rules kept by every hook:
 //   - with the re-entry guard held (heapscope itself, or a forward in
 //     progress) it only forwards; forwards are made with the guard held so a
-//     next operator new calling malloc is not counted twice. The exception is
-//     free (and libstdc++'s delete, which is free): no allocator's free calls
-//     back into malloc or free, so it is forwarded unguarded, as a tail call;
+//     next operator new calling malloc is not counted twice;
 //   - a free is recorded BEFORE it is forwarded: once the block is back in the
 //     allocator another thread may receive the same address and insert it,
 //     and erasing afterwards would erase that thread's entry;
@@ -89,7 +87,9 @@ HS_EXPORT void free(void* p) noexcept {
     next_resolve();
   }
   if (HS_LIKELY(!t.guard)) record_free(p);  // before forwarding: see the file comment
-  g_next.free(p);  // unguarded tail call: see the file comment
+  ++t.guard;
+  g_next.free(p);
+  --t.guard;
 }
 
 HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
@@ -321,7 +321,6 @@ HS_INLINE void delete_impl(void* p, DelFn del) {
   ThreadState& t = tls;
   ensure_cxx();
   if (HS_LIKELY(!t.guard)) record_free(p);  // before forwarding: see the file comment
-  if (HS_LIKELY(g_cxx_is_libstdcxx)) return g_next.free(p);  // libstdc++'s delete is free: as in free()
   ++t.guard;
   del();
   --t.guard;
