@@ -27,6 +27,7 @@
 #include "modules.h"
 #include "next_alloc.h"
 #include "record.h"
+#include "sampler.h"
 #include "snapshot_writer.h"
 #include "thread_state.h"
 
@@ -38,9 +39,20 @@ PthreadCreateFn next_pthread_create() {
   PthreadCreateFn f = next.load(std::memory_order_acquire);
   if (!f) {
     Guard guard;  // dlsym may allocate
+    // Never &pthread_create: inside the library that is heapscope's own.
     f = (PthreadCreateFn)dlsym(RTLD_NEXT, "pthread_create");
-    if (!f) f = &pthread_create;  // linked statically into a test: libc's own
-    next.store(f, std::memory_order_release);
+    if (f) next.store(f, std::memory_order_release);
+  }
+  return f;
+}
+
+ThrdCreateFn next_thrd_create() {
+  static std::atomic<ThrdCreateFn> next{nullptr};
+  ThrdCreateFn f = next.load(std::memory_order_acquire);
+  if (!f) {
+    Guard guard;
+    f = (ThrdCreateFn)dlsym(RTLD_NEXT, "thrd_create");
+    if (f) next.store(f, std::memory_order_release);
   }
   return f;
 }
@@ -157,7 +169,7 @@ void on_signal(int) {
     (void)!write(fd, &c, 1);
   } else {
     tls.poked = 1;
-    tls.bytes_until_sample = INT64_MIN / 2;
+    tls.bytes_until_sample = kCountdownCut;
   }
   errno = saved;
 }
@@ -274,7 +286,8 @@ bool start_thread() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t th;
-  int rc = next_pthread_create()(&th, &attr, thread_main, nullptr);
+  PthreadCreateFn create = next_pthread_create();
+  int rc = create ? create(&th, &attr, thread_main, nullptr) : ENOSYS;
   pthread_attr_destroy(&attr);
   // Named before anyone can look (`heapscope snapshot` checks for it).
   if (rc == 0) pthread_setname_np(th, "heapscope");
@@ -518,6 +531,7 @@ void control_init(void* own_malloc) {
   modules_refresh();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   next_pthread_create();
+  next_thrd_create();
   g_run_state.store(kActive);
   // The helper thread is started when something needs it: at once for a
   // timer (interval, stats, alert), HEAPSCOPE_THREAD=always, or a program

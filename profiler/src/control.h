@@ -43,5 +43,7 @@ HS_NOINLINE void control_serve_requests();
 // brings the helper thread (glibc has left its single-thread mode anyway).
 void control_before_thread_create();
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
-PthreadCreateFn next_pthread_create();  // libc's (the one after heapscope's)
+PthreadCreateFn next_pthread_create();  // libc's (the one after heapscope's); null if none
+using ThrdCreateFn = int (*)(void*, int (*)(void*), void*);  // C11 thrd_create (thrd_t* as void*)
+ThrdCreateFn next_thrd_create();
 }  // namespace hs

@@ -239,11 +239,20 @@ HS_EXPORT int dlclose(void* handle) {
   return rc;
 }
 
-// Not an allocation function: the program's first thread is when heapscope
+// Not allocation functions: the program's first thread is when heapscope
 // starts its helper thread (control.h); until then glibc runs single-threaded.
+// (glibc's own threads - SIGEV_THREAD timers, aio, mq_notify - pass neither;
+// without a helper, requests are served at the next allocation.)
 HS_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
   if (!tls.guard) control_before_thread_create();
-  return next_pthread_create()(th, attr, fn, arg);
+  PthreadCreateFn next = next_pthread_create();
+  return next ? next(th, attr, fn, arg) : EAGAIN;
+}
+// C11 threads: glibc's thrd_create does not call pthread_create through the PLT.
+HS_EXPORT int thrd_create(void* thr, int (*fn)(void*), void* arg) {
+  if (!tls.guard) control_before_thread_create();
+  ThrdCreateFn next = next_thrd_create();
+  return next ? next(thr, fn, arg) : 2 /* thrd_error */;
 }
 
 HS_EXPORT [[noreturn]] void exit(int status) noexcept {

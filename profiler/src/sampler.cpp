@@ -35,10 +35,11 @@ int64_t sampler_draw(ThreadState& t, uint64_t period) {
 }
 
 bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period) {
-  if (HS_UNLIKELY(t.poked)) {
-    // The snapshot signal cut the countdown (control.cpp): serve the request,
-    // then let a fresh countdown decide this block (memoryless: unbiased).
-    control_serve_requests();
+  if (HS_UNLIKELY(t.poked)) control_serve_requests();  // a snapshot request (control.h)
+  if (HS_UNLIKELY(t.bytes_until_sample < kCountdownCut / 2)) {
+    // The signal handler cut the countdown, whoever served the request: not
+    // a real crossing. A fresh countdown decides this block (memoryless, so
+    // unbiased); a countdown that crossed zero by itself is sampled as usual.
     t.bytes_until_sample = sampler_draw(t, period);
     return sampler_take(t, size, period);
   }

@@ -340,6 +340,7 @@ TEST(Preload, HelperThreadStartsWithTheProgramsFirstThreadOrAlways) {
     const char* want;
   } cases[] = {
       {"threads", "HEAPSCOPE_THREAD=auto", "tasks=3 helper=yes single=0\nidle=yes\n"},
+      {"c11", "HEAPSCOPE_THREAD=auto", "tasks=3 helper=yes single=0\nidle=yes\n"},
       {"single", "HEAPSCOPE_THREAD=always", "tasks=2 helper=yes single=0\nidle=yes\n"},
       {"single", "HEAPSCOPE_INTERVAL=60", "tasks=2 helper=yes single=0\nidle=yes\n"},
   };
@@ -352,6 +353,18 @@ TEST(Preload, HelperThreadStartsWithTheProgramsFirstThreadOrAlways) {
     ASSERT_EQ(snaps.size(), 2u) << c.thread_opt;
     EXPECT_EQ(must_parse(env.dir + "/" + snaps[0]).header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
   }
+}
+
+// Sampled mode without a helper: the signal cuts the interrupted thread's
+// countdown so its next allocation serves the request. When the request is
+// served elsewhere (here by the free of a tracked block), the cut must not
+// turn the next small block into a certain sample worth ~64 MiB.
+TEST(Preload, SnapshotSignalLeavesSamplingUnbiased) {
+  Env env("cut");
+  RunResult r = env.run({HS_PROG_HELPER_THREAD, "cut"}, {"HEAPSCOPE_SAMPLE=64M", "HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(r.out, "inuse_mib=0\n");
+  EXPECT_EQ(env.snaps().size(), 200u);  // one per signal, each served by the free
 }
 
 TEST(Preload, IntervalSnapshotsHaveIncreasingSequence) {
@@ -605,7 +618,7 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
       "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
       "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
-      "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "heapscope_active", "heapscope_snapshot",
+      "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "thrd_create", "heapscope_active", "heapscope_snapshot",
       "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
       "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl"};
   EXPECT_EQ(got, want);

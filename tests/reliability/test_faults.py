@@ -331,10 +331,11 @@ def test_kill9():
 
 def test_exit_in_handler():
     """exit() from a timer signal's handler that interrupted malloc/free, 40 times with varying
-    delays: status 3 every time, never a hang (plain glibc manages it)."""
+    delays, half of them with the loop in a second thread (glibc then holds an arena lock
+    inside malloc/free): status 3 every time, never a hang (plain glibc manages it)."""
     argv0 = rel.prog("exit_in_handler")
     for i in range(40):
-        argv = [argv0, str(20000 + i * 1000)]
+        argv = [argv0, str(20000 + i * 1000)] + (["thread"] if i % 2 else [])
         plain = rel.run(argv, timeout=10)
         check(plain.rc == 3, "exit_in_handler plain: status %s, expected 3" % plain.rc)
         d = rel.tmpdir("exithandler")
