@@ -9,8 +9,8 @@ heapscope publishes each process's exit snapshot (countshim sees the rename),
 countshim's count is compared with the snapshot. countshim also sees what the
 C library allocates on heapscope's own behalf, which heapscope rightly does
 not record: ld.so's error strings for the optional symbols dlsym does not find
-and the background thread's TLS (24 blocks over glibc, fewer when jemalloc
-provides some of those symbols; measured on /bin/true in the same test). And
+and, once heapscope starts its helper thread, that thread's TLS (fewer when
+jemalloc provides some of those symbols; measured on /bin/true in the same test). And
 heapscope counts allocations made before its constructor ran (other libraries'
 constructors) as before_start_blocks, not in alloc_count. So, exactly:
   countshim allocs = alloc_count + before_start_blocks + internal,
