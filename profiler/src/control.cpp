@@ -329,15 +329,22 @@ void install_signal() {
              g_cfg.signal);
 }
 
+// fork runs prepare handlers in reverse order of registration, so handlers
+// registered before ours (libraries whose constructors ran before heapscope's)
+// run after this one, with every shard locked: the re-entry guard, held until
+// the parent or child handler, makes their allocations forward unrecorded
+// instead of waiting for a lock this thread holds.
 void atfork_prepare() {
   if (g_run_state.load() != kActive) return;
   writer_lock();
   modules_lock();
   memo_lock_for_fork();
   g_live.lock_all();
+  ++tls.guard;
 }
 void atfork_parent() {
   if (g_run_state.load() != kActive) return;
+  --tls.guard;
   g_live.unlock_all();
   memo_unlock_after_fork();
   modules_unlock();
@@ -345,6 +352,7 @@ void atfork_parent() {
 }
 void atfork_child() {
   if (g_run_state.load() != kActive) return;
+  --tls.guard;
   g_live.unlock_all();
   memo_unlock_after_fork();
   modules_after_fork_child();

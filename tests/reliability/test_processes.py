@@ -183,6 +183,22 @@ def test_closed_fds():
             check(rel.parse_snap(p).trigger == rel.TRIG_SIGNAL, "%s: not a signal snapshot" % p)
 
 
+def test_atfork_alloc():
+    """A library initialised before heapscope registers a fork-prepare handler that allocates:
+    it runs after heapscope's (which holds the live-table locks). 20 forks: no hang, the same
+    output as plain, and every process's exit snapshot parses."""
+    argv = [rel.prog("atfork_alloc")]
+    plain = rel.run(argv, timeout=30)
+    check(plain.rc == 0 and plain.out == b"forks 20 prepared 20 children ok 20\n", "atfork_alloc plain\n" + plain.describe())
+    d = rel.tmpdir("atfork")
+    r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"}, timeout=30)
+    rel.same_behaviour(plain, r, "atfork_alloc under heapscope")
+    exits = [p for p, _, seq in rel.snaps_in(d) if seq == "exit"]
+    check(len(exits) == 21, "atfork_alloc: %d exit snapshots, expected 21 (the parent and 20 children)" % len(exits))
+    for p in exits:
+        rel.parse_snap(p)
+
+
 def test_static():
     need_tool()
     sp = rel.prog("static_prog")
@@ -196,6 +212,6 @@ def test_static():
 
 
 if __name__ == "__main__":
-    rel.main({"forks": test_forks, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
+    rel.main({"forks": test_forks, "atfork_alloc": test_atfork_alloc, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
               "sig_handler": lambda: sig_test("handler"), "dlclose": test_dlclose, "static": test_static,
               "closed_fds": test_closed_fds}[sys.argv[1]])
