@@ -329,30 +329,45 @@ void install_signal() {
              g_cfg.signal);
 }
 
-// fork runs prepare handlers in reverse order of registration, so handlers
-// registered before ours (libraries whose constructors ran before heapscope's)
-// run after this one, with every shard locked: the re-entry guard, held until
-// the parent or child handler, makes their allocations forward unrecorded
-// instead of waiting for a lock this thread holds.
+// fork runs prepare handlers in reverse order of registration and parent/
+// child handlers in order, so the handlers of libraries whose constructors
+// ran before heapscope's run while this thread holds every lock below: with
+// fork_owner set, their allocations and frees are recorded on the live
+// table's shards this thread already holds (no memo, no snapshot).
+// A fork from inside heapscope on this thread (a signal handler that
+// interrupted a hook, which may hold a shard) takes no lock: the child is
+// then left untracked, since another thread's shard may be mid-update.
 void atfork_prepare() {
   if (g_run_state.load() != kActive) return;
+  if (tls.guard > 0) {
+    tls.fork_skipped = 1;
+    return;
+  }
   writer_lock();
   modules_lock();
   memo_lock_for_fork();
   g_live.lock_all();
-  ++tls.guard;
+  tls.fork_owner = 1;
 }
 void atfork_parent() {
-  if (g_run_state.load() != kActive) return;
-  --tls.guard;
+  tls.fork_skipped = 0;
+  if (!tls.fork_owner) return;  // prepare took nothing
+  tls.fork_owner = 0;
   g_live.unlock_all();
   memo_unlock_after_fork();
   modules_unlock();
   writer_unlock();
 }
 void atfork_child() {
-  if (g_run_state.load() != kActive) return;
-  --tls.guard;
+  if (tls.fork_skipped) {
+    tls.fork_skipped = 0;
+    g_run_state.store(kDisabled);  // hooks only forward from now on
+    log_line("fork from a signal handler that interrupted an allocation: the child (pid %d) is not tracked",
+             (int)getpid());
+    return;
+  }
+  if (!tls.fork_owner) return;
+  tls.fork_owner = 0;
   g_live.unlock_all();
   memo_unlock_after_fork();
   modules_after_fork_child();
@@ -561,12 +576,17 @@ void control_before_thread_create() {
 
 void control_serve_requests() {
   tls.poked = 0;
+  if (tls.fork_owner) return;  // inside fork's handlers (writer lock held): served later
   if (g_helper_running.load(std::memory_order_relaxed) || g_exiting.load(std::memory_order_relaxed)) return;
   if (g_run_state.load(std::memory_order_relaxed) != kActive || !g_snapshot_requests.exchange(0)) return;
-  Guard guard;
+  // Called from a hook after the allocator returned: not nested in it, so the
+  // writer may ask it for its figures (it does when the guard is exactly 1).
+  const int outer = tls.guard;
+  tls.guard = 1;
   int saved = errno;
   write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
   errno = saved;
+  tls.guard = outer;
 }
 
 void control_exit_snapshot() {

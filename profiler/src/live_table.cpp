@@ -39,6 +39,7 @@ bool LiveTable::init(bool with_filter) {
 }
 
 void LiveTable::lock_slow(Shard& s) {
+  if (tls.fork_owner) return;  // held since fork's prepare handler, by this thread
   while (s.lock.exchange(1, std::memory_order_acquire)) {
     int spins = 0;
     while (s.lock.load(std::memory_order_relaxed)) {
@@ -52,7 +53,7 @@ void LiveTable::lock_all() {
   for (Shard& s : shards_) lock(s);
 }
 void LiveTable::unlock_all() {
-  for (Shard& s : shards_) unlock(s);
+  for (Shard& s : shards_) s.lock.store(0, std::memory_order_release);
 }
 
 uint64_t LiveTable::entries() const {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "thread_state.h"
 
 namespace hs {
 constexpr int kRefBits = 25;
@@ -71,8 +72,13 @@ class LiveTable {
     if (HS_LIKELY(!s.lock.exchange(1, std::memory_order_acquire))) return;
     lock_slow(s);
   }
+  // The forking thread already holds every shard (ThreadState::fork_owner):
+  // lock_slow lets it in and unlock leaves the shard to unlock_all().
   static HS_NOINLINE void lock_slow(Shard& s);
-  static void unlock(Shard& s) { s.lock.store(0, std::memory_order_release); }
+  static HS_INLINE void unlock(Shard& s) {
+    if (HS_UNLIKELY(tls.fork_owner)) return;
+    s.lock.store(0, std::memory_order_release);
+  }
 
   Shard shards_[kShards];
   char* initial_ = nullptr;  // every shard's first array, in one huge-page region

@@ -68,8 +68,9 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     bump(g_counters.threads_seen);
   }
   const uint64_t live_hash = g_live.prefetch((uintptr_t)p);  // overlaps the cache miss with the unwinding
+  // No memo inside a fork handler: its pool lock is held (control.cpp).
   const bool cfi = (g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && fp &&
-                   ((const uintptr_t*)fp)[1] == ra;
+                   ((const uintptr_t*)fp)[1] == ra && !t.fork_owner;
   // A remembered stack whose every input word is unchanged: no walk at all.
   StackRec* r = cfi ? memo_lookup(t, fp, ra) : nullptr;
   if (r && g_cfg.unwinder == Unwinder::check) r = memo_checked(r, ra, fp);
@@ -99,7 +100,12 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   if (HS_UNLIKELY(g_snapshot_requests.load(std::memory_order_relaxed))) control_serve_requests();
 }
 
+// The live table's shard locks are only ever held with the re-entry guard up:
+// a signal handler that interrupts this thread there and allocates gets its
+// block forwarded unrecorded instead of spinning on a shard this thread holds,
+// and a fork from such a handler knows not to take the locks (control.cpp).
 void record_free_slow(void* p) {
+  Guard guard;
   LiveInfo info;
   if (g_live.erase((uintptr_t)p, &info)) account_free(info);
   else if (!g_cfg.sample_period) bump(g_counters.unknown_frees);
@@ -110,6 +116,7 @@ Taken record_take(void* p) {
   Taken t{false, {0, 0}};
   count_hook_call(tls);
   if (g_run_state.load(std::memory_order_relaxed) != kActive) return t;
+  Guard guard;  // see record_free_slow
   t.found = g_live.erase((uintptr_t)p, &t.info);
   if (!t.found && !g_cfg.sample_period) bump(g_counters.unknown_frees);
   return t;
@@ -117,6 +124,7 @@ Taken record_take(void* p) {
 
 void record_put_back(void* p, const Taken& t) {
   if (!t.found) return;
+  Guard guard;  // see record_free_slow
   LiveInfo old;
   if (g_live.insert((uintptr_t)p, t.info.size, t.info.ref, &old) == 0) {
     account_free(t.info);  // cannot track it any more: drop it from the books

@@ -40,7 +40,12 @@ bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period) {
     // The signal handler cut the countdown, whoever served the request: not
     // a real crossing. A fresh countdown decides this block (memoryless, so
     // unbiased); a countdown that crossed zero by itself is sampled as usual.
-    t.bytes_until_sample = sampler_draw(t, period);
+    // A signal during the write or before the new countdown is stored sets
+    // poked again (before cutting): serve it now rather than a period later.
+    do {
+      if (t.poked) control_serve_requests();
+      t.bytes_until_sample = sampler_draw(t, period);
+    } while (HS_UNLIKELY(t.poked));
     return sampler_take(t, size, period);
   }
   if (!t.rng) {

@@ -327,6 +327,8 @@ TEST(Preload, SingleThreadedProgramGetsNoHelperAndAnswersAtItsNextAllocation) {
     ASSERT_EQ(snaps.size(), 2u) << sample;  // the signal's and the exit snapshot
     Snapshot s = must_parse(env.dir + "/" + snaps[0]);
     EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL) << sample;
+    // Written after malloc returned, not inside it: the allocator's own figures are there.
+    EXPECT_GT(s.stats["allocator_inuse_bytes"], 0u) << sample;
     if (std::string(sample) == "HEAPSCOPE_SAMPLE=0") EXPECT_NE(find_site(s, 1000, 1), nullptr);
   }
 }

@@ -186,7 +186,8 @@ def test_closed_fds():
 def test_atfork_alloc():
     """A library initialised before heapscope registers a fork-prepare handler that allocates:
     it runs after heapscope's (which holds the live-table locks). 20 forks: no hang, the same
-    output as plain, and every process's exit snapshot parses."""
+    output as plain, and every process's exit snapshot parses. Its parent handler frees an
+    8 MiB cache: the parent's exit snapshot must not count it as live."""
     argv = [rel.prog("atfork_alloc")]
     plain = rel.run(argv, timeout=30)
     check(plain.rc == 0 and plain.out == b"forks 20 prepared 20 children ok 20\n", "atfork_alloc plain\n" + plain.describe())
@@ -195,8 +196,30 @@ def test_atfork_alloc():
     rel.same_behaviour(plain, r, "atfork_alloc under heapscope")
     exits = [p for p, _, seq in rel.snaps_in(d) if seq == "exit"]
     check(len(exits) == 21, "atfork_alloc: %d exit snapshots, expected 21 (the parent and 20 children)" % len(exits))
+    m = re.search(rb"atfork_alloc: pid (\d+)", r.err)
+    check(m is not None, "atfork_alloc did not say its pid\n" + r.describe())
+    parent_pid = int(m.group(1))
+    parents = []
     for p in exits:
-        rel.parse_snap(p)
+        s = rel.parse_snap(p)
+        if s.pid == parent_pid:
+            parents.append(s)
+    check(len(parents) == 1, "atfork_alloc: no exit snapshot of the parent (pid %d) among %d" % (parent_pid, len(exits)))
+    for s in parents:
+        check(s.totals["inuse_bytes"] < (1 << 20), "%s: %d bytes live at exit, expected under 1 MiB (the 8 MiB "
+              "cache freed in a fork handler is still in the books)" % (s.path, s.totals["inuse_bytes"]))
+
+
+def test_fork_in_handler():
+    """A signal handler forks every 200 us while the program allocates: some forks interrupt
+    heapscope inside a hook. 3 runs: no hang, "done", and every snapshot parses."""
+    argv = [rel.prog("fork_in_handler")]
+    for i in range(3):
+        d = rel.tmpdir("forkhandler")
+        r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"}, timeout=25)
+        check(r.rc == 0 and r.out == b"done\n", "fork_in_handler run %d under heapscope\n%s" % (i, r.describe()))
+        for path, _, _ in rel.snaps_in(d):
+            rel.parse_snap(path)
 
 
 def test_static():
@@ -212,6 +235,6 @@ def test_static():
 
 
 if __name__ == "__main__":
-    rel.main({"forks": test_forks, "atfork_alloc": test_atfork_alloc, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
+    rel.main({"forks": test_forks, "atfork_alloc": test_atfork_alloc, "fork_in_handler": test_fork_in_handler, "run_preload": test_run_preload, "sig_block": lambda: sig_test("block"),
               "sig_handler": lambda: sig_test("handler"), "dlclose": test_dlclose, "static": test_static,
               "closed_fds": test_closed_fds}[sys.argv[1]])
