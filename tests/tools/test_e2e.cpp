@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -285,6 +286,16 @@ TEST_F(EndToEnd, SnapshotOfAnIdleSingleThreadedProgramNamesTheHelperThread) {
       std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
       maps.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
+    // And until sleep is idle: blocked in clock_nanosleep, past its start-up
+    // allocations, any of which would answer the request.
+    const std::string want = std::to_string(SYS_clock_nanosleep) + " ";
+    std::string sys;
+    for (int i = 0; i < 500 && sys.rfind(want, 0) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+      std::getline(in, sys);
+    }
+    ASSERT_EQ(sys.rfind(want, 0), 0u) << "sleep " << pid << " never blocked in clock_nanosleep: " << sys;
     RunResult r = run_command(kHeapscope + " snapshot --timeout 1 " + std::to_string(pid), dir_->path);
     kill(pid, SIGTERM);
     for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
