@@ -3,19 +3,23 @@
 // is held and released in turn (sawtooth live bytes) and loud transient
 // allocations (always freed), each at a line marked for the tests. After each of
 // STEPS steps it asks the profiler for a snapshot with its signal and waits
-// for the file, so snapshot contents are exact.
+// for the file, so snapshot contents are exact. Step N's snapshot is asked for
+// N * 100 ms after the start, so the snapshots' times are evenly spaced even
+// when the machine is busy (trend fits growth against time).
 // Usage: leaky [--steps N] [--exit CODE] [--kill] [--serve DIR]
 //   --serve DIR: after the steps, write DIR/pid and wait (up to 60 s) until
 //   DIR/stop exists. Prints "node_size N" (bytes per cache entry) on stdout.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct CacheEntry {
@@ -80,10 +84,12 @@ int main(int argc, char** argv) {
   }
   std::printf("node_size %zu\n", sizeof(std::_Rb_tree_node<std::pair<const long, CacheEntry>>));
   std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
   for (int step = 1; step <= steps; ++step) {
     for (int i = 0; i < 10; ++i) cache_put(step * 100 + i);
     churn(step);
     transient();
+    std::this_thread::sleep_until(start + step * std::chrono::milliseconds(100));
     if (!snapshot(step)) return 99;
   }
   if (!serve.empty()) {
