@@ -116,6 +116,7 @@ Taken record_take(void* p) {
   Taken t{false, {0, 0}};
   count_hook_call(tls);
   if (g_run_state.load(std::memory_order_relaxed) != kActive) return t;
+  if (g_cfg.sample_period && !g_live.maybe_tracked((uintptr_t)p)) return t;  // as record_free
   Guard guard;  // see record_free_slow
   t.found = g_live.erase((uintptr_t)p, &t.info);
   if (!t.found && !g_cfg.sample_period) bump(g_counters.unknown_frees);

@@ -226,6 +226,12 @@ int main(int argc, char** argv) {
     printf("estimate %.0f bytes (true %.0f), %.0f blocks (true %d)\n", est, truth, est_n, N);
     CHECK(est > 0.9 * truth && est < 1.1 * truth);
     CHECK(est_n > 0.9 * N && est_n < 1.1 * N);
+    // realloc takes the old block out (sampled or not) and samples the new one afresh.
+    for (int i = 0; i < N; ++i) keep[i] = realloc(keep[i], 300);
+    struct heapscope_totals r = totals();
+    double est_r = (double)(r.inuse_bytes - a2.inuse_bytes);
+    printf("after realloc %.0f bytes (true %.0f)\n", est_r, 3 * truth);
+    CHECK(est_r > 0.9 * 3 * truth && est_r < 1.1 * 3 * truth);
     for (void* p : keep) free(p);
     keep.clear();
     keep.shrink_to_fit();
