@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int g_fail = 0;
 #define CHECK(c) \
@@ -53,6 +54,14 @@ int main(int argc, char** argv) {
       char small[8] = "";
       errno = 0;  /* too small for the path: an error, and no snapshot (SEQ 0001 stays free) */
       CHECK(heapscope_snapshot(small, sizeof small) == -1 && errno == ERANGE);
+    }
+    {
+      /* ctest reuses HEAPSCOPE_OUT: an earlier process with this PID (PIDs
+       * wrap) would have taken SEQ 0001 and moved this one to 0002. */
+      const char* out = getenv("HEAPSCOPE_OUT");
+      char old[4096];
+      snprintf(old, sizeof old, "%s.%d.0001.hsnap", out ? out : "./heapscope", (int)getpid());
+      unlink(old);
     }
     CHECK(heapscope_snapshot(path, sizeof path) == 0);
     CHECK(strstr(path, ".0001.hsnap") != NULL);

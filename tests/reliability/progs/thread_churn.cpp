@@ -5,7 +5,7 @@
 // Every allocation made by this program's own code sits in a function named
 // churn_*; the test finds them by frame address. Then main writes a snapshot
 // (heapscope_snapshot) and prints its path.
-// Usage: thread_churn N   stdout: "threads N allocs A" then "snapshot PATH" (or "snapshot none")
+// Usage: thread_churn N [BATCH]   (BATCH threads at a time, default 8)   stdout: "threads N allocs A" then "snapshot PATH" (or "snapshot none")
 // Ledger: 5 allocations per thread, all freed.
 #include <pthread.h>
 #include <cstdio>
@@ -45,11 +45,12 @@ extern "C" __attribute__((noinline)) void* churn_thread(void*) {
 
 int main(int argc, char** argv) {
   int n = argc > 1 ? atoi(argv[1]) : 1000;
+  const int batch = argc > 2 ? atoi(argv[2]) : 8;
+  if (batch < 1 || batch > 64) { fprintf(stderr, "thread_churn: BATCH %s: expected 1 to 64\n", argv[2]); return 2; }
   rel_init();
   pthread_key_create(&g_key, churn_key_dtor);
-  const int batch = 8;
   for (int i = 0; i < n; i += batch) {
-    pthread_t th[batch];
+    pthread_t th[64];
     int m = n - i < batch ? n - i : batch;
     for (int j = 0; j < m; j++)
       if (pthread_create(&th[j], nullptr, churn_thread, nullptr) != 0) { perror("pthread_create"); return 1; }
