@@ -31,10 +31,7 @@ bool LiveTable::init(bool with_filter) {
   // small live set costs one TLB entry instead of one per shard.
   initial_ = (char*)os_map_huge(kShards * kInitialCap * sizeof(Entry));
   if (!initial_) return false;
-  if (with_filter) {
-    filter_ = (std::atomic<uint8_t>*)os_map((size_t)1 << kFilterBits);
-    if (!filter_) return false;
-  }
+  filter_on_ = with_filter;
   return true;
 }
 
@@ -124,7 +121,7 @@ int LiveTable::insert_hashed(uintptr_t addr, uint64_t h, uint64_t size, uint32_t
     }
   }
   s.count.store(n + 1, std::memory_order_relaxed);
-  if (filter_) filter_add(filter_[filter_index(addr)]);
+  if (filter_on_) filter_add(filter_[filter_index(addr)]);
   unlock(s);
   return 1;
 }
@@ -168,7 +165,7 @@ bool LiveTable::erase(uintptr_t addr, LiveInfo* out) {
   s.slots[hole].addr = 0;
   s.slots[hole].meta = 0;
   s.count.store(s.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  if (filter_) filter_sub(filter_[filter_index(addr)]);
+  if (filter_on_) filter_sub(filter_[filter_index(addr)]);
   unlock(s);
   return true;
 }

@@ -39,7 +39,7 @@ class LiveTable {
   // Sampled mode: false when addr is certainly not tracked (one multiply and
   // one load from an 8 KiB array; inlined into the free hook).
   HS_INLINE bool maybe_tracked(uintptr_t addr) const {
-    return !filter_ || filter_[filter_index(addr)].load(std::memory_order_relaxed) != 0;
+    return !filter_on_ || filter_[filter_index(addr)].load(std::memory_order_relaxed) != 0;
   }
   static HS_INLINE uint32_t filter_index(uintptr_t addr) {
     return (uint32_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - kFilterBits));
@@ -82,7 +82,11 @@ class LiveTable {
 
   Shard shards_[kShards];
   char* initial_ = nullptr;  // every shard's first array, in one huge-page region
-  std::atomic<uint8_t>* filter_ = nullptr;
+  bool filter_on_ = false;
+  // In the object, not behind a pointer: the free hook's lookup is one load
+  // from a fixed address, not two dependent ones (untouched, hence no memory,
+  // in full mode).
+  alignas(64) std::atomic<uint8_t> filter_[1 << kFilterBits] = {};
 };
 extern LiveTable g_live;
 

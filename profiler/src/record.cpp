@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "capture.h"
+#include "cfi_unwind.h"
 #include "control.h"
 #include "log.h"
 #include "stack_memo.h"
@@ -72,6 +73,9 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   const bool cfi = (g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && fp &&
                    ((const uintptr_t*)fp)[1] == ra && !t.fork_owner;
   // A remembered stack whose every input word is unchanged: no walk at all.
+  // Sampled mode walks rarely, so the rule cache is cold by then: start
+  // loading the rules of the last walk's frames, most of which recur.
+  if (cfi && g_cfg.sample_period) cfi_prefetch(t.last_pcs, (int)t.last_n);
   StackRec* r = cfi ? memo_lookup(t, fp, ra) : nullptr;
   if (r && g_cfg.unwinder == Unwinder::check) r = memo_checked(r, ra, fp);
   if (r) {
@@ -86,6 +90,10 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     if (c.truncated) bump(g_counters.truncated_stacks);
     r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
     if (c.by_cfi && !log.overflow) memo_store(t, fp, ra, log, r);
+    if (c.by_cfi && g_cfg.sample_period) {
+      t.last_n = c.depth < (uint32_t)kLastPcs ? c.depth : (uint32_t)kLastPcs;
+      for (uint32_t k = 0; k < t.last_n; ++k) t.last_pcs[k] = c.pcs[k];
+    }
   }
   if (size > kMaxTrackedSize) size = kMaxTrackedSize;
   LiveInfo old;
