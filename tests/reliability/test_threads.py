@@ -115,14 +115,19 @@ def churn_run(n, batch):
 
 
 def test_churn():
-    churn_run(1000, 8)  # 8 threads at a time: the books under concurrent churn
+    overlapped = churn_run(1000, 8)  # 8 threads at a time: the books under concurrent churn
     # heapscope's memory follows the threads alive at once (a stack memo per
     # recording thread, recycled at exit), so how far 8 threads at a time
     # overlap depends on the scheduler. One at a time, it is the same for
     # 1,000 and 10,000 threads unless something is kept per thread.
     small = churn_run(1000, 1)
     big = churn_run(10000, 1)
-    print("self_memory_bytes: %d after 1,000 threads, %d after 10,000 (one at a time)" % (small, big))
+    print("self_memory_bytes: %d after 1,000 threads, %d after 10,000 (one at a time); %d after 1,000, "
+          "8 at a time" % (small, big, overlapped))
+    # 8 at a time: at most 8 more memos than one at a time (64 KiB each), whatever the overlap.
+    check(overlapped <= small + 8 * 64 * 1024 + 64 * 1024,
+          "heapscope's own memory with 8 threads at a time is %d bytes, %d with one at a time: more than "
+          "8 stack memos (64 KiB each) apart" % (overlapped, small))
     check(big <= small + 256 * 1024,
           "heapscope's own memory grows with the thread count: %d bytes after 1,000 threads, %d after 10,000 "
           "(allowed: +256 KiB, i.e. < 29 bytes per extra thread)" % (small, big))

@@ -8,6 +8,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -274,11 +281,25 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
 TEST_F(EndToEnd, SnapshotOfAnIdleSingleThreadedProgramNamesTheHelperThread) {
   for (std::string thread : {"auto", "always"}) {
     std::string out = dir_->path + "/idle-" + thread;
-    RunResult start = run_command("HEAPSCOPE_THREAD=" + thread + " HEAPSCOPE_OUT='" + out + "' LD_PRELOAD='" +
-                                      std::string(HS_PROFILER_LIB) + "' sleep 30 >/dev/null 2>&1 & echo $!",
-                                  dir_->path);
-    int pid = std::atoi(start.out.c_str());
-    ASSERT_GT(pid, 0) << start.out << start.err;
+    // sleep is this test's own child: reading /proc/PID/syscall needs ptrace
+    // access, which Yama (ptrace_scope 1) grants only to an ancestor.
+    std::vector<std::string> env_s = {"HEAPSCOPE_THREAD=" + thread, "HEAPSCOPE_OUT=" + out,
+                                      "LD_PRELOAD=" + std::string(HS_PROFILER_LIB)};
+    for (char** e = environ; *e; ++e)
+      if (std::strncmp(*e, "LD_PRELOAD=", 11) && std::strncmp(*e, "HEAPSCOPE_", 10)) env_s.push_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char arg0[] = "sleep", arg1[] = "30";
+    char* argv[] = {arg0, arg1, nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    int spawned = posix_spawnp(&pid, "sleep", &fa, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ASSERT_EQ(spawned, 0) << std::strerror(spawned);
     // Wait until the library is loaded (the tool refuses an unprofiled process).
     std::string maps;
     for (int i = 0; i < 500 && maps.find("libheapscope") == std::string::npos; ++i) {
@@ -286,20 +307,25 @@ TEST_F(EndToEnd, SnapshotOfAnIdleSingleThreadedProgramNamesTheHelperThread) {
       std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
       maps.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
-    // And until sleep is idle: blocked in clock_nanosleep, past its start-up
-    // allocations, any of which would answer the request.
-    const std::string want = std::to_string(SYS_clock_nanosleep) + " ";
+    // And until sleep is idle: blocked in its sleep system call, past its
+    // start-up allocations, any of which would answer the request.
+    auto asleep = [](const std::string& line) {
+      long nr = line.empty() ? -1 : std::atol(line.c_str());
+      return (line[0] >= '0' && line[0] <= '9') && (nr == SYS_clock_nanosleep || nr == SYS_nanosleep);
+    };
     std::string sys;
-    for (int i = 0; i < 500 && sys.rfind(want, 0) != 0; ++i) {
+    for (int i = 0; i < 500 && !asleep(sys); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+      sys.clear();
       std::getline(in, sys);
     }
-    ASSERT_EQ(sys.rfind(want, 0), 0u) << "sleep " << pid << " never blocked in clock_nanosleep: " << sys;
+    if (!asleep(sys)) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    ASSERT_TRUE(asleep(sys)) << "sleep " << pid << " never showed clock_nanosleep or nanosleep in /proc/"
+                             << pid << "/syscall (read: '" << sys << "')";
     RunResult r = run_command(kHeapscope + " snapshot --timeout 1 " + std::to_string(pid), dir_->path);
     kill(pid, SIGTERM);
-    for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    waitpid(pid, nullptr, 0);
     std::string p = std::to_string(pid);
     if (thread == "auto") {
       EXPECT_NE(r.status, 0);

@@ -231,7 +231,9 @@ int main(int argc, char** argv) {
     struct heapscope_totals r = totals();
     double est_r = (double)(r.inuse_bytes - a2.inuse_bytes);
     printf("after realloc %.0f bytes (true %.0f)\n", est_r, 3 * truth);
-    CHECK(est_r > 0.9 * 3 * truth && est_r < 1.1 * 3 * truth);
+    // ~14k samples of 300 bytes: the estimate's spread is under 1%, so 5% is
+    // 6 standard deviations; a tracked block that realloc missed stays counted.
+    CHECK(est_r > 0.95 * 3 * truth && est_r < 1.05 * 3 * truth);
     for (void* p : keep) free(p);
     keep.clear();
     keep.shrink_to_fit();
