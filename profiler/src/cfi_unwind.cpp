@@ -329,12 +329,6 @@ Rule lookup(uintptr_t ra) {
 }
 }  // namespace
 
-void cfi_prefetch(const uintptr_t* pcs, int n) {
-  if (!g_cache) return;
-  for (int k = 0; k < n; ++k)
-    __builtin_prefetch(&g_cache[(pcs[k] * 0x9E3779B97F4A7C15ull) >> (64 - kCacheLog2)], 0);
-}
-
 bool cfi_init() {
   if (!g_cache) g_cache = (Entry*)os_map_huge(sizeof(Entry) << kCacheLog2);
   return g_cache != nullptr;

@@ -32,10 +32,6 @@ struct ReadLog {
   bool overflow;
 };
 int cfi_walk(const uintptr_t* fp, uintptr_t* out, int max, bool* more, ThreadState& t, ReadLog* log = nullptr);
-bool cfi_stack_bounds(ThreadState& t);
-// Starts loading the cached rules of these return addresses into the CPU
-// cache (a walk's lookups are a chain of dependent misses when the program
-// has pushed the cache out; these prefetches are independent). Never faults.
-void cfi_prefetch(const uintptr_t* pcs, int n);  // fills t.stack_lo/hi once; false if unknown
+bool cfi_stack_bounds(ThreadState& t);  // fills t.stack_lo/hi once; false if unknown
 void cfi_forget_all();  // module list changed (dlclose)
 }  // namespace hs

@@ -84,8 +84,8 @@ class LiveTable {
   char* initial_ = nullptr;  // every shard's first array, in one huge-page region
   bool filter_on_ = false;
   // In the object, not behind a pointer: the free hook's lookup is one load
-  // from a fixed address, not two dependent ones (untouched, hence no memory,
-  // in full mode).
+  // from a fixed address, not two dependent ones. Full mode never touches it
+  // (its pages stay unallocated but for the one it shares with the fields above).
   alignas(64) std::atomic<uint8_t> filter_[1 << kFilterBits] = {};
 };
 extern LiveTable g_live;

@@ -4,7 +4,6 @@
 #include <errno.h>
 
 #include "capture.h"
-#include "cfi_unwind.h"
 #include "control.h"
 #include "log.h"
 #include "stack_memo.h"
@@ -73,9 +72,6 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   const bool cfi = (g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && fp &&
                    ((const uintptr_t*)fp)[1] == ra && !t.fork_owner;
   // A remembered stack whose every input word is unchanged: no walk at all.
-  // Sampled mode walks rarely, so the rule cache is cold by then: start
-  // loading the rules of the last walk's frames, most of which recur.
-  if (cfi && g_cfg.sample_period) cfi_prefetch(t.last_pcs, (int)t.last_n);
   StackRec* r = cfi ? memo_lookup(t, fp, ra) : nullptr;
   if (r && g_cfg.unwinder == Unwinder::check) r = memo_checked(r, ra, fp);
   if (r) {
@@ -90,10 +86,6 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     if (c.truncated) bump(g_counters.truncated_stacks);
     r = g_stacks.intern(c.pcs, c.depth, c.truncated ? HS_STACK_TRUNCATED : 0);
     if (c.by_cfi && !log.overflow) memo_store(t, fp, ra, log, r);
-    if (c.by_cfi && g_cfg.sample_period) {
-      t.last_n = c.depth < (uint32_t)kLastPcs ? c.depth : (uint32_t)kLastPcs;
-      for (uint32_t k = 0; k < t.last_n; ++k) t.last_pcs[k] = c.pcs[k];
-    }
   }
   if (size > kMaxTrackedSize) size = kMaxTrackedSize;
   LiveInfo old;
@@ -124,7 +116,8 @@ Taken record_take(void* p) {
   Taken t{false, {0, 0}};
   count_hook_call(tls);
   if (g_run_state.load(std::memory_order_relaxed) != kActive) return t;
-  if (g_cfg.sample_period && !g_live.maybe_tracked((uintptr_t)p)) return t;  // as record_free
+  // As record_free (erase would ask the filter too, after the guard and the hash).
+  if (g_cfg.sample_period && !g_live.maybe_tracked((uintptr_t)p)) return t;
   Guard guard;  // see record_free_slow
   t.found = g_live.erase((uintptr_t)p, &t.info);
   if (!t.found && !g_cfg.sample_period) bump(g_counters.unknown_frees);

@@ -12,7 +12,6 @@
 #include "common.h"
 
 namespace hs {
-constexpr int kLastPcs = 32;
 struct ThreadState {
   int guard;                   // > 0: inside heapscope or forwarding; do not record
   int resolving;               // inside next_resolve(): answer from the bootstrap pool
@@ -27,8 +26,6 @@ struct ThreadState {
                                // holds every live-table shard (control.cpp), and uses them unlocked
   int fork_skipped;            // fork from inside heapscope on this thread: no locks taken
   void* memo;                  // stack_memo block; nullptr not yet, (void*)1 none
-  uint32_t last_n;             // sampled mode: the last walk's return addresses, whose
-  uintptr_t last_pcs[kLastPcs];  // cached rules are prefetched before the next walk
 };
 
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));
