@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -45,6 +46,33 @@ int wait_for_pid_file(const std::string& path) {
   }
   return 0;
 }
+
+// leaky --steps STEPS --serve DIR under `heapscope run RUN_ARGS`, in the
+// background (from DIR when `from_dir`); pid is 0 if it never got going.
+// stop() (or the destructor) tells it to exit and waits until it has.
+struct ServedLeaky {
+  std::string dir;
+  int pid = 0;
+  ServedLeaky(const std::string& dir_, const std::string& env, const std::string& run_args, int steps,
+              bool from_dir = false)
+      : dir(dir_) {
+    std::string cmd = (from_dir ? "cd '" + dir + "' && " : std::string()) + env + " HEAPSCOPE_LIB='" +
+                      std::string(HS_PROFILER_LIB) + "' " + kHeapscope + " run " + run_args + " -- " + kLeaky +
+                      " --steps " + std::to_string(steps) + " --serve '" + dir + "' >/dev/null 2>&1 &";
+    if (mkdir(dir.c_str(), 0700) != 0) error = "mkdir " + dir + ": " + std::strerror(errno);
+    else if (std::system(cmd.c_str()) != 0) error = "could not start: " + cmd;
+    else if ((pid = wait_for_pid_file(dir + "/pid")) <= 0) error = "no " + dir + "/pid within 10 s: " + cmd;
+  }
+  std::string error;  // why pid is 0
+  void stop() {
+    if (pid <= 0) return;
+    FILE* f = std::fopen((dir + "/stop").c_str(), "w");
+    if (f) std::fclose(f);
+    for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~ServedLeaky() { stop(); }
+};
 
 // Runs leaky under heapscope once for the suite.
 class EndToEnd : public ::testing::Test {
@@ -192,27 +220,17 @@ TEST_F(EndToEnd, RunPassesExitStatusAndSignals) {
 }
 
 TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
-  std::string serve = dir_->path + "/serve";
-  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
-  std::string out = serve + "/s";
   // A relative --out, from the serving directory: snapshot must find it.
-  std::string cmd = "cd '" + serve + "' && HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
-                    kHeapscope + " run --out s -- " + kLeaky + " --steps 1 --serve '" + serve +
-                    "' >/dev/null 2>&1 &";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = wait_for_pid_file(serve + "/pid");
-  ASSERT_GT(pid, 0);
+  ServedLeaky leaky(dir_->path + "/serve", "", "--out s", 1, /*from_dir=*/true);
+  const int pid = leaky.pid;
+  ASSERT_GT(pid, 0) << leaky.error;
   RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
-  std::string stop = serve + "/stop";
-  FILE* f = std::fopen(stop.c_str(), "w");
-  if (f) std::fclose(f);
+  leaky.stop();
   EXPECT_EQ(r.status, 0) << r.err;
   char want[64];
   std::snprintf(want, sizeof want, ".%d.0002.hsnap\n", pid);
-  EXPECT_EQ(r.out, out + want) << r.err;
+  EXPECT_EQ(r.out, leaky.dir + "/s" + want) << r.err;
   // The process is gone once it stops: snapshot says so.
-  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   RunResult gone = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
   EXPECT_NE(gone.status, 0);
   EXPECT_EQ(gone.err, "heapscope: process " + std::to_string(pid) + ": no such process\n");
@@ -221,14 +239,10 @@ TEST_F(EndToEnd, SnapshotReachesARunningProcess) {
 // Stale snapshot files of an earlier process with the same pid (higher SEQs,
 // old mtimes) are there before the signal: snapshot still finds the new one.
 TEST_F(EndToEnd, SnapshotIgnoresStaleFilesOfTheSamePid) {
-  std::string serve = dir_->path + "/stale";
-  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
-  std::string cmd = "cd '" + serve + "' && HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
-                    kHeapscope + " run --out s -- " + kLeaky + " --steps 1 --serve '" + serve +
-                    "' >/dev/null 2>&1 &";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = wait_for_pid_file(serve + "/pid");
-  ASSERT_GT(pid, 0);
+  ServedLeaky leaky(dir_->path + "/stale", "", "--out s", 1, /*from_dir=*/true);
+  const std::string& serve = leaky.dir;
+  const int pid = leaky.pid;
+  ASSERT_GT(pid, 0) << leaky.error;
   for (int seq : {7, 8, 9}) {
     char name[64];
     std::snprintf(name, sizeof name, "/s.%d.%04d.hsnap", pid, seq);
@@ -240,14 +254,11 @@ TEST_F(EndToEnd, SnapshotIgnoresStaleFilesOfTheSamePid) {
     ASSERT_EQ(std::system(("touch -d 2020-01-01 '" + stale + "'").c_str()), 0);
   }
   RunResult r = run_command(kHeapscope + " snapshot --timeout 5 " + std::to_string(pid), dir_->path);
-  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
-  if (f) std::fclose(f);
+  leaky.stop();
   EXPECT_EQ(r.status, 0) << r.err;
   char want[64];
   std::snprintf(want, sizeof want, "/s.%d.0002.hsnap\n", pid);
   EXPECT_EQ(r.out, serve + want) << r.err;
-  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
@@ -257,22 +268,14 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
                           ": not profiled (libheapscope is not loaded in it); start it with "
                           "`heapscope run -- CMD` or link it with -lheapscope\n");
   // A profiled process whose snapshot signal is off.
-  std::string serve = dir_->path + "/nosig";
-  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
-  std::string cmd = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " + kHeapscope +
-                    " run --signal none --out '" + serve + "/s' -- " + kLeaky +
-                    " --steps 0 --serve '" + serve + "' >/dev/null 2>&1 &";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = wait_for_pid_file(serve + "/pid");
-  ASSERT_GT(pid, 0);
+  ServedLeaky leaky(dir_->path + "/nosig", "", "--signal none --out '" + dir_->path + "/nosig/s'", 0);
+  const int pid = leaky.pid;
+  ASSERT_GT(pid, 0) << leaky.error;
   RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
-  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
-  if (f) std::fclose(f);
+  leaky.stop();
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.err, "heapscope: cannot reach process " + std::to_string(pid) +
                        ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none)\n");
-  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 // HEAPSCOPE_THREAD=auto: an idle single-threaded program (sleep) has no
@@ -344,17 +347,12 @@ TEST_F(EndToEnd, SnapshotOfAnIdleSingleThreadedProgramNamesTheHelperThread) {
 // grammar: KILL cannot be caught, so the profiler stays on SIGUSR2 and
 // snapshot says so and sends that.
 TEST_F(EndToEnd, SnapshotFallsBackFromAnUncatchableSignal) {
-  std::string serve = dir_->path + "/killsig";
-  ASSERT_EQ(mkdir(serve.c_str(), 0700), 0);
-  std::string cmd = "HEAPSCOPE_SIGNAL=kill HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
-                    kHeapscope + " run --out '" + serve + "/s' -- " + kLeaky + " --steps 0 --serve '" +
-                    serve + "' >/dev/null 2>&1 &";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  int pid = wait_for_pid_file(serve + "/pid");
-  ASSERT_GT(pid, 0);
+  ServedLeaky leaky(dir_->path + "/killsig", "HEAPSCOPE_SIGNAL=kill", "--out '" + dir_->path + "/killsig/s'", 0);
+  const std::string& serve = leaky.dir;
+  const int pid = leaky.pid;
+  ASSERT_GT(pid, 0) << leaky.error;
   RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
-  FILE* f = std::fopen((serve + "/stop").c_str(), "w");
-  if (f) std::fclose(f);
+  leaky.stop();
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "heapscope: note: process " + std::to_string(pid) +
                        ": HEAPSCOPE_SIGNAL=kill: SIGKILL cannot be caught (expected a signal the "
@@ -362,8 +360,6 @@ TEST_F(EndToEnd, SnapshotFallsBackFromAnUncatchableSignal) {
   char want[64];
   std::snprintf(want, sizeof want, "/s.%d.0001.hsnap\n", pid);
   EXPECT_EQ(r.out, serve + want);
-  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 TEST_F(EndToEnd, SampledRunSaysItsFiguresAreEstimates) {
