@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -155,11 +156,76 @@ bool parse_bytes(const char* s, uint64_t* out) {
   return true;
 }
 
+// The dynamic linker's debugger interface (r_debug in <link.h>): r_state is
+// RT_CONSISTENT except while dlopen/dlclose change the list of loaded objects
+// (RT_ADD / RT_DELETE). It exists so that a debugger stopping the process at
+// any instant can tell whether the list may be read; a signal handler is in
+// the same position. Looked up once at start (nullptr if the loader lacks it).
+const volatile r_debug* g_r_debug = nullptr;
+
+bool loader_consistent() { return g_r_debug && g_r_debug->r_state == r_debug::RT_CONSISTENT; }
+
+// Unused stack below the handler's frame that the writer may take (it keeps a
+// few 4 KiB path buffers on the stack; measured peak well under this).
+constexpr uintptr_t kHandlerStackNeed = 64 * 1024;
+
+// No helper thread (a single-threaded program): the request is served on the
+// interrupted thread, at the very point it arrived, so the snapshot holds the
+// books as they were then. What the handler may do depends on what it
+// interrupted:
+//  - the re-entry guard is set: a heapscope hook (maybe holding a live-table
+//    shard, maybe inside the allocator it forwards to) or heapscope's own cold
+//    path. The request is left to the end of that hook (serve_if_poked in
+//    every hook, control.h), after its own operation and before any other.
+//  - fork's handlers are running on this thread (fork_owner), or the writer
+//    mutex is taken (trylock): this thread may hold our locks; same as above.
+//  - the handler runs on a stack other than the thread's own (a fiber or an
+//    alternate signal stack) or close to its end: same as above.
+//  - otherwise the thread is in the program's own code or in a libc function
+//    that is not an allocation entry point (they are all hooks). The snapshot
+//    is written here, by code that is async-signal-safe in that state: the
+//    tables are read lock-free (this thread holds no shard: shards are only
+//    held under the guard), the image is built in mmap'd memory, the file is
+//    written with open/write/fsync/rename (cancellation disabled). Two things
+//    would not be safe and are skipped: mallinfo2 (it takes the arena lock,
+//    which the program may hold inside malloc_trim/malloc_stats/mallinfo2
+//    themselves, or another thread may hold: allocator_inuse_bytes is then 0,
+//    "not known"), and re-reading the module list while the dynamic linker is
+//    changing it: dl_iterate_phdr takes the loader's write lock, recursively,
+//    so it would not block on this thread's own dlopen but could read a list
+//    mid-update. It is re-read only when r_state says the list is consistent;
+//    otherwise the snapshot carries the list of the last refresh (a library
+//    being loaded has run no code yet; one being unloaded was recorded by the
+//    dlclose hook before the loader got it).
+void serve_in_handler() {
+  ThreadState& t = tls;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  const bool stack_ok = t.stack_known != 1 || (sp > t.stack_lo + kHandlerStackNeed && sp < t.stack_hi);
+  if (t.guard || t.fork_owner || t.resolving || !stack_ok) {
+    t.poked = 1;  // served by the hook that was interrupted, at its end
+    return;
+  }
+  if (g_run_state.load(std::memory_order_relaxed) != kActive || g_exiting.load(std::memory_order_relaxed)) return;
+  if (!g_snapshot_requests.exchange(0)) return;
+  // Taken before the module lock: a thread that holds the writer mutex may
+  // hold the module mutex too (fork's handlers), and then we must not wait.
+  t.guard = 1;
+  if (loader_consistent() && writer_trylock()) {
+    modules_refresh();
+    writer_unlock();
+  }
+  t.guard = 2;  // "nested": the writer asks no allocator and waits for no module lock
+  int rc = write_snapshot_if_free(HS_TRIGGER_SIGNAL);
+  t.guard = 0;
+  if (rc != 0 && errno == EBUSY) {  // the writer is ours on this thread (fork) or another's: later
+    g_snapshot_requests.store(1, std::memory_order_relaxed);
+    t.poked = 1;
+  }
+}
+
 // Sets the request flag, then either wakes the helper thread (one byte to its
-// pipe) or, with no helper yet (a single-threaded program), marks the thread
-// it interrupted: that thread serves the request at its next allocation,
-// outside the handler (record.cpp; in sampled mode the cut countdown sends
-// that allocation to the sampler's slow path).
+// pipe) or, with no helper (a single-threaded program), serves the request on
+// the thread it interrupted (serve_in_handler).
 void on_signal(int) {
   int saved = errno;
   g_snapshot_requests.store(1, std::memory_order_relaxed);
@@ -168,8 +234,7 @@ void on_signal(int) {
     char c = 1;
     (void)!write(fd, &c, 1);
   } else {
-    tls.poked = 1;
-    tls.bytes_until_sample = kCountdownCut;
+    serve_in_handler();
   }
   errno = saved;
 }
@@ -522,14 +587,21 @@ static void make_prefix_absolute(Config* c) {
   if (n + 64 < sizeof joined) memcpy(c->out_prefix, joined, n + 1);
 }
 
-void control_init(void* own_malloc) {
+// Everything the hooks need to record, once: the first allocation that finds
+// heapscope not started (a constructor of a library initialised before ours,
+// see record_alloc) or our constructor, whichever comes first.
+static bool control_start() {
+  static std::atomic<int> once{0};
+  int expected = 0;
+  if (!once.compare_exchange_strong(expected, 1)) return g_run_state.load() == kActive;
   next_resolve();
   if (getauxval(AT_SECURE)) {
     // setuid/setgid/capabilities: read no option, write nothing, only forward.
     g_run_state.store(kDisabled);
-    return;
+    return false;
   }
   Guard guard;
+  int saved = errno;
   parse_config(&g_cfg, env_get);
   make_prefix_absolute(&g_cfg);
   writer_set_start_time();
@@ -541,8 +613,29 @@ void control_init(void* own_malloc) {
   if (!record_init()) {
     log_line("cannot map memory for the tracking tables (errno %d); tracking is off", errno);
     g_run_state.store(kDisabled);
-    return;
+    errno = saved;
+    return false;
   }
+  g_r_debug = (const volatile r_debug*)dlsym(RTLD_DEFAULT, "_r_debug");
+  (void)allocator_name();  // asks dladdr once, now: the signal handler's snapshot may not
+  modules_refresh();
+  g_run_state.store(kActive);
+  errno = saved;
+  return true;
+}
+
+bool control_start_early() {
+  // Before libc's own early initialisation (the dynamic linker's allocations)
+  // __libc_single_threaded is still 0, as it is once threads exist: both wait
+  // for the constructor. In a constructor of another library, single-threaded,
+  // everything control_start uses is ready.
+  if (!__libc_single_threaded || tls.guard) return false;
+  return control_start();
+}
+
+void control_init(void* own_malloc) {
+  if (!control_start()) return;
+  Guard guard;
   void* first = dlsym(RTLD_DEFAULT, "malloc");
   if (own_malloc && first && first != own_malloc) {
     Dl_info info;
@@ -551,18 +644,18 @@ void control_init(void* own_malloc) {
              "(preload heapscope, or link -lheapscope before it)",
              who);
   }
-  modules_refresh();
+  modules_refresh();  // the libraries loaded since an early start
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   next_pthread_create();
   next_thrd_create();
-  g_run_state.store(kActive);
   // The helper thread is started when something needs it: at once for a
   // timer (interval, stats, alert), HEAPSCOPE_THREAD=always, or a program
   // that already has threads; otherwise with the program's first thread
   // (control_before_thread_create). A single-threaded program stays single-
   // threaded, so glibc keeps its lock-free single-thread paths (a second
   // thread alone costs an allocation-heavy C program ~25%); its snapshot
-  // requests are served by its own thread at its next allocation.
+  // requests are served on its own thread from the signal handler
+  // (serve_in_handler).
   g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes;
   g_thread_eager = g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always ||
                    !__libc_single_threaded;

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "thread_state.h"
 
 namespace hs {
 // Parses the options from `get` (getenv in the library) into *c; reports each
@@ -24,8 +25,13 @@ int parse_config(Config* c, const char* (*get)(const char*));
 int parse_signal(const char* s);
 
 // own_malloc: the library's exported malloc, to detect a malloc that
-// precedes ours in symbol lookup.
+// precedes ours in symbol lookup. The library constructor calls it.
 void control_init(void* own_malloc);
+// Starts recording at an allocation made before our constructor ran (another
+// library's constructor): options, tables and unwinder, nothing that needs a
+// thread. False when it cannot start now (not yet single-threaded libc, the
+// re-entry guard, AT_SECURE): the block is then forwarded unrecorded. Cold.
+HS_NOINLINE bool control_start_early();
 // Writes the exit snapshot once (HEAPSCOPE_AT_EXIT=1), from main's return,
 // exit(), quick_exit() or the library destructor, whichever comes first.
 void control_exit_snapshot();
@@ -36,9 +42,15 @@ void control_after_dlclose();  // drops cached unwind rules of unmapped code
 // Snapshot requests (the signal) not yet served; set by the handler.
 extern std::atomic<int> g_snapshot_requests;
 // Serves a pending request on the calling thread when there is no helper
-// thread (single-threaded programs): called from the record slow paths with
-// no table lock held. Cold; preserves errno.
+// thread (single-threaded programs) and the signal handler could not
+// (it interrupted a hook): called at the end of that hook, with no lock held
+// and the allocator returned. Cold; preserves errno.
 HS_NOINLINE void control_serve_requests();
+// HOT PATH: the last thing every hook does (one TLS load).
+HS_INLINE void serve_if_poked() {
+  ThreadState& t = tls;
+  if (HS_UNLIKELY(t.poked) && !t.guard) control_serve_requests();
+}
 // The interposed pthread_create calls this first: the program's first thread
 // brings the helper thread (glibc has left its single-thread mode anyway).
 void control_before_thread_create();

@@ -12,7 +12,10 @@
 //     and erasing afterwards would erase that thread's entry;
 //   - no guard is held across a call that may throw (operator new's
 //     out-of-memory path), because -fno-exceptions frames run no destructors;
-//   - return values and errno are those of the next allocator.
+//   - return values and errno are those of the next allocator;
+//   - the last thing a hook does is serve_if_poked(): a snapshot request that
+//     interrupted it (no helper thread) is written at its end, before any
+//     later operation is applied (control.cpp, serve_in_handler).
 #include <dlfcn.h>
 #include <errno.h>
 #include <new>
@@ -70,6 +73,7 @@ HS_EXPORT void* malloc(size_t n) noexcept {
   void* p = g_next.malloc(n);
   --t.guard;
   if (HS_LIKELY(p)) record_alloc(p, n, HS_RA, HS_FP);
+  serve_if_poked();
   return p;
 }
 
@@ -90,6 +94,7 @@ HS_EXPORT void free(void* p) noexcept {
   ++t.guard;
   g_next.free(p);
   --t.guard;
+  serve_if_poked();
 }
 
 HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
@@ -110,6 +115,7 @@ HS_EXPORT void* calloc(size_t n, size_t m) noexcept {
   void* p = g_next.calloc(n, m);  // overflow: NULL + ENOMEM from libc, nothing recorded
   --t.guard;
   if (HS_LIKELY(p)) record_alloc(p, n * m, HS_RA, HS_FP);
+  serve_if_poked();
   return p;
 }
 
@@ -123,6 +129,7 @@ static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra, uintptr_t f
     void* q = g_next.realloc(nullptr, n);
     --t.guard;
     if (q) record_alloc(q, n, ra, fp);
+    serve_if_poked();
     return q;
   }
   // Take p out of the books before forwarding (its address may be reused the
@@ -136,10 +143,12 @@ static HS_INLINE void* realloc_impl(void* p, size_t n, uintptr_t ra, uintptr_t f
     if (n != 0) record_put_back(p, old);  // a failed grow: p is still live
     else record_release(old);             // glibc: realloc(p, 0) freed p and returned NULL
     errno = saved;
+    serve_if_poked();
     return nullptr;
   }
   record_release(old);
   record_alloc(q, n, ra, fp);
+  serve_if_poked();
   return q;
 }
 
@@ -169,6 +178,7 @@ HS_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
   int rc = g_next.posix_memalign(out, align, n);
   --t.guard;
   if (rc == 0) record_alloc(*out, n, HS_RA, HS_FP);
+  serve_if_poked();
   return rc;
 }
 
@@ -189,6 +199,7 @@ HS_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
     void* p = g_next.name args;                                         \
     --t.guard;                                                          \
     if (p) record_alloc(p, size_expr, HS_RA, HS_FP);                    \
+    serve_if_poked();                                                   \
     return p;                                                           \
   }
 HS_ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), n, align)
@@ -220,6 +231,7 @@ HS_EXPORT void free_sized(void* p, size_t n) noexcept {
   if (g_next.free_sized) g_next.free_sized(p, n);
   else g_next.free(p);
   --tls.guard;
+  serve_if_poked();
 }
 
 HS_EXPORT void free_aligned_sized(void* p, size_t align, size_t n) noexcept {
@@ -229,6 +241,7 @@ HS_EXPORT void free_aligned_sized(void* p, size_t align, size_t n) noexcept {
   if (g_next.free_aligned_sized) g_next.free_aligned_sized(p, align, n);
   else g_next.free(p);
   --tls.guard;
+  serve_if_poked();
 }
 
 HS_EXPORT int dlclose(void* handle) {
@@ -307,6 +320,7 @@ HS_INLINE void* new_impl(size_t n, uintptr_t ra, uintptr_t fp, TryFn try_alloc, 
   --t.guard;
   if (HS_LIKELY(p)) {
     record_alloc(p, n, ra, fp);
+    serve_if_poked();
     return p;
   }
   return throw_alloc();
@@ -321,6 +335,7 @@ HS_INLINE void* new_nothrow_impl(size_t n, uintptr_t ra, uintptr_t fp, TryFn try
   void* p = try_alloc();
   --t.guard;
   if (HS_LIKELY(p)) record_alloc(p, n, ra, fp);
+  serve_if_poked();
   return p;
 }
 
@@ -333,6 +348,7 @@ HS_INLINE void delete_impl(void* p, DelFn del) {
   ++t.guard;
   del();
   --t.guard;
+  serve_if_poked();
 }
 
 inline size_t nz(size_t n) { return n ? n : 1; }

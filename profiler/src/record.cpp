@@ -97,7 +97,6 @@ void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
     add_counters(r, size);
   }
   errno = saved_errno;
-  if (HS_UNLIKELY(g_snapshot_requests.load(std::memory_order_relaxed))) control_serve_requests();
 }
 
 // The live table's shard locks are only ever held with the re-entry guard up:
@@ -109,7 +108,6 @@ void record_free_slow(void* p) {
   LiveInfo info;
   if (g_live.erase((uintptr_t)p, &info)) account_free(info);
   else if (!g_cfg.sample_period) bump(g_counters.unknown_frees);
-  if (HS_UNLIKELY(g_snapshot_requests.load(std::memory_order_relaxed))) control_serve_requests();
 }
 
 Taken record_take(void* p) {

@@ -19,6 +19,7 @@
 namespace hs {
 HS_NOINLINE void record_alloc_slow(void* p, size_t size, uintptr_t ra, uintptr_t fp);
 HS_NOINLINE void record_free_slow(void* p);
+HS_NOINLINE bool control_start_early();  // control.h
 
 // HOT PATH: after every successful allocation. Budget in full mode: a TLS
 // counter, two relaxed loads, then the slow path (capture, intern, insert,
@@ -30,11 +31,14 @@ HS_INLINE void record_alloc(void* p, size_t size, uintptr_t ra, uintptr_t fp) {
   count_hook_call(t);
   int st = g_run_state.load(std::memory_order_relaxed);
   if (HS_UNLIKELY(st != kActive)) {
-    if (st == kNotStarted) {
+    // Before our constructor (another library's constructor ran first):
+    // start now, so this block and its free are in the books.
+    if (st != kNotStarted) return;
+    if (!control_start_early()) {
       bump(g_counters.before_start_blocks);
       bump(g_counters.before_start_bytes, size);
+      return;
     }
-    return;
   }
   if (HS_UNLIKELY(!g_recording.load(std::memory_order_relaxed))) return;
   if (g_cfg.sample_period && !sampler_take(t, size, g_cfg.sample_period)) return;

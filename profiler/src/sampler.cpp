@@ -4,8 +4,6 @@
 #include <math.h>
 #include <time.h>
 
-#include "control.h"
-
 namespace hs {
 namespace {
 uint64_t rng_next(ThreadState& t) {  // xorshift64*
@@ -35,19 +33,6 @@ int64_t sampler_draw(ThreadState& t, uint64_t period) {
 }
 
 bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period) {
-  if (HS_UNLIKELY(t.poked)) control_serve_requests();  // a snapshot request (control.h)
-  if (HS_UNLIKELY(t.bytes_until_sample < kCountdownCut / 2)) {
-    // The signal handler cut the countdown, whoever served the request: not
-    // a real crossing. A fresh countdown decides this block (memoryless, so
-    // unbiased); a countdown that crossed zero by itself is sampled as usual.
-    // A signal during the write or before the new countdown is stored sets
-    // poked again (before cutting): serve it now rather than a period later.
-    do {
-      if (t.poked) control_serve_requests();
-      t.bytes_until_sample = sampler_draw(t, period);
-    } while (HS_UNLIKELY(t.poked));
-    return sampler_take(t, size, period);
-  }
   if (!t.rng) {
     // First allocation of this thread: start a real countdown, then retry it.
     t.bytes_until_sample = sampler_draw(t, period);

@@ -22,11 +22,6 @@ struct SampleWeight {
 // Deterministic, so the same weight is subtracted at free as was added at alloc.
 SampleWeight sample_weight(uint64_t size, uint64_t period);
 
-// The snapshot signal handler sets a thread's countdown to this (control.cpp)
-// so that its next allocation reaches sampler_slow; no real countdown gets
-// anywhere near it (it starts >= 0 and drops by one successful block at most).
-constexpr int64_t kCountdownCut = INT64_MIN / 2;
-
 // Exponential draw with mean `period` bytes, from the thread's rng.
 int64_t sampler_draw(ThreadState& t, uint64_t period);
 bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period);

@@ -348,6 +348,7 @@ void writer_set_start_time() {
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
 void writer_lock() { pthread_mutex_lock(&g_writer_mu); }
 void writer_unlock() { pthread_mutex_unlock(&g_writer_mu); }
+bool writer_trylock() { return pthread_mutex_trylock(&g_writer_mu) == 0; }
 void writer_after_fork_child() {
   pthread_mutex_init(&g_writer_mu, nullptr);
   g_exit_begun.store(false);
@@ -411,7 +412,7 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
   return 0;
 }
 
-int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
+static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_len, bool only_if_free) {
   char path[4200];
   // Writing files are cancellation points: never leave the mutex locked.
   int old_cancel = 0;
@@ -422,7 +423,13 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
     errno = EDEADLK;
     return -1;
   }
-  pthread_mutex_lock(&g_writer_mu);
+  if (!only_if_free) {
+    pthread_mutex_lock(&g_writer_mu);
+  } else if (pthread_mutex_trylock(&g_writer_mu) != 0) {
+    pthread_setcancelstate(old_cancel, nullptr);
+    errno = EBUSY;
+    return -1;
+  }
   const bool background = trigger == HS_TRIGGER_SIGNAL || trigger == HS_TRIGGER_INTERVAL || trigger == HS_TRIGGER_ALERT;
   if (background && g_exit_begun.load()) {
     pthread_mutex_unlock(&g_writer_mu);
@@ -475,4 +482,9 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
   }
   return 0;
 }
+
+int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {
+  return write_snapshot_impl(trigger, path_out, path_len, false);
+}
+int write_snapshot_if_free(hs_trigger trigger) { return write_snapshot_impl(trigger, nullptr, 0, true); }
 }  // namespace hs

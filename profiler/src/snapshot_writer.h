@@ -16,6 +16,11 @@ namespace hs {
 // Writes PREFIX.PID.SEQ.hsnap (or PREFIX.PID.exit.hsnap for HS_TRIGGER_EXIT).
 // Returns 0 and the path (when path_out) or -1 with errno set.
 int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len);
+// The same from a signal handler (control.cpp, serve_in_handler): never waits
+// for the writer mutex (-1 with errno EBUSY when it is taken). With the
+// re-entry guard at 2 ("nested") the build is async-signal-safe: no allocator
+// figures, the module list as last refreshed, taken only if its lock is free.
+int write_snapshot_if_free(hs_trigger trigger);
 
 // Builds a snapshot and writes it to exactly `final_path` (via
 // final_path + ".tmp"); used by write_snapshot and the unit tests.
@@ -32,6 +37,7 @@ uint64_t last_snapshot_live_bytes();
 
 void writer_lock();
 void writer_unlock();
+bool writer_trylock();  // true: taken
 void writer_after_fork_child();  // re-initialize the mutex, restart SEQ at 1
 // Nanoseconds of CLOCK_MONOTONIC when the profiler started (header uptime).
 void writer_set_start_time();

@@ -315,22 +315,150 @@ TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
 
 // HEAPSCOPE_THREAD=auto: a program that never creates a thread keeps one
 // thread (glibc stays in its single-thread mode); the snapshot signal is
-// served by the program's own thread at its next allocation, in full and in
-// sampled mode, and never inside the handler.
-TEST(Preload, SingleThreadedProgramGetsNoHelperAndAnswersAtItsNextAllocation) {
+// served on the program's own thread, from the handler itself (the signal
+// interrupted no hook), in full and in sampled mode: the file is there when
+// raise() returns, before any further allocation.
+TEST(Preload, SingleThreadedProgramGetsNoHelperAndAnswersFromTheHandler) {
   for (const char* sample : {"HEAPSCOPE_SAMPLE=0", "HEAPSCOPE_SAMPLE=1M"}) {
     Env env("lazy-single");
     RunResult r = env.run({HS_PROG_HELPER_THREAD, "single", "alloc"}, {sample});
     ASSERT_TRUE(r.exited(0)) << r.err;
-    EXPECT_EQ(r.out, "tasks=1 helper=no single=1\nbefore_alloc=no after_alloc=yes\n") << sample;
+    EXPECT_EQ(r.out, "tasks=1 helper=no single=1\nbefore_alloc=yes after_alloc=yes\n") << sample;
     auto snaps = env.snaps();
     ASSERT_EQ(snaps.size(), 2u) << sample;  // the signal's and the exit snapshot
     Snapshot s = must_parse(env.dir + "/" + snaps[0]);
     EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL) << sample;
-    // Written after malloc returned, not inside it: the allocator's own figures are there.
-    EXPECT_GT(s.stats["allocator_inuse_bytes"], 0u) << sample;
+    // Written inside the handler: the allocator is not asked (mallinfo2 takes its lock).
+    EXPECT_EQ(s.stats["allocator_inuse_bytes"], 0u) << sample;
     if (std::string(sample) == "HEAPSCOPE_SAMPLE=0") EXPECT_NE(find_site(s, 1000, 1), nullptr);
   }
+}
+
+namespace {
+// The live blocks of exactly `size` bytes in a snapshot (full mode).
+uint64_t live_blocks_of(const Snapshot& s, uint64_t size) {
+  uint64_t n = 0;
+  for (const HsSite& x : s.sites)
+    if (x.inuse_count && x.inuse_bytes == size * x.inuse_count) n += x.inuse_count;
+  return n;
+}
+}  // namespace
+
+// The snapshot holds the books at the request: 8 live blocks when the signal
+// came, although 8 frees follow at once (before: 7, the first free was
+// applied before the next hook served the request).
+TEST(Preload, RequestedSnapshotHoldsTheBooksAtTheRequest) {
+  Env env("moment8");
+  RunResult r = env.run({HS_PROG_SNAP_MOMENT, "probe8"}, {"HEAPSCOPE_THREAD=auto"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(r.out, "done\n");
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 2u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
+  EXPECT_EQ(live_blocks_of(s, 4242), 8u);
+  EXPECT_EQ(s.stats["threads_seen"], 1u);
+}
+
+// Two requests around 2001 known allocations: the snapshots differ by exactly
+// those (before: 1999).
+TEST(Preload, TwoRequestsBracketExactlyTheAllocationsBetweenThem) {
+  Env env("bracket");
+  RunResult r = env.run({HS_PROG_SNAP_MOMENT, "bracket"}, {"HEAPSCOPE_THREAD=auto"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 3u);
+  Snapshot a = must_parse(env.dir + "/" + snaps[0]), b = must_parse(env.dir + "/" + snaps[1]);
+  EXPECT_EQ(a.header.seq, 1u);
+  EXPECT_EQ(b.header.seq, 2u);
+  EXPECT_EQ(b.totals.inuse_count - a.totals.inuse_count, 2001u);
+  EXPECT_EQ(b.totals.alloc_count - a.totals.alloc_count, 2001u);
+  EXPECT_EQ(b.totals.inuse_bytes - a.totals.inuse_bytes, 200100u);
+  EXPECT_EQ(live_blocks_of(b, 100) - live_blocks_of(a, 100), 2001u);
+}
+
+// The signal interrupts a hook while it forwards to the allocator (the guard
+// is held): the snapshot is written at the end of that hook, before the
+// next operation. Inside malloc(4243): the 8 blocks and that one. Inside the
+// forward of the first free (recorded before forwarding): 7 blocks, and not 6.
+TEST(Preload, RequestInsideTheAllocatorIsServedAtTheEndOfThatHook) {
+  struct Case {
+    const char* mode;
+    uint64_t blocks_4242, blocks_4243;
+  } cases[] = {{"in_malloc", 8, 1}, {"in_free", 7, 0}};
+  for (const Case& c : cases) {
+    for (const char* sample : {"HEAPSCOPE_SAMPLE=0", "HEAPSCOPE_SAMPLE=1"}) {
+      Env env("inhook");
+      std::vector<std::string> vars = env.vars;
+      vars[0] = "LD_PRELOAD=" + kLib + ":" + HS_SNAP_SHIM;
+      vars.push_back("HEAPSCOPE_THREAD=auto");
+      vars.push_back(sample);
+      RunResult r = hstest::run({HS_PROG_SNAP_MOMENT, c.mode}, vars, env.dir);
+      ASSERT_TRUE(r.exited(0)) << c.mode << " " << r.err;
+      auto snaps = env.snaps();
+      ASSERT_EQ(snaps.size(), 2u) << c.mode;
+      Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+      EXPECT_EQ(s.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
+      // HEAPSCOPE_SAMPLE=1: every block of a few KiB is sampled (p ~ 1), weight 1.
+      EXPECT_EQ(live_blocks_of(s, 4242), c.blocks_4242) << c.mode << " " << sample;
+      EXPECT_EQ(live_blocks_of(s, 4243), c.blocks_4243) << c.mode << " " << sample;
+    }
+  }
+}
+
+// The signal arrives while the dynamic linker adds a library (LD_AUDIT's
+// la_objopen: r_debug.r_state is RT_ADD). The handler writes the snapshot
+// without re-reading the module list (dl_iterate_phdr could read it
+// mid-update): that snapshot lacks the library; the one requested after
+// dlopen returned has it. Nothing deadlocks.
+TEST(Preload, RequestWhileTheLoaderAddsALibraryUsesTheLastModuleList) {
+  Env env("indlopen");
+  RunResult r = env.run({HS_PROG_SNAP_MOMENT, "in_dlopen", HS_DL_LIB},
+                        {"HEAPSCOPE_THREAD=auto", std::string("LD_AUDIT=") + HS_SNAP_AUDIT});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 3u) << r.err;
+  auto has_lib = [](const Snapshot& s) {
+    for (auto& m : s.modules)
+      if (m.path.find("hs_dl_lib") != std::string::npos) return true;
+    return false;
+  };
+  Snapshot during = must_parse(env.dir + "/" + snaps[0]), after = must_parse(env.dir + "/" + snaps[1]);
+  EXPECT_EQ(during.header.trigger, (uint32_t)HS_TRIGGER_SIGNAL);
+  EXPECT_FALSE(has_lib(during));
+  EXPECT_TRUE(has_lib(after));
+}
+
+// Allocations made by a library's constructor that runs before heapscope's
+// own (a DT_NEEDED library of the program) are recorded from the first hook
+// call, with their stacks: the exit snapshot holds the 40 kept blocks, inside
+// early_lib's constructor, and the 25 freed later are no unknown frees
+// (before: not recorded, and 25 "frees of blocks never seen").
+TEST(Preload, AllocationsBeforeOurConstructorAreRecorded) {
+  Env env("early");
+  RunResult r = env.run({HS_PROG_EARLY});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_EQ(r.out, "blocks=65\n");
+  auto snaps = env.snaps();
+  ASSERT_EQ(snaps.size(), 1u);
+  Snapshot s = must_parse(env.dir + "/" + snaps[0]);
+  EXPECT_EQ(live_blocks_of(s, 3217), 40u);
+  EXPECT_EQ(live_blocks_of(s, 3218), 0u);
+  EXPECT_EQ(s.stats["unknown_frees"], 0u);
+  EXPECT_EQ(s.stats["before_start_blocks"], 0u);
+  const Module* lib = nullptr;
+  for (auto& m : s.modules)
+    if (m.path.find("libhs_early_lib") != std::string::npos) lib = &m;
+  ASSERT_NE(lib, nullptr);
+  uint64_t in_lib = 0;
+  for (const HsSite& x : s.sites) {
+    if (x.inuse_bytes != 3217u * x.inuse_count || !x.inuse_count) continue;
+    const auto& pcs = s.stacks[x.stack];
+    ASSERT_FALSE(pcs.empty());
+    for (auto& rg : lib->ranges)
+      if (pcs[0] - 1 >= rg.start && pcs[0] - 1 < rg.end) in_lib += x.inuse_count;
+  }
+  EXPECT_EQ(in_lib, 40u);  // the innermost frame is early_allocate
 }
 
 // The program's first thread brings the helper, which answers while every
