@@ -210,16 +210,51 @@ def test_atfork_alloc():
               "cache freed in a fork handler is still in the books)" % (s.path, s.totals["inuse_bytes"]))
 
 
+FORKS_IN_HANDLER = 400
+
+
+def fork_in_handler_counts(r, what):
+    m = re.search(rb"^fork_in_handler: forks (\d+) failed (\d+) in_alloc (\d+) reaped (\d+) bad (\d+)$", r.err, re.M)
+    check(m is not None, "%s: no 'fork_in_handler: forks ...' line on stderr\n%s" % (what, r.describe()))
+    forks, failed, in_alloc, reaped, bad = (int(x) for x in m.groups())
+    check(r.rc == 0 and r.out == b"done\n", "%s: exit %s, stdout %r\n%s" % (what, r.rc, r.out, r.describe()))
+    check(forks == FORKS_IN_HANDLER and failed == 0, "%s: %d forks and %d failed ones, expected exactly %d forks "
+          "(the program stops at that count)\n%s" % (what, forks, failed, FORKS_IN_HANDLER, r.describe()))
+    check(reaped == forks and bad == 0, "%s: %d children reaped, %d of them not exiting 0; expected %d, 0" % (
+        what, reaped, bad, forks))
+    return in_alloc
+
+
 def test_fork_in_handler():
-    """A signal handler forks every 200 us while the program allocates: some forks interrupt
-    heapscope inside a hook. 3 runs: no hang, "done", and every snapshot parses."""
-    argv = [rel.prog("fork_in_handler")]
+    """A signal handler forks (at most 400 times, 200 us of main-loop time apart however slow a
+    fork is) while the program allocates: some forks interrupt heapscope inside a hook, and
+    heapscope says so in each such child, which it leaves untracked. 3 runs: no hang, every
+    fork done and reaped, at least one fork landed inside heapscope's bookkeeping (its own
+    line, never more than the forks the program saw inside an allocation call), and every
+    snapshot parses."""
+    argv = [rel.prog("fork_in_handler"), str(FORKS_IN_HANDLER)]
+    plain = rel.run(argv, timeout=60)
+    fork_in_handler_counts(plain, "fork_in_handler plain")
+    check(not plain.hs_lines(), "fork_in_handler plain printed heapscope lines\n" + plain.describe())
     for i in range(3):
         d = rel.tmpdir("forkhandler")
-        r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"}, timeout=25)
-        check(r.rc == 0 and r.out == b"done\n", "fork_in_handler run %d under heapscope\n%s" % (i, r.describe()))
-        for path, _, _ in rel.snaps_in(d):
-            rel.parse_snap(path)
+        what = "fork_in_handler run %d under heapscope" % i
+        r = rel.run(argv, preload=[rel.LIB], env_extra={"HEAPSCOPE_OUT": d + "/hs"}, timeout=60)
+        in_alloc = fork_in_handler_counts(r, what)
+        untracked = [l for l in r.hs_lines() if "fork from a signal handler that interrupted an allocation" in l]
+        check(untracked, "%s: no fork interrupted heapscope inside a hook (no child said it is not tracked; %d of "
+              "%d forks landed inside an allocation call)\n%s" % (what, in_alloc, FORKS_IN_HANDLER, r.describe()))
+        check(len(untracked) <= in_alloc, "%s: %d children say a fork interrupted heapscope inside a hook, but only "
+              "%d forks landed inside an allocation call" % (what, len(untracked), in_alloc))
+        pids = {int(re.search(r"pid (\d+)", l).group(1)) for l in untracked}
+        check(len(pids) == len(untracked), "%s: a child said twice it is not tracked: %s" % (what, untracked))
+        snaps = rel.snaps_in(d)
+        # The children _exit (no exit snapshot): only the parent's exit snapshot.
+        check(len(snaps) == 1 and snaps[0][2] == "exit" and snaps[0][1] not in pids,
+              "%s: snapshots %s, expected only the parent's exit snapshot" % (what, snaps))
+        rel.parse_snap(snaps[0][0])
+        print("run %d: %d forks, %d inside an allocation call, %d inside heapscope's bookkeeping" % (
+            i, FORKS_IN_HANDLER, in_alloc, len(untracked)))
 
 
 def test_static():

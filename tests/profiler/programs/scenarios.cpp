@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
     std::vector<std::thread> th;
     for (int t = 0; t < 2; ++t)
       th.emplace_back([&] {
-        while (!stop.load()) {
+        // Bounded by a count as well: a thread per iteration, however slow the forks are.
+        for (int n = 0; n < 2000 && !stop.load(); ++n) {
           std::vector<std::string> v(50, std::string(100, 'x'));
           std::thread([] { free(malloc(10)); }).join();  // thread exits: memo recycling
         }
