@@ -26,6 +26,9 @@ int parse_signal(const char* s);
 // own_malloc: the library's exported malloc, to detect a malloc that
 // precedes ours in symbol lookup.
 void control_init(void* own_malloc);
+// Where control_init reads the HEAPSCOPE_* options: getenv when null (the
+// default); heapscope attach sets its own (attach/attach.cpp).
+extern const char* (*g_option_source)(const char*);
 // Writes the exit snapshot once (HEAPSCOPE_AT_EXIT=1), from main's return,
 // exit(), quick_exit() or the library destructor, whichever comes first.
 void control_exit_snapshot();
