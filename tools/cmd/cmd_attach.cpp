@@ -39,6 +39,11 @@ void attach(const AttachOptions& o) {
                            ": expected bytes, a whole number with an optional K, M or G suffix (e.g. 4096 or "
                            "512K; 0 = track every allocation)",
                        2);
+  try {
+    inject::preflight(pid, false);  // its refusals first: they need no directory of the process
+  } catch (const inject::Refusal& e) {
+    throw CommandError(std::string("attach: ") + e.what() + " (the process was not changed)");
+  }
   std::string prefix = o.out;
   if (prefix.empty()) {
     char cwd[4096];

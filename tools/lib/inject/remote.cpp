@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,13 +51,40 @@ const Range* find_range(const std::vector<Range>& rs, uint64_t v) {
   return nullptr;
 }
 
-// Why tid (stopped) is not at a safe point, or "".
-std::string unsafe_reason(const Process& p, pid_t tid, const std::vector<Range>& unsafe) {
+// System calls a thread may be blocked in when it is hijacked: waits that
+// hold no allocator or loader lock (glibc's locks wait in futex, never here;
+// the loader's own file reads have their pc inside ld.so).
+bool idle_syscall(uint64_t nr) {
+  switch (nr) {
+    case SYS_read: case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
+    case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_accept:
+    case SYS_accept4: case SYS_recvfrom: case SYS_recvmsg: case SYS_wait4: case SYS_waitid: case SYS_pause:
+    case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_msgrcv:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Why tid (stopped) is not at a safe point, or "". A thread blocked in one
+// of the idle system calls is safe (unless its pc is in an unsafe range); a
+// thread running code is safe when neither its pc nor any return address in
+// the top 512 bytes of its stack is in one (stale words there only cost a
+// retry: the thread is running and its stack changes).
+// wchan: the thread's kernel wait before it was seized (restart_syscall
+// continues whatever wait was interrupted last: a poll or nanosleep is idle,
+// a futex may be a lock).
+std::string unsafe_reason(const Process& p, pid_t tid, const std::vector<Range>& unsafe, const std::string& wchan) {
   user_regs_struct r{};
   if (ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return std::string("PTRACE_GETREGS: ") + std::strerror(errno);
   if (const Range* at = find_range(unsafe, r.rip)) return "running in " + at->what;
-  // Return addresses in the top of its stack (up to 4 KiB, within the stack's mapping).
-  uint64_t end = r.rsp + 4096;
+  if (int64_t(r.orig_rax) >= 0) {
+    if (idle_syscall(r.orig_rax)) return "";
+    if (r.orig_rax == SYS_restart_syscall && !wchan.empty() && wchan != "0" && wchan.find("futex") == std::string::npos)
+      return "";
+    return "in system call " + std::to_string(r.orig_rax) + " (not an idle wait; futex may be a lock)";
+  }
+  uint64_t end = r.rsp + 512;
   for (const auto& m : p.maps)
     if (r.rsp >= m.start && r.rsp < m.end && end > m.end) end = m.end;
   if (end <= r.rsp) return "";
@@ -104,6 +132,11 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
   for (int round = 0; round < rounds; ++round) {
     for (pid_t tid : p.tasks) {
       if (thread_comm(p.pid, tid) == "heapscope") continue;  // heapscope's helper thread
+      std::string wchan;
+      {
+        std::ifstream in("/proc/" + std::to_string(p.pid) + "/task/" + std::to_string(tid) + "/wchan");
+        std::getline(in, wchan);
+      }
       if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         if (errno == ESRCH) continue;  // exited meanwhile
         if (errno == EPERM)
@@ -127,7 +160,7 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
         throw Refusal(ps + ": it was stopped (" + std::string(sigabbrev_np(sig) ? sigabbrev_np(sig) : "?") +
                       ") while heapscope looked for a thread; continue it and try again");
       }
-      std::string why = unsafe_reason(p, tid, unsafe);
+      std::string why = unsafe_reason(p, tid, unsafe, wchan);
       if (why.empty()) {
         std::unique_ptr<RemoteThread> t(new RemoteThread(p.pid, tid));
         if (!t->save()) {

@@ -2,9 +2,11 @@
 // calls made on it (x86-64 System V).
 //
 // Owns: choosing the thread (PTRACE_SEIZE + PTRACE_INTERRUPT of one thread at
-// a time; a thread whose pc, or any return address in the top of its stack,
-// lies in an unsafe range (loader, allocator, heapscope) is let go at once and
-// another is tried, a bounded number of rounds), saving everything the call
+// a time; safe is a thread blocked in an idle wait (poll, epoll_wait, accept,
+// read, nanosleep, ...; never futex) or running code with neither its pc nor
+// a return address in the top 512 bytes of its stack in an unsafe range
+// (loader, allocator, heapscope); any other is let go at once and another is
+// tried, a bounded number of rounds), saving everything the call
 // changes (general registers including orig_rax, the full xstate, the signal
 // mask), the call itself (arguments in registers, scratch memory below the
 // red zone, a return address below 64 KiB whose SIGSEGV marks the return),
