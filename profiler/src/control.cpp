@@ -573,6 +573,7 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
 }
 
 static const char* env_get(const char* name) { return getenv(name); }
+const char* (*g_option_source)(const char*) = nullptr;
 
 // A relative HEAPSCOPE_OUT is taken relative to the start-up directory, so a
 // program that chdir()s (daemons do) still writes where the user looks.
@@ -602,7 +603,7 @@ static bool control_start() {
   }
   Guard guard;
   int saved = errno;
-  parse_config(&g_cfg, env_get);
+  parse_config(&g_cfg, g_option_source ? g_option_source : env_get);
   make_prefix_absolute(&g_cfg);
   writer_set_start_time();
   arena_use_huge_pages(g_cfg.sample_period == 0);

@@ -32,6 +32,9 @@ void control_init(void* own_malloc);
 // thread. False when it cannot start now (not yet single-threaded libc, the
 // re-entry guard, AT_SECURE): the block is then forwarded unrecorded. Cold.
 HS_NOINLINE bool control_start_early();
+// Where control_init reads the HEAPSCOPE_* options: getenv when null (the
+// default); heapscope attach sets its own (attach/attach.cpp).
+extern const char* (*g_option_source)(const char*);
 // Writes the exit snapshot once (HEAPSCOPE_AT_EXIT=1), from main's return,
 // exit(), quick_exit() or the library destructor, whichever comes first.
 void control_exit_snapshot();

@@ -21,6 +21,7 @@
 #include <new>
 #include <string.h>
 
+#include "attach/attach.h"
 #include "common.h"
 #include "control.h"
 #include "log.h"
@@ -434,5 +435,8 @@ HS_EXPORT void operator delete[](void* p, std::align_val_t al, const std::nothro
   delete_impl(p, HS_DEL(da_al_nt, g_next.da_al_nt(p, al, nt)));
 }
 
-__attribute__((constructor(101))) static void heapscope_constructor() { control_init((void*)&hs_own_malloc); }
+__attribute__((constructor(101))) static void heapscope_constructor() {
+  if (attach_loaded_late()) return;  // dlopen'd by heapscope attach: it starts us (attach/attach.cpp)
+  control_init((void*)&hs_own_malloc);
+}
 __attribute__((destructor(101))) static void heapscope_destructor() { control_exit_snapshot(); }

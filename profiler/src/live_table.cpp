@@ -54,6 +54,16 @@ void LiveTable::unlock_all() {
   for (Shard& s : shards_) s.lock.store(0, std::memory_order_release);
 }
 
+void LiveTable::clear() {
+  for (Shard& s : shards_) {
+    lock(s);
+    for (uint64_t i = 0; s.slots && i <= s.mask; ++i) s.slots[i] = Entry{0, 0};
+    s.count.store(0, std::memory_order_relaxed);
+    unlock(s);
+  }
+  for (auto& c : filter_) c.store(0, std::memory_order_relaxed);
+}
+
 uint64_t LiveTable::entries() const {
   uint64_t n = 0;
   for (const Shard& s : shards_) n += s.count.load(std::memory_order_relaxed);

@@ -54,6 +54,9 @@ class LiveTable {
   uint64_t prefetch(uintptr_t addr) const;
   void lock_all();
   void unlock_all();
+  // Forgets every entry (heapscope attach starts each generation with empty
+  // books). Takes each shard's lock in turn; arrays keep their capacity.
+  void clear();
 
  private:
   struct Entry {

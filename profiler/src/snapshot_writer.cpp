@@ -21,6 +21,7 @@
 #include "modules.h"
 #include "record.h"
 #include "stack_table.h"
+#include "attach/attach_state.h"
 
 #ifndef HEAPSCOPE_VERSION_STRING
 #define HEAPSCOPE_VERSION_STRING "0"
@@ -306,6 +307,8 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   b.put_stat("rss_bytes", rss_bytes());
   b.put_stat("threads_seen", g_counters.threads_seen.load(std::memory_order_relaxed));
   b.put_stat("signal_handler_replaced", g_counters.signal_handler_replaced.load(std::memory_order_relaxed));
+  AttachStat attach[kAttachStats];  // heapscope attach: attach_mode, attach_time_unix_ms, ... (attach_state.h)
+  for (int i = 0, n = attach_stats(attach); i < n; ++i) b.put_stat(attach[i].name, attach[i].value);
   b.end_section(sec);
 
   // MODULES. Nested inside an allocator or loader call on this thread (see
@@ -413,6 +416,7 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
 }
 
 static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_len, bool only_if_free) {
+  if (g_run_state.load() == kDisabled) return EPERM;  // e.g. after heapscope detach: inert
   char path[4200];
   // Writing files are cancellation points: never leave the mutex locked.
   int old_cancel = 0;

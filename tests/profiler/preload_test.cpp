@@ -750,6 +750,7 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
       "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "thrd_create", "heapscope_active", "heapscope_snapshot",
       "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
-      "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl"};
+      "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl",
+      "heapscope_attach_start", "heapscope_attach_stop"};  // heapscope attach (profiler/src/attach)
   EXPECT_EQ(got, want);
 }

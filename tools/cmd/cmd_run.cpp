@@ -42,7 +42,10 @@ void forward_signal(int sig, siginfo_t* info, void*) {
     kill(g_child, sig);
 }
 
-std::string self_dir() {
+}  // namespace
+
+// find_library is shared with attach (commands.h).
+static std::string self_dir() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return ".";
@@ -50,7 +53,7 @@ std::string self_dir() {
   return p.substr(0, p.rfind('/'));
 }
 
-bool is_file(const std::string& p) {
+static bool is_file(const std::string& p) {
   struct stat st{};
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
@@ -75,6 +78,8 @@ std::string find_library() {
   throw CommandError("cannot find libheapscope.so (looked in " + candidates[0] + ", " +
                      candidates[1] + "); build it, or set HEAPSCOPE_LIB to its path");
 }
+
+namespace {
 
 // The file execvp would run for cmd, or "" when not found.
 std::string resolve_command(const std::string& cmd) {
@@ -116,6 +121,9 @@ bool is_static_elf(const std::string& path) {
   return result;
 }
 
+}  // namespace
+
+// is_bytes and is_seconds are shared with attach (commands.h).
 // The profiler's HEAPSCOPE_SAMPLE grammar (parse_bytes): digits with an
 // optional K/M/G suffix in any case (binary units, optionally "KiB"/"KB"),
 // no fractions, no overflow of 64 bits.
@@ -150,6 +158,8 @@ bool is_seconds(const std::string& text) {
   return first == std::string::npos || whole.size() - first < 9 ||
          (whole.size() - first == 9 && whole.substr(first) <= "100000000");
 }
+
+namespace {
 
 void run(const RunOptions& o, std::vector<std::string> cmd) {
   if (!cmd.empty() && cmd[0] == "--") cmd.erase(cmd.begin());

@@ -15,6 +15,7 @@
 // when several appear, the newest is printed.
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -215,7 +216,20 @@ void snapshot(const SnapshotOptions& o) {
     places.push_back(pl);
   }
 
-  if (kill(pid_t(std::stol(pid)), sig) != 0)
+  // To heapscope's helper thread when there is one: a process-directed signal
+  // may land on a thread blocked in poll/epoll_wait/nanosleep, which then
+  // return EINTR even with SA_RESTART (signal(7)).
+  pid_t helper_tid = 0;
+  if (DIR* d = opendir((proc + "/task").c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string comm;
+      if (e->d_name[0] != '.' && read_file(proc + "/task/" + e->d_name + "/comm", comm) && comm == "heapscope\n")
+        helper_tid = pid_t(std::stol(e->d_name));
+    }
+    closedir(d);
+  }
+  if (helper_tid > 0 && syscall(SYS_tgkill, pid_t(std::stol(pid)), helper_tid, sig) == 0) {
+  } else if (kill(pid_t(std::stol(pid)), sig) != 0)
     throw CommandError("cannot reach process " + pid + ": kill " + signame + ": " + std::strerror(errno));
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(int64_t(o.timeout * 1000));

@@ -50,6 +50,12 @@ extern int g_exit_status;
 // leaves it here.
 extern std::vector<std::string> g_command_after_dashdash;
 
+// libheapscope.so: HEAPSCOPE_LIB, else next to this executable (cmd_run.cpp).
+std::string find_library();
+// The profiler's HEAPSCOPE_SAMPLE and seconds grammars (cmd_run.cpp).
+bool is_bytes(const std::string& text);
+bool is_seconds(const std::string& text);
+
 // Prints notes on stderr as "heapscope: note: ...", each distinct note once.
 inline void print_notes(const std::vector<std::string>& notes) {
   std::vector<std::string> seen;

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""attach_test.py CASE -- heapscope attach / detach on processes started WITHOUT the preload.
+
+Cases: exact, now, noplt (the same ledger, lazy PLT / -z now / -fno-plt), idle,
+threads, cycles, refusals, demo. Paths from the environment (tests/attach/CMakeLists.txt):
+ATT_TOOL (heapscope), ATT_LIB (libheapscope.so), ATT_PROGS (test programs),
+ATT_SERVER (demo/leaky_server).
+
+Each target keeps its own ledger (progs/ledger.c) and answers commands on stdin;
+a plain twin run gets the same commands, and the outputs must be identical.
+Counts are asserted exactly where they are exact. Every wait polls with a
+generous timeout; no assertion is about time. Every spawned process is killed
+at the end, also when the test fails; the demo server listens on 127.0.0.1.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+import rel  # noqa: E402  the independent .hsnap parser
+
+TOOL = os.environ.get("ATT_TOOL", "")
+LIB = os.environ.get("ATT_LIB", "")
+PROGS = os.environ.get("ATT_PROGS", "")
+SERVER = os.environ.get("ATT_SERVER", "")
+SPAWNED = []
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def prog(name):
+    p = os.path.join(PROGS, name)
+    check(os.path.exists(p), "test program %s missing (ATT_PROGS=%s)" % (p, PROGS))
+    return p
+
+
+class Target:
+    """A ledger process; cmd() writes one command and waits for its reply line."""
+
+    def __init__(self, name, mode="loop", threads=0, env=None, cwd=None):
+        full = dict(os.environ)
+        full.pop("LD_PRELOAD", None)
+        full.update(env or {})
+        self.proc = subprocess.Popen([prog(name), mode, str(threads)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full,
+                                     cwd=cwd)
+        SPAWNED.append(self.proc)
+        self.pid = self.proc.pid
+        self.lines, self.err = [], []
+        self.cond = threading.Condition()
+        for stream, into in ((self.proc.stdout, self.lines), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, into), daemon=True).start()
+        self.wait_lines(1)
+        check(self.lines[0] == "ready", "pid %d: first line %r, expected 'ready'" % (self.pid, self.lines[0]))
+
+    def _read(self, stream, into):
+        for line in stream:
+            with self.cond:
+                into.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_lines(self, n, timeout=60):
+        deadline = time.time() + timeout
+        with self.cond:
+            while len(self.lines) < n:
+                if time.time() >= deadline or self.proc.poll() is not None:
+                    self.cond.wait(0.5)  # output still in the pipe
+                    if len(self.lines) >= n:
+                        break
+                    raise Fail("pid %d: %d reply lines, expected %d (exit %s, stderr %r)" %
+                               (self.pid, len(self.lines), n, self.proc.poll(), self.err))
+                self.cond.wait(0.5)
+
+    def cmd(self, line):
+        n = len(self.lines) + 1
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self.wait_lines(n)
+        return self.lines[n - 1]
+
+    def quit(self):
+        reply = self.cmd("quit")
+        rc = self.proc.wait(timeout=60)
+        return reply, rc
+
+    def maps(self):
+        with open("/proc/%d/maps" % self.pid) as f:
+            return f.read()
+
+
+def hs(*args, user=None, timeout=120):
+    cmd = [TOOL] + [str(a) for a in args]
+    if user is not None:
+        cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def attach(pid, *extra):
+    rc, out, err = hs("attach", pid, *extra)
+    check(rc == 0, "heapscope attach %d: exit %d, stderr %r" % (pid, rc, err))
+    check("attached to process %d" % pid in err, "attach %d: no 'attached' line: %r" % (pid, err))
+    return err
+
+
+def detach(pid):
+    rc, out, err = hs("detach", pid)
+    check(rc == 0, "heapscope detach %d: exit %d, stderr %r" % (pid, rc, err))
+    m = re.search(r"final snapshot (\S+\.hsnap);", err)
+    check(m, "detach %d: no final snapshot path in %r" % (pid, err))
+    return m.group(1)
+
+
+def snapshot(pid):
+    rc, out, err = hs("snapshot", pid, "--timeout", 60)
+    check(rc == 0, "heapscope snapshot %d: exit %d, stderr %r" % (pid, rc, err))
+    return out.strip()
+
+
+def site_counts(path):
+    """{function: live blocks} summed over sites whose frames name the function."""
+    rc, out, err = hs("report", path, "--top", 0, "--json")
+    check(rc == 0, "heapscope report %s: exit %d, %r" % (path, rc, err))
+    counts = {}
+    for s in json.loads(out)["sites"]:
+        names = {f.get("function", "") for f in s.get("frames", [])}
+        for n in names:
+            counts[n] = counts.get(n, 0) + s["inuse_count"]
+    return counts
+
+
+def stats(path):
+    return rel.parse_snap(path).stats
+
+
+def exe_slots(pid, exe, names):
+    """{name: slot address} of the executable's JUMP_SLOT/GLOB_DAT relocations."""
+    out = subprocess.run(["readelf", "-rW", exe], capture_output=True, text=True, check=True).stdout
+    base = None
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and os.path.realpath(parts[5]) == os.path.realpath(exe) and int(parts[2], 16) == 0:
+                base = int(parts[0].split("-")[0], 16)
+                break
+    check(base is not None, "pid %d: %s not in its maps" % (pid, exe))
+    slots = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 5 and ("R_X86_64_JUMP_SLOT" in f[2] or "R_X86_64_GLOB_DAT" in f[2]):
+            name = f[4].split("@")[0]
+            if name in names:
+                slots[name] = base + int(f[0], 16)
+    check(set(slots) == set(names), "%s: slots for %s, expected %s" % (exe, sorted(slots), sorted(names)))
+    return slots
+
+
+def read_word(pid, addr):
+    with open("/proc/%d/mem" % pid, "rb") as f:
+        f.seek(addr)
+        return int.from_bytes(f.read(8), "little")
+
+
+def mapping_of(pid, addr):
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= addr < hi:
+                parts = line.split()
+                return parts[5] if len(parts) >= 6 else "[anon]"
+    return "[unmapped]"
+
+
+# ----------------------------------------------------------------------------- cases
+SEQUENCE = ["make 500", "free_pre 100", "realloc_pre 50", "usable", "SNAP", "make 10", "drop", "make 3"]
+
+
+def case_exact(name="ledger"):
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    plain = Target(name, cwd=work)
+    t = Target(name, cwd=work)
+    exe = prog(name)
+    slots = exe_slots(t.pid, exe, ["malloc", "free"])
+    before = {n: read_word(t.pid, a) for n, a in slots.items()}
+    t0 = int(time.time() * 1000)
+    msg = attach(t.pid)
+    t1 = int(time.time() * 1000)
+    check("libheapscope" in t.maps(), "pid %d: libheapscope not mapped after attach" % t.pid)
+    for n, a in slots.items():
+        where = mapping_of(t.pid, read_word(t.pid, a))
+        check("libheapscope" in where, "%s slot of %s points into %s while attached, expected libheapscope (%s)" %
+              (n, exe, where, msg))
+    replies, plain_replies = [], []
+    for c in SEQUENCE:
+        if c == "SNAP":
+            path = snapshot(t.pid)
+            counts, st = site_counts(path), stats(path)
+            check(counts.get("after_site", 0) == 500, "%s: after_site %d live blocks, expected 500" %
+                  (path, counts.get("after_site", 0)))
+            check(counts.get("realloc_site", 0) == 50, "%s: realloc_site %d, expected 50" %
+                  (path, counts.get("realloc_site", 0)))
+            check(counts.get("pre_site", 0) == 0, "%s: pre_site %d blocks: blocks from before the attach "
+                  "must not be in the books" % (path, counts.get("pre_site", 0)))
+            check(counts.get("loop_site", 0) <= 1, "%s: loop_site %d live, expected 0 or 1" %
+                  (path, counts.get("loop_site", 0)))
+            # 100 frees + 50 reallocs of pre-attach blocks; one loop free may straddle the attach.
+            check(150 <= st.get("unknown_frees", -1) <= 151, "%s: unknown_frees %s, expected 150 (or 151)" %
+                  (path, st.get("unknown_frees")))
+            check(st.get("attach_mode") == 1 and st.get("attach_generation") == 1,
+                  "%s: attach_mode %s generation %s, expected 1 1" % (path, st.get("attach_mode"),
+                                                                       st.get("attach_generation")))
+            check(t0 <= st.get("attach_time_unix_ms", 0) <= t1, "%s: attach_time_unix_ms %s not within the "
+                  "attach command [%d, %d]" % (path, st.get("attach_time_unix_ms"), t0, t1))
+            check(st.get("attach_allocator_inuse_bytes", 0) >= 1000 * 64, "%s: allocator in-use bytes at "
+                  "attach %s, expected >= 64000 (the 1000 pre blocks)" % (path, st.get("attach_allocator_inuse_bytes")))
+            check(st.get("attach_slots_patched", 0) >= 2 and st.get("attach_modules_skipped", 0) >= 2,
+                  "%s: attach stats %s" % (path, {k: v for k, v in st.items() if k.startswith("attach")}))
+            continue
+        replies.append(t.cmd(c))
+        plain_replies.append(plain.cmd(c))
+    final = detach(t.pid)
+    counts = site_counts(final)
+    check(counts.get("after_site", 0) == 3, "%s (final): after_site %d, expected 3 (after drop, make 3)" %
+          (final, counts.get("after_site", 0)))
+    for n, a in slots.items():
+        now = read_word(t.pid, a)
+        check(now == before[n], "%s slot of %s holds %#x after detach, expected %#x as before the attach (%s)" %
+              (n, exe, now, before[n], mapping_of(t.pid, now)))
+    check("libheapscope" in t.maps(), "libheapscope unmapped after detach (it must stay, inert)")
+    replies.append(t.cmd("make 7"))
+    plain_replies.append(plain.cmd("make 7"))
+    rc, _, err = hs("snapshot", t.pid, "--timeout", 2)
+    check(rc != 0, "snapshot after detach succeeded: the library must be inert")
+    for p in (t, plain):
+        r, code = p.quit()
+        replies.append(r) if p is t else plain_replies.append(r)
+        check(code == 0, "pid %d exited %d (stderr %r)" % (p.pid, code, p.err))
+    check(replies == plain_replies, "attached output %r differs from the plain run %r" % (replies, plain_replies))
+    check(t.err == [], "the attached process wrote to stderr: %r" % t.err)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def case_idle():
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    t = Target("ledger", mode="idle", cwd=work)
+    for round_ in range(3):
+        attach(t.pid)
+        check(t.cmd("make 100").startswith("made 100"), "idle: make 100 not answered")
+        path = snapshot(t.pid)
+        got = site_counts(path).get("after_site", 0)
+        check(got == 100, "%s: after_site %d, expected 100 (round %d)" % (path, got, round_))
+        detach(t.pid)
+        check(t.proc.poll() is None, "idle target exited %s after detach: %r" % (t.proc.poll(), t.err))
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "idle target: %r exit %d stderr %r (an interrupted syscall that was "
+          "not restarted exits 3)" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def case_threads():
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    t = Target("ledger", threads=4, cwd=work)
+    for round_ in range(5):
+        attach(t.pid)
+        t.cmd("make 300")
+        path = snapshot(t.pid)
+        c = site_counts(path)
+        check(c.get("after_site", 0) == 300, "%s: after_site %d, expected 300" % (path, c.get("after_site", 0)))
+        check(0 < c.get("worker_site", 0) <= 4 * 64, "%s: worker_site %d live, expected 1..256 (4 rings of 64)" %
+              (path, c.get("worker_site", 0)))
+        detach(t.pid)
+        t.cmd("drop")
+        check(t.proc.poll() is None, "threaded target exited %s: %r" % (t.proc.poll(), t.err))
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "threaded target: %r exit %d stderr %r" % (reply, rc, t.err))
+    check(t.err == [], "threaded target stderr %r" % t.err)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def case_cycles():
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    t = Target("ledger", threads=2, cwd=work)
+    for i in range(20):
+        n = 7 + i
+        attach(t.pid)
+        t.cmd("make %d" % n)
+        path = snapshot(t.pid)
+        st = stats(path)
+        got = site_counts(path).get("after_site", 0)
+        check(got == n, "cycle %d: %s: after_site %d, expected %d" % (i, path, got, n))
+        check(st.get("attach_generation") == i + 1, "cycle %d: generation %s" % (i, st.get("attach_generation")))
+        t.cmd("drop")
+        final = detach(t.pid)
+        got = site_counts(final).get("after_site", 0)
+        check(got == 0, "cycle %d: final %s: after_site %d after drop, expected 0" % (i, final, got))
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "cycled target: %r exit %d stderr %r" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def expect_refusal(pid, want, *args, user=None, verb="attach"):
+    rc, out, err = hs(verb, pid, *args, user=user)
+    check(rc != 0, "%s %s succeeded, expected a refusal containing %r" % (verb, pid, want))
+    for w in want if isinstance(want, list) else [want]:
+        check(w in err, "%s %s: stderr %r does not say %r" % (verb, pid, err, w))
+    return err
+
+
+def case_refusals():
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    os.chmod(work, 0o755)
+    # Static binary.
+    st = subprocess.Popen([prog("static_idle")])
+    SPAWNED.append(st)
+    time.sleep(0.2)
+    expect_refusal(st.pid, ["statically linked", "-lheapscope"])
+    check(st.poll() is None, "static target died")
+
+    # Already profiled (preloaded).
+    pre = Target("ledger", env={"LD_PRELOAD": LIB, "HEAPSCOPE_OUT": work + "/pre"}, cwd=work)
+    expect_refusal(pre.pid, ["already profiled", "heapscope snapshot %d" % pre.pid])
+    expect_refusal(pre.pid, "LD_PRELOAD", verb="detach")
+    check(pre.cmd("make 1").startswith("made 1"), "preloaded target stopped answering")
+
+    t = Target("ledger", cwd=work)
+    # Nothing to detach.
+    expect_refusal(t.pid, "not loaded", verb="detach")
+    # Stopped.
+    os.kill(t.pid, signal.SIGSTOP)
+    deadline = time.time() + 30
+    while time.time() < deadline and "State:\tT" not in open("/proc/%d/status" % t.pid).read():
+        time.sleep(0.05)
+    expect_refusal(t.pid, ["stopped", "kill -CONT %d" % t.pid])
+    check("State:\tT" in open("/proc/%d/status" % t.pid).read(), "the refusal changed the stopped state")
+    os.kill(t.pid, signal.SIGCONT)
+    # Traced (strace holds it).
+    tracer = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-p", str(t.pid)])
+    SPAWNED.append(tracer)
+    deadline = time.time() + 30
+    while time.time() < deadline and "TracerPid:\t%d" % tracer.pid not in open("/proc/%d/status" % t.pid).read():
+        time.sleep(0.05)
+    expect_refusal(t.pid, ["already traced by process %d" % tracer.pid, "detach that debugger"])
+    tracer.terminate()
+    tracer.wait(timeout=30)
+    deadline = time.time() + 30
+    while time.time() < deadline and "TracerPid:\t0" not in open("/proc/%d/status" % t.pid).read():
+        time.sleep(0.05)
+    # Another user (nobody, without CAP_SYS_PTRACE) against our (root) process.
+    if os.geteuid() == 0:
+        expect_refusal(t.pid, ["owned by uid 0", "runs as uid 65534", "as root"], user=65534)
+    # No such process: a reaped child's pid.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    expect_refusal(gone.pid, "no such process")
+    expect_refusal("abc", "not a process id")
+    check("libheapscope" not in t.maps(), "a refusal loaded heapscope into pid %d" % t.pid)
+    check(t.cmd("make 2").startswith("made 2"), "target stopped answering after the refusals")
+    # Attached twice: the second is refused by the agent, the first stays.
+    attach(t.pid)
+    expect_refusal(t.pid, ["already attached", "heapscope detach"])
+    t.cmd("make 5")
+    path = snapshot(t.pid)
+    check(site_counts(path).get("after_site", 0) == 5, "%s: after_site after a refused second attach" % path)
+    detach(t.pid)
+    for p in (pre, t):
+        reply, rc = p.quit()
+        check(rc == 0, "pid %d exited %d: %r" % (p.pid, rc, p.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=30) as r:
+        return json.loads(r.read().decode())
+
+
+def start_server(work, env):
+    full = dict(os.environ)
+    full.pop("LD_PRELOAD", None)
+    full.update(env)
+    p = subprocess.Popen([SERVER, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=full, cwd=work)
+    SPAWNED.append(p)
+    for line in p.stdout:
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+            return p, int(m.group(1))
+    raise Fail("leaky_server exited before listening: %r" % p.stderr.read())
+
+
+def top_site(s1, s2):
+    rc, out, err = hs("diff", s1, s2, "--top", 1)
+    check(rc == 0, "heapscope diff: exit %d %r" % (rc, err))
+    where = [l for l in out.splitlines() if re.match(r"\s+1\s+\+", l)]
+    container = re.search(r"container (std::map<[^>]*>)", out)
+    check(where and container, "diff output has no top site with a container:\n%s" % out)
+    return re.sub(r".*(grown|new)\s+", "", where[0]).strip(), container.group(1), out
+
+
+def case_demo():
+    check(SERVER and os.path.exists(SERVER), "ATT_SERVER=%r: no demo server" % SERVER)
+    work = tempfile.mkdtemp(prefix="hsatt-demo-")
+    results = []
+    for mode in ("attached", "preloaded"):
+        env = {"LD_PRELOAD": LIB, "HEAPSCOPE_OUT": work + "/pre"} if mode == "preloaded" else {}
+        p, port = start_server(work, env)
+        if mode == "attached":
+            attach(p.pid)
+        for _ in range(2):
+            get(port, "/leak")
+        s1 = snapshot(p.pid)
+        for _ in range(5):
+            get(port, "/leak")
+        s2 = snapshot(p.pid)
+        results.append(top_site(s1, s2))
+        if mode == "attached":
+            check(stats(s2).get("attach_mode") == 1, "%s: not an attach-mode snapshot" % s2)
+            detach(p.pid)
+            check(get(port, "/status")["cache_entries"] == 7, "server state changed by detach")
+        p.terminate()
+        p.wait(timeout=60)
+    (aw, ac, aout), (pw, pc, pout) = results
+    check("LeakyCache::store" in aw and "cache.cpp:" in aw, "attached diff top site %r, expected "
+          "LeakyCache::store cache.cpp:N\n%s" % (aw, aout))
+    check(ac == "std::map<long, CacheEntry>", "attached diff container %r" % ac)
+    check((aw, ac) == (pw, pc), "attached diff names %r / %r, preloaded %r / %r" % (aw, ac, pw, pc))
+    check("+5.0 MiB" in aout, "attached diff does not show the 5 x 1 MiB growth:\n%s" % aout)
+    print("attached diff:\n" + "\n".join(aout.splitlines()[:8]))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+CASES = {
+    "exact": case_exact,
+    "now": lambda: case_exact("ledger_now"),
+    "noplt": lambda: case_exact("ledger_noplt"),
+    "idle": case_idle,
+    "threads": case_threads,
+    "cycles": case_cycles,
+    "refusals": case_refusals,
+    "demo": case_demo,
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: attach_test.py {%s}" % "|".join(CASES), file=sys.stderr)
+        return 2
+    check(TOOL and os.path.exists(TOOL), "ATT_TOOL=%r: no heapscope command" % TOOL)
+    try:
+        CASES[sys.argv[1]]()
+        print("ok: attach.%s" % sys.argv[1])
+        return 0
+    except (Fail, rel.Fail) as e:
+        print("FAIL: attach.%s: %s" % (sys.argv[1], e), file=sys.stderr)
+        return 1
+    finally:
+        for p in SPAWNED:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
