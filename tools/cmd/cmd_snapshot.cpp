@@ -249,7 +249,10 @@ void snapshot(const SnapshotOptions& o) {
   char secs[32];
   std::snprintf(secs, sizeof secs, "%g", o.timeout);
   // Without its helper thread (named "heapscope"), a profiled program answers
-  // on its own thread at its next allocation (HEAPSCOPE_THREAD=auto).
+  // on its own thread, from the signal handler, or at the end of the
+  // allocation call the signal interrupted (HEAPSCOPE_THREAD=auto); when the
+  // handler may not write (the writer busy, a small or foreign stack) the
+  // request waits for its next allocation.
   bool helper = false;
   if (DIR* d = opendir((proc + "/task").c_str())) {
     while (dirent* e = readdir(d)) {
@@ -259,9 +262,10 @@ void snapshot(const SnapshotOptions& o) {
     }
     closedir(d);
   }
-  std::string hint = helper ? "" : "; it has no heapscope helper thread, so it answers at its next allocation (a "
-                                  "single-threaded program that is idle does not allocate): start it with "
-                                  "HEAPSCOPE_THREAD=always to be answered at any time";
+  std::string hint = helper ? "" : "; it has no heapscope helper thread, so its own thread answers, from the signal "
+                                  "handler or, where writing there is not safe (a small or foreign signal stack), at "
+                                  "its next allocation: start it with HEAPSCOPE_THREAD=always to be answered by a "
+                                  "helper thread at any time";
   throw CommandError("process " + pid + ": no new snapshot " + places[0].dir + "/" + places[0].base +
                      "*.hsnap after " + secs + " s (sent " + signame + ")" + hint);
 }
