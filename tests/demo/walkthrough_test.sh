@@ -30,7 +30,9 @@ expect "inserted at $src/demo/cache.cpp:$line"
 expect "leaky: 40 /leak requests between the first and the last snapshot"
 # Clean shutdowns and the flat fix.
 expect "[shutdown] SIGINT: cleaned up 40 entries"
-expect "exit snapshot, after the cleanup: 1.0 MiB live in"
+# 1.1, not 1.0: libraries' constructor allocations (libstdc++'s 72 KiB exception pool,
+# OpenSSL's set-up) made before heapscope's constructor are in the books since issue 10 item 6.
+expect "exit snapshot, after the cleanup: 1.1 MiB live in"
 expect "bounded: 30 /leak requests between the first and the last snapshot"
 expect "std::map<long, CacheEntry>: +0 bytes = +0 bytes per request"
 expect "[shutdown] SIGINT: cleaned up 10 entries"

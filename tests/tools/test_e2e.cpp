@@ -116,6 +116,16 @@ class EndToEnd : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << args << "\n" << r.err;
     return json::parse(r.out);
   }
+  // The first site with an origin in the program's own code. Since heapscope
+  // records from the first hook call, libstdc++'s emergency exception pool
+  // (72,704 bytes, allocated by its constructor before ours, live for good) is
+  // in the books too, and outranks this small test leak; it has no frame in
+  // the program, so this skips it.
+  static const json& first_own_site(const json& j) {
+    for (const json& s : j["sites"])
+      if (!s["origin"].is_null()) return s;
+    return j["sites"][0];
+  }
   static void expect_leak_site(const json& s) {
     EXPECT_EQ(s["container"], "std::map<long, CacheEntry>") << s.dump(1);
     EXPECT_EQ(s["origin"]["file"], kSource);
@@ -147,7 +157,7 @@ TEST_F(EndToEnd, RunWritesEverySnapshot) {
 
 TEST_F(EndToEnd, ReportNamesTheMapAndTheLine) {
   json j = hs_json("report --json " + snap(4));
-  const json& top = j["sites"][0];
+  const json& top = first_own_site(j);
   expect_leak_site(top);
   EXPECT_EQ(top["inuse_count"], 40);
   EXPECT_EQ(top["inuse_bytes"], 40 * node_);
@@ -381,7 +391,8 @@ TEST_F(EndToEnd, SampledRunSaysItsFiguresAreEstimates) {
                                ": sampled profile (one sample per 1024 bytes on average); figures "
                                "are unbiased estimates");
   // Estimates, not exact: the map still leads, with a plausible figure.
-  expect_leak_site(j["sites"][0]);
-  EXPECT_GT(j["sites"][0]["inuse_bytes"].get<int64_t>(), 10 * node_);
-  EXPECT_LT(j["sites"][0]["inuse_bytes"].get<int64_t>(), 100 * node_);
+  const json& top = first_own_site(j);
+  expect_leak_site(top);
+  EXPECT_GT(top["inuse_bytes"].get<int64_t>(), 10 * node_);
+  EXPECT_LT(top["inuse_bytes"].get<int64_t>(), 100 * node_);
 }
