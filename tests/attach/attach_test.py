@@ -103,8 +103,19 @@ class Target:
             return f.read()
 
 
+_tool_for_others = []
+
+
+def tool_for_others():
+    """The heapscope binary copied where another user can run it: a clone under /root (0700)
+    would otherwise refuse the exec before heapscope's own refusal is reached."""
+    if not _tool_for_others:
+        _tool_for_others.append(rel.copy_for_others(TOOL, rel.tmpdir_for_others("attach-tool")))
+    return _tool_for_others[0]
+
+
 def hs(*args, user=None, timeout=120):
-    cmd = [TOOL] + [str(a) for a in args]
+    cmd = [TOOL if user is None else tool_for_others()] + [str(a) for a in args]
     if user is not None:
         cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -464,6 +475,8 @@ def main():
     check(TOOL and os.path.exists(TOOL), "ATT_TOOL=%r: no heapscope command" % TOOL)
     try:
         CASES[sys.argv[1]]()
+        for d in rel._tmpdirs:  # kept for a look when the case failed
+            shutil.rmtree(d, ignore_errors=True)
         print("ok: attach.%s" % sys.argv[1])
         return 0
     except (Fail, rel.Fail) as e:

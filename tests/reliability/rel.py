@@ -14,6 +14,7 @@ Paths come from the environment set by tests/reliability/CMakeLists.txt:
 import glob
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -55,6 +56,43 @@ def tmpdir(tag):
     d = tempfile.mkdtemp(prefix="hsrel-%s-" % tag)
     _tmpdirs.append(d)
     return d
+
+
+def searchable_by_others(path):
+    """True when every directory from / down to path lets other users through (o+x)."""
+    path = os.path.realpath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def tmpdir_for_others(tag):
+    """A fresh directory (mode 0755) that a process dropped to another user can reach: under
+    $TMPDIR when every ancestor of it lets others through, else under /tmp or /var/tmp. A
+    clone under /root (mode 0700) with TMPDIR inside it must not make a privilege-dropping test
+    fail for want of a path. What the unprivileged process runs or loads is copied in here."""
+    tried = []
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        if os.path.isdir(base) and searchable_by_others(base):
+            d = tempfile.mkdtemp(prefix="hsrel-%s-" % tag, dir=base)
+            os.chmod(d, 0o755)
+            _tmpdirs.append(d)
+            return d
+        tried.append(base)
+    raise Fail("no temporary directory another user can reach: tried %s (each needs o+x on every "
+               "ancestor)" % ", ".join(tried))
+
+
+def copy_for_others(path, d, mode=0o755):
+    """Copies path into d (from tmpdir_for_others) with mode; returns the copy's path."""
+    dst = os.path.join(d, os.path.basename(path))
+    shutil.copy(path, dst)
+    os.chmod(dst, mode)
+    return dst
 
 
 # ---------------------------------------------------------------- .hsnap parser

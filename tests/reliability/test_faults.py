@@ -18,6 +18,7 @@ trigger storms, exit paths and secure (setuid) mode.
   exit_paths: exit, _exit, quick_exit, abort, return, exit from a thread, exit while threads allocate.
   secure:     a setuid-root program linked with libheapscope, run as nobody: it runs,
               heapscope reads no HEAPSCOPE_* variable and writes nothing.
+  secure_private_tmp: the same with $TMPDIR inside a 0700 directory (a clone under /root).
 """
 import errno
 import os
@@ -27,6 +28,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -388,10 +390,10 @@ def test_secure():
     cc = os.environ.get("REL_CC", "cc")
     inc = os.environ["REL_INCLUDE"]
     src = os.path.join(os.environ["REL_SRC"], "secure_prog.c")
-    d = rel.tmpdir("secure")
-    os.chmod(d, 0o755)
-    shutil.copy(rel.LIB, os.path.join(d, "libheapscope.so"))
-    os.chmod(os.path.join(d, "libheapscope.so"), 0o755)
+    # Run as nobody below: everything it loads (the program, libheapscope.so) sits in a
+    # directory nobody can reach, wherever the clone and $TMPDIR are.
+    d = rel.tmpdir_for_others("secure")
+    rel.copy_for_others(rel.LIB, d)
     exe = os.path.join(d, "secure_prog")
     p = subprocess.run([cc, "-O1", "-o", exe, src, "-I", inc, "-L", d, "-lheapscope", "-Wl,-rpath," + d],
                        capture_output=True, text=True, timeout=60)
@@ -425,7 +427,19 @@ def test_secure():
             kind, len(r.hs_lines()), r.describe()))
 
 
+def test_secure_private_tmp():
+    """The secure test again with $TMPDIR inside a mode-0700 directory, as for a clone under /root
+    on a fresh machine: the unprivileged run must still find what it loads."""
+    private = rel.tmpdir("private")
+    os.chmod(private, 0o700)
+    check(not rel.searchable_by_others(private), "%s (0700) counted as reachable by others" % private)
+    os.environ["TMPDIR"] = private
+    tempfile.tempdir = None
+    test_secure()
+
+
 if __name__ == "__main__":
     rel.main({"alloc_fail": test_alloc_fail, "ulimit": test_ulimit, "disk_full": test_disk_full,
               "unwritable": test_unwritable, "planted": test_planted, "modes": test_modes,
-              "triggers": test_triggers, "kill9": test_kill9, "exit_race": test_exit_race, "exit_paths": test_exit_paths, "exit_in_handler": test_exit_in_handler, "secure": test_secure}[sys.argv[1]])
+              "triggers": test_triggers, "kill9": test_kill9, "exit_race": test_exit_race, "exit_paths": test_exit_paths, "exit_in_handler": test_exit_in_handler, "secure": test_secure,
+              "secure_private_tmp": test_secure_private_tmp}[sys.argv[1]])
