@@ -206,7 +206,9 @@ void add_export(CLI::App& app) {
       "Write a snapshot (or the growth since --base) for other tools: pprof (gzipped profile.proto for\n"
       "go tool pprof, Pyroscope, Parca; fully symbolized), collapsed stacks (flamegraph.pl), speedscope\n"
       "JSON, or a self-contained interactive SVG flame graph. Reads heapscope, gperftools and jemalloc\n"
-      "heap profiles. Flame formats weigh stacks by live bytes; with --base, by growth (stacks that\n"
+      "heap profiles. In pprof, each sample's stack starts at its origin (your code's frame) and is\n"
+      "labelled origin and container (go tool pprof -tags, -tagfocus=container=...). Flame\n"
+      "formats weigh stacks by live bytes; with --base, by growth (stacks that\n"
       "shrank are left out; pprof keeps signed deltas).");
   sub->add_option("SNAP", opts->snap, "snapshot or heap profile to export")->required();
   sub->add_option("--base", opts->base, "earlier snapshot: export NEW minus BASE per symbolized stack");
