@@ -1,6 +1,6 @@
 // json.cpp -- --json output of report, diff and trend, in the PRODUCT.md
 // shape (extra keys are additions: "file", "change", "base", "monotonic",
-// "suspect", "inuse_series", "notes"). Pure; thread-safe.
+// "suspect", "inuse_series", "wrappers", "notes"). Pure; thread-safe.
 #include "render/json.h"
 
 #include <algorithm>
