@@ -13,7 +13,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
 #include "analyze/origin.h"
+#include "analyze/sites.h"
 #include "analyze/wrappers.h"
 #include "test_util.h"
 
@@ -266,4 +269,77 @@ TEST(WrapperRules, OriginSkipsWrappersButNotEverything) {
   EXPECT_EQ(find_origin(frames, WrapperSet({}, AllocFns({"xmalloc|remember|main"}))), 1);
   EXPECT_THROW(AllocFns({"("}), std::invalid_argument);
   EXPECT_THROW(AllocFns({""}), std::invalid_argument);
+}
+
+namespace {
+// A SymbolizedProfile of hand-made stacks (innermost first), for apply_wrappers.
+SiteView site_of(const std::vector<Frame>& frames) {
+  SiteView s;
+  s.key = site_key(frames);
+  for (size_t i = 0; i + 4 <= s.key.size(); i += 4) {
+    uint32_t id;
+    std::memcpy(&id, s.key.data() + i, 4);
+    s.frame_ids.push_back(id);
+  }
+  s.frame_addresses.assign(frames.size(), 0);
+  return s;
+}
+Frame libc(const char* function) { return fn(function, "/usr/lib/x86_64-linux-gnu/libc.so.6", ""); }
+Frame inlined(Frame f) {
+  f.inlined = true;
+  return f;
+}
+std::string origin_of(const SiteView& s) {
+  return s.origin < 0 ? "-" : interned_frame(s.frame_ids[size_t(s.origin)]).function;
+}
+}  // namespace
+
+TEST(WrapperRules, DetectionOnHandMadeStacks) {
+  SymbolizedProfile p;
+  const Frame vec = fn("std::vector<int, std::allocator<int> >::push_back(int const&)", "/opt/app/bin/app",
+                       "/usr/include/c++/12/bits/stl_vector.h");
+  p.sites = {
+      // zalloc, inlined into its callers, calls malloc from two callers: a wrapper.
+      site_of({libc("malloc"), inlined(fn("zalloc")), fn("load"), fn("main")}),
+      site_of({libc("malloc"), inlined(fn("zalloc")), fn("save"), fn("main")}),
+      // tree_new calls itself and is called from main once: recursion is no second caller.
+      site_of({fn("tree_new"), fn("tree_new"), fn("main")}),
+      site_of({fn("tree_new"), fn("main")}),
+      // add_item grows a std::vector from two callers: a template sits between, no wrapper.
+      site_of({vec, fn("add_item"), fn("load")}),
+      site_of({vec, fn("add_item"), fn("save")}),
+      // dup_name reaches the allocator through libc's strdup from two callers: a wrapper.
+      site_of({libc("__GI___strdup"), fn("dup_name"), fn("load")}),
+      site_of({libc("__GI___strdup"), fn("dup_name"), fn("save")}),
+  };
+  apply_wrappers({&p}, AllocFns());
+  ASSERT_EQ(p.wrappers.size(), 2u);
+  EXPECT_EQ(p.wrappers[0].function, "dup_name");
+  EXPECT_EQ(p.wrappers[0].callers, 2u);
+  EXPECT_EQ(p.wrappers[1].function, "zalloc");
+  EXPECT_TRUE(p.wrappers[1].alloc_fn.empty());
+  const char* want[] = {"load", "save", "tree_new", "tree_new", "add_item", "add_item", "load", "save"};
+  for (size_t i = 0; i < p.sites.size(); ++i) EXPECT_EQ(origin_of(p.sites[i]), want[i]) << "site " << i;
+  EXPECT_EQ(p.sites[4].container, "std::vector<int>");
+
+  // --alloc-fn names tree_new, which detection left alone: its caller is the origin.
+  apply_wrappers({&p}, AllocFns({"tree_.*"}));
+  EXPECT_EQ(origin_of(p.sites[2]), "main");
+  EXPECT_EQ(origin_of(p.sites[3]), "main");
+  ASSERT_EQ(p.wrappers.size(), 3u);
+  EXPECT_EQ(p.wrappers[2].function, "tree_new");
+  EXPECT_EQ(p.wrappers[2].alloc_fn, "tree_.*");
+  EXPECT_EQ(p.wrappers[2].callers, 1u);  // main; tree_new calling itself does not count
+
+  // Two profiles read together: callers seen in either count, both get the same origins.
+  SymbolizedProfile a, b;
+  a.sites = {site_of({fn("pool_get"), fn("load")})};
+  b.sites = {site_of({fn("pool_get"), fn("save")})};
+  apply_wrappers({&a}, AllocFns());
+  EXPECT_EQ(origin_of(a.sites[0]), "pool_get");
+  apply_wrappers({&a, &b}, AllocFns());
+  EXPECT_EQ(origin_of(a.sites[0]), "load");
+  EXPECT_EQ(origin_of(b.sites[0]), "save");
+  EXPECT_EQ(a.wrappers.size(), 1u);
+  EXPECT_EQ(b.wrappers.size(), 1u);
 }
