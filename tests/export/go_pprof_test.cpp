@@ -51,17 +51,24 @@ struct GoEnv {
 
 bool has_go() { return std::system("command -v go >/dev/null 2>&1") == 0; }
 
+// The NEW fixture (fake_profiles.h) exported to env.dir/NAME with options.
+std::string write_new_profile(GoEnv& env, const std::string& name, const PprofOptions& options) {
+  Profile now = new_profile();
+  FakeSymbols syms;
+  new_symbols(syms);
+  ExportInput in{&now, syms.lookup()};
+  return env.write(name, render_pprof(in, nullptr, options));
+}
+
 }  // namespace
 
 TEST(GoPprof, TopShowsFunctionsAndExactInuseBytes) {
   ASSERT_TRUE(has_go()) << "go is not installed (golang-go is listed in tests/packages.txt)";
   GoEnv env;
   ASSERT_FALSE(env.dir.empty());
-  Profile now = new_profile();
-  FakeSymbols syms;
-  new_symbols(syms);
-  ExportInput in{&now, syms.lookup()};
-  std::string file = env.write("new.pb.gz", render_pprof(in, nullptr));
+  PprofOptions all;  // every frame, as before stacks started at the origin
+  all.all_frames = true;
+  std::string file = write_new_profile(env, "new.pb.gz", all);
   int status = -1;
   std::string top = env.pprof("-top -sample_index=inuse_space -unit=B -nodecount=50", file, &status);
   ASSERT_EQ(status, 0) << top;
@@ -94,6 +101,33 @@ TEST(GoPprof, TopShowsFunctionsAndExactInuseBytes) {
       << traces;
 }
 
+TEST(GoPprof, TopAndTagsNameTheOriginByDefault) {
+  ASSERT_TRUE(has_go()) << "go is not installed (golang-go is listed in tests/packages.txt)";
+  GoEnv env;
+  ASSERT_FALSE(env.dir.empty());
+  std::string file = write_new_profile(env, "origin.pb.gz", PprofOptions());
+  int status = -1;
+  std::string top = env.pprof("-top -sample_index=inuse_space -unit=B -nodecount=50", file, &status);
+  ASSERT_EQ(status, 0) << top;
+  // The inlined std::vector::push_back below cache_insert is dropped: its
+  // 3000 B are cache_insert's own.
+  EXPECT_NE(top.find("3000B 74.55% 74.55%      3000B 74.55%  cache_insert\n"), std::string::npos) << top;
+  EXPECT_NE(top.find("1024B 25.45%   100%      1024B 25.45%  make_buffer"), std::string::npos) << top;
+  EXPECT_EQ(top.find("push_back"), std::string::npos) << top;
+  std::string tags = env.pprof("-tags -sample_index=inuse_space -unit=B", file, &status);
+  ASSERT_EQ(status, 0) << tags;
+  EXPECT_NE(tags.find(" container: Total 3000.0B\n"), std::string::npos) << tags;
+  EXPECT_NE(tags.find(" 3000.0B (  100%): std::vector<int>\n"), std::string::npos) << tags;
+  EXPECT_NE(tags.find(" origin: Total 4024.0B\n"), std::string::npos) << tags;
+  EXPECT_NE(tags.find(" 3000.0B (74.55%): cache_insert cache.cpp:42\n"), std::string::npos) << tags;
+  EXPECT_NE(tags.find(" 1024.0B (25.45%): make_buffer buf.cpp:10\n"), std::string::npos) << tags;
+  std::string focus = env.pprof("-top -unit=B -tagfocus=container=std::vector", file, &status);
+  ASSERT_EQ(status, 0) << focus;
+  EXPECT_NE(focus.find("Showing nodes accounting for 3000B, 74.55% of 4024B total"), std::string::npos) << focus;
+  EXPECT_NE(focus.find("3000B 74.55% 74.55%      3000B 74.55%  cache_insert"), std::string::npos) << focus;
+  EXPECT_EQ(focus.find("make_buffer"), std::string::npos) << focus;
+}
+
 TEST(GoPprof, DifferentialProfileHasSignedDeltas) {
   ASSERT_TRUE(has_go()) << "go is not installed (golang-go is listed in tests/packages.txt)";
   GoEnv env;
@@ -107,7 +141,8 @@ TEST(GoPprof, DifferentialProfileHasSignedDeltas) {
   std::string top = env.pprof("-top -sample_index=inuse_space -unit=B -nodecount=50", file, &status);
   ASSERT_EQ(status, 0) << top;
   EXPECT_NE(top.find("-4096B 57.53% 57.53%     -4096B 57.53%  old_path"), std::string::npos) << top;
-  EXPECT_NE(top.find("2000B 28.09% 29.44%      2000B 28.09%  std::vector::push_back (inline)"), std::string::npos) << top;
+  // cache_insert: its stack starts at the origin (the inlined push_back dropped).
+  EXPECT_NE(top.find("2000B 28.09% 29.44%      2000B 28.09%  cache_insert"), std::string::npos) << top;
   EXPECT_NE(top.find("1024B 14.38% 15.06%      1024B 14.38%  make_buffer"), std::string::npos) << top;
   EXPECT_NE(top.find("-1072B 15.06%  main"), std::string::npos) << top;  // 3000+1024-1000-4096
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "fake_profiles.h"
@@ -155,9 +156,15 @@ TEST(Pprof, SampleTypesStringTableAndDefault) {
   EXPECT_EQ(st[p.period_type().unit()], "bytes");
 }
 
+static PprofOptions all_frames() {
+  PprofOptions o;
+  o.all_frames = true;
+  return o;
+}
+
 TEST(Pprof, SamplesLocationsLinesMappings) {
   Fixture f;
-  pb::Profile p = decode(pprof_message(f.now_in, nullptr));
+  pb::Profile p = decode(pprof_message(f.now_in, nullptr, all_frames()));
   const auto& st = p.string_table();
   ASSERT_EQ(p.sample_size(), 3);
   // Sample A: values, leaf-first location ids with raw addresses.
@@ -207,7 +214,7 @@ TEST(Pprof, SampledProfileHasPeriod) {
 
 TEST(Pprof, DifferentialPerSymbolizedStack) {
   Fixture f;
-  pb::Profile p = decode(pprof_message(f.now_in, &f.base_in));
+  pb::Profile p = decode(pprof_message(f.now_in, &f.base_in, all_frames()));
   std::map<uint64_t, std::vector<int64_t>> by_leaf;
   for (const auto& s : p.sample())
     by_leaf[p.location(static_cast<int>(s.location_id(0) - 1)).address()] =
@@ -218,6 +225,85 @@ TEST(Pprof, DifferentialPerSymbolizedStack) {
   EXPECT_EQ(by_leaf[0x7f0000030000], (std::vector<int64_t>{7, 700, 0, 0}));  // alloc only
   EXPECT_EQ(by_leaf[0x805000], (std::vector<int64_t>{-2, -4096, -2, -4096}));  // gone
   EXPECT_EQ(p.mapping_size(), 3);  // NEW's two and BASE's app at its own address
+}
+
+// The labels of a sample, key -> value.
+static std::map<std::string, std::string> labels(const pb::Profile& p, const pb::Sample& s) {
+  std::map<std::string, std::string> out;
+  for (const auto& l : s.label()) out[p.string_table(int(l.key()))] = p.string_table(int(l.str()));
+  return out;
+}
+
+TEST(Pprof, StacksStartAtTheOriginByDefault) {
+  Fixture f;
+  pb::Profile p = decode(pprof_message(f.now_in, nullptr));
+  const auto& st = p.string_table();
+  auto loc = [&](uint64_t id) -> const pb::Location& { return p.location(static_cast<int>(id - 1)); };
+  auto fn = [&](uint64_t id) -> const pb::Function& { return p.function(static_cast<int>(id - 1)); };
+  ASSERT_EQ(p.sample_size(), 3);
+  // A: push_back (a std:: template inlined into cache_insert, the same pc) is
+  // left out of the leaf location; cache_insert is the leaf line.
+  const auto& a = p.sample(0);
+  ASSERT_EQ(a.location_id_size(), 3);
+  const auto& leaf = loc(a.location_id(0));
+  EXPECT_EQ(leaf.address(), 0x401000u);
+  ASSERT_EQ(leaf.line_size(), 1);
+  EXPECT_EQ(st[fn(leaf.line(0).function_id()).name()], "cache_insert");
+  EXPECT_EQ(leaf.line(0).line(), 42);
+  EXPECT_EQ(labels(p, a), (std::map<std::string, std::string>{{"container", "std::vector<int>"},
+                                                                {"origin", "cache_insert cache.cpp:42"}}));
+  EXPECT_EQ(labels(p, p.sample(1)),
+            (std::map<std::string, std::string>{{"origin", "make_buffer buf.cpp:10"}}));
+  // C: libc's malloc <- main: the sample starts at main.
+  const auto& c = p.sample(2);
+  ASSERT_EQ(c.location_id_size(), 1);
+  EXPECT_EQ(loc(c.location_id(0)).address(), 0x403000u);
+  EXPECT_EQ(st[fn(loc(c.location_id(0)).line(0).function_id()).name()], "main");
+  EXPECT_EQ(std::vector<int64_t>(c.value().begin(), c.value().end()), (std::vector<int64_t>{7, 700, 0, 0}));
+  // drop_frames names the allocation entry points, as pprof's own heap profiles do.
+  const std::string& drop = st[p.drop_frames()];
+  EXPECT_NE(drop.find("(malloc|calloc|realloc|"), std::string::npos) << drop;
+  EXPECT_NE(drop.find("operator new"), std::string::npos) << drop;
+
+  // all_frames: every frame, no drop_frames, the same labels.
+  pb::Profile q = decode(pprof_message(f.now_in, nullptr, all_frames()));
+  EXPECT_EQ(q.drop_frames(), 0);
+  EXPECT_EQ(q.location(static_cast<int>(q.sample(0).location_id(0) - 1)).line_size(), 2);
+  EXPECT_EQ(q.sample(2).location_id_size(), 2);
+  EXPECT_EQ(labels(q, q.sample(0)), labels(p, a));
+}
+
+TEST(Pprof, AllocationWrappersAreDroppedBelowTheOrigin) {
+  Profile prof;
+  prof.path = "wrap.hsnap";
+  prof.format = "hsnap";
+  prof.sites = {site({0x1000, 0x2000, 0x3000}, 100, 1, 100, 1),   // xmalloc <- parse <- main
+                site({0x1100, 0x2100, 0x3000}, 200, 2, 200, 2)};  // xmemdup <- load <- main
+  FakeSymbols syms;
+  syms.add(0x1000, {fr("xmalloc", "wrapper.c", 7)});
+  syms.add(0x1100, {fr("xmemdup", "wrapper.c", 20)});
+  syms.add(0x2000, {fr("parse", "parse.c", 31)});
+  syms.add(0x2100, {fr("load", "load.c", 12)});
+  syms.add(0x3000, {fr("main", "main.c", 5)});
+  ExportInput in{&prof, syms.lookup()};
+  auto leaf_function = [](const pb::Profile& p, int sample) {
+    const auto& l = p.location(static_cast<int>(p.sample(sample).location_id(0) - 1));
+    return p.string_table(int(p.function(static_cast<int>(l.line(0).function_id() - 1)).name()));
+  };
+  // No wrappers known: the wrappers are the origins.
+  pb::Profile p = decode(pprof_message(in, nullptr));
+  EXPECT_EQ(leaf_function(p, 0), "xmalloc");
+  EXPECT_EQ(leaf_function(p, 1), "xmemdup");
+  // xmalloc detected, xmemdup named by --alloc-fn: their callers are.
+  WrapperSet wrappers({Wrapper{"xmalloc", "wrapper.c", 5, ""}}, AllocFns({"xmem.*"}));
+  PprofOptions o;
+  o.wrappers = &wrappers;
+  p = decode(pprof_message(in, nullptr, o));
+  EXPECT_EQ(leaf_function(p, 0), "parse");
+  EXPECT_EQ(p.sample(0).location_id_size(), 2);
+  EXPECT_EQ(labels(p, p.sample(0)).at("origin"), "parse parse.c:31");
+  EXPECT_EQ(leaf_function(p, 1), "load");
+  EXPECT_EQ(labels(p, p.sample(1)).at("origin"), "load load.c:12");
 }
 
 TEST(Pprof, GzipWrapper) {

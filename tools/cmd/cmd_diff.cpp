@@ -16,6 +16,7 @@ struct DiffOptions {
   std::string base, now;
   int top = 20;
   bool json = false;
+  std::vector<std::string> alloc_fns;
 };
 
 void add_diff(CLI::App& app) {
@@ -27,12 +28,14 @@ void add_diff(CLI::App& app) {
   sub->add_option("BASE", opt->base, "The earlier snapshot")->required();
   sub->add_option("NEW", opt->now, "The later snapshot")->required();
   add_top_option(sub, opt->top, 20);
+  add_alloc_fn_option(sub, opt->alloc_fns);
   sub->add_flag("--json", opt->json, "Print JSON (totals are NEW's)");
   sub->callback([opt] {
     std::vector<Profile> profiles;
     profiles.push_back(read_profile(opt->base));
     profiles.push_back(read_profile(opt->now));
-    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false);
+    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false,
+                                  parse_alloc_fns(opt->alloc_fns));
     DiffResult d = make_diff(sp[0], sp[1], size_t(opt->top));
     std::vector<std::string> notes = sp[0].notes;
     notes.insert(notes.end(), sp[1].notes.begin(), sp[1].notes.end());

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "analyze/sites.h"
 #include "cmd/commands.h"
 #include "reader/reader.h"
 #include "render/collapsed.h"
@@ -26,6 +27,7 @@
 #include "render/pprof.h"
 #include "render/speedscope.h"
 #include "render/stacks.h"
+#include "render/text.h"
 #include "symbolize/symbolizer.h"
 
 namespace heapscope {
@@ -38,6 +40,8 @@ struct ExportOptions {
   std::string base;
   std::string format;
   std::string output;
+  bool all_frames = false;
+  std::vector<std::string> alloc_fns;
 };
 
 void write_all(int fd, const std::string& path, const std::string& bytes, const std::string& tmp) {
@@ -131,6 +135,11 @@ void run_export(const ExportOptions& o) {
                        2);
   if (o.format != "pprof" && o.format != "collapsed" && o.format != "speedscope" && o.format != "svg")
     throw CommandError("export: unknown --format '" + o.format + "'; expected one of " + kFormats, 2);
+  if (o.all_frames && o.format != "pprof")
+    throw CommandError("export: --all-frames applies to --format pprof only (the flame graph "
+                       "formats always keep every frame)",
+                       2);
+  AllocFns alloc_fns = parse_alloc_fns(o.alloc_fns);
   Profile now = read_profile(o.snap);
   Symbolizer now_sym(now);
   ExportInput now_in{&now, symbolizer_lookup(now_sym)};
@@ -149,7 +158,23 @@ void run_export(const ExportOptions& o) {
 
   std::string bytes;
   if (o.format == "pprof") {
-    bytes = render_pprof(now_in, base_ptr);
+    // Origins as report/diff/trend choose them: wrappers detected across
+    // both profiles (the symbolizers' caches are shared with the export).
+    SymbolizedProfile now_sp = symbolize_profile(now, now_sym, false);
+    SymbolizedProfile base_sp;
+    std::vector<SymbolizedProfile*> all = {&now_sp};
+    if (base) {
+      base_sp = symbolize_profile(*base, *base_sym, false);
+      all.push_back(&base_sp);
+    }
+    apply_wrappers(all, alloc_fns);
+    WrapperSet wrappers(now_sp.wrappers, alloc_fns);
+    std::string line = wrappers_line(now_sp.wrappers);
+    if (!line.empty()) std::fprintf(stderr, "heapscope: note: %s", line.c_str());
+    PprofOptions po;
+    po.all_frames = o.all_frames;
+    po.wrappers = &wrappers;
+    bytes = render_pprof(now_in, base_ptr, po);
   } else {
     FlameData data = fold_flame(now_in, base_ptr);
     std::string title = base ? "from " + o.base + " to " + o.snap : o.snap;
@@ -181,13 +206,21 @@ void add_export(CLI::App& app) {
       "Write a snapshot (or the growth since --base) for other tools: pprof (gzipped profile.proto for\n"
       "go tool pprof, Pyroscope, Parca; fully symbolized), collapsed stacks (flamegraph.pl), speedscope\n"
       "JSON, or a self-contained interactive SVG flame graph. Reads heapscope, gperftools and jemalloc\n"
-      "heap profiles. Flame formats weigh stacks by live bytes; with --base, by growth (stacks that\n"
+      "heap profiles. In pprof, each sample's stack starts at its origin (your code's frame) and is\n"
+      "labelled origin and container (go tool pprof -tags, -tagfocus=container=...). Flame\n"
+      "formats weigh stacks by live bytes; with --base, by growth (stacks that\n"
       "shrank are left out; pprof keeps signed deltas).");
   sub->add_option("SNAP", opts->snap, "snapshot or heap profile to export")->required();
   sub->add_option("--base", opts->base, "earlier snapshot: export NEW minus BASE per symbolized stack");
   sub->add_option("--format", opts->format, std::string("output format (required): ") + kFormats);
   sub->add_option("-o,--output", opts->output,
                   "file to write (required; replaced atomically; - for standard output)");
+  sub->add_flag("--all-frames,--keep-std-frames", opts->all_frames,
+                "pprof: keep every frame. By default each sample's stack starts at its origin "
+                "(the first frame of your code, allocation wrappers skipped) and the allocator, "
+                "operator new and std:: template frames below it are dropped, so `go tool pprof "
+                "-top` names your functions; samples are labelled origin and container either way");
+  add_alloc_fn_option(sub, opts->alloc_fns);
   sub->callback([opts] { run_export(*opts); });
 }
 

@@ -16,6 +16,7 @@ struct ReportOptions {
   std::string snap;
   int top = 20;
   bool json = false;
+  std::vector<std::string> alloc_fns;
 };
 
 void add_report(CLI::App& app) {
@@ -28,10 +29,12 @@ void add_report(CLI::App& app) {
   sub->add_option("SNAP", opt->snap, "Snapshot file (.hsnap, gperftools or jemalloc heap profile)")
       ->required();
   add_top_option(sub, opt->top, 20);
+  add_alloc_fn_option(sub, opt->alloc_fns);
   sub->add_flag("--json", opt->json, "Print JSON (see the README for the shape)");
   sub->callback([opt] {
     Profile p = read_profile(opt->snap);
-    SymbolizedProfile sp = symbolize_profile(p, /*with_frames=*/false);
+    SymbolizedProfile sp = symbolize_profile(p, /*with_frames=*/false,
+                                  parse_alloc_fns(opt->alloc_fns));
     ReportResult r = make_report(sp, size_t(opt->top));
     print_notes(sp.notes);
     if (opt->json) std::cout << json_text(report_json(sp, r)) << "\n";

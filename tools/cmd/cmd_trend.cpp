@@ -18,6 +18,7 @@ struct TrendOptions {
   std::vector<std::string> snaps;
   int top = 20;
   bool json = false;
+  std::vector<std::string> alloc_fns;
 };
 
 void add_trend(CLI::App& app) {
@@ -30,6 +31,7 @@ void add_trend(CLI::App& app) {
   sub->add_option("SNAP", opt->snaps, "Snapshots, three or more (sorted by time if needed)")
       ->required();
   add_top_option(sub, opt->top, 20);
+  add_alloc_fn_option(sub, opt->alloc_fns);
   sub->add_flag("--json", opt->json, "Print JSON (totals are the newest snapshot's)");
   sub->callback([opt] {
     if (opt->snaps.size() < 3)
@@ -41,7 +43,8 @@ void add_trend(CLI::App& app) {
                          }() + ")"));
     std::vector<Profile> profiles;
     for (const auto& f : opt->snaps) profiles.push_back(read_profile(f));
-    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false);
+    std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false,
+                                  parse_alloc_fns(opt->alloc_fns));
     std::vector<const SymbolizedProfile*> inputs;
     for (const auto& s : sp) inputs.push_back(&s);
     TrendResult t;

@@ -19,6 +19,8 @@
 #include <strings.h>
 #include <vector>
 
+#include "analyze/wrappers.h"
+
 namespace heapscope {
 
 // A usage or runtime error of a subcommand; exit_code is the process status.
@@ -149,6 +151,30 @@ inline CLI::Option* add_top_option(CLI::App* sub, int& top, int default_top) {
   return sub->add_option("--top", top, "Show the N highest-ranked sites (0 = all)")
       ->check(number_check("a count of sites, 0 = all", false, /*integer=*/true))
       ->capture_default_str();
+}
+
+// Adds "--alloc-fn REGEX" (repeatable, one pattern per use) to a subcommand
+// that shows origins.
+inline CLI::Option* add_alloc_fn_option(CLI::App* sub, std::vector<std::string>& patterns) {
+  return sub
+      ->add_option("--alloc-fn", patterns,
+                   "Treat functions matching REGEX (the whole name without arguments, e.g. "
+                   "xmalloc or 'x(malloc|strdup)') as allocation wrappers: never the origin, "
+                   "their callers are. Adds to the wrappers found from the stacks (a function "
+                   "of your code calling the allocator directly from 2 or more callers). "
+                   "Repeatable")
+      ->type_name("REGEX")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+// The --alloc-fn patterns, or a usage error naming the bad one.
+inline AllocFns parse_alloc_fns(const std::vector<std::string>& patterns) {
+  try {
+    return AllocFns(patterns);
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(e.what(), 2);
+  }
 }
 
 }  // namespace heapscope

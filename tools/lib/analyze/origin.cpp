@@ -326,10 +326,32 @@ bool is_runtime_frame(const Frame& f) {
   return false;
 }
 
+bool is_alloc_entry_frame(const Frame& f) {
+  if (!is_runtime_frame(f)) return false;
+  std::string q = qualified_name(f.function);
+  if (q == "operator new" || q == "operator new[]" || starts_with(q, "_Znwm") ||
+      starts_with(q, "_Znam"))
+    return true;
+  std::string_view n = q;
+  if (starts_with(n, "__GI_")) n.remove_prefix(5);
+  if (starts_with(n, "__libc_")) n.remove_prefix(7);
+  while (!n.empty() && n.front() == '_') n.remove_prefix(1);
+  for (const std::string& e : alloc_entry_names())
+    if (n == e) return true;
+  return false;
+}
+
+const std::vector<std::string>& alloc_entry_names() {
+  static const std::vector<std::string> names = {
+      "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
+      "valloc", "pvalloc", "strdup", "strndup", "wcsdup", "asprintf", "vasprintf"};
+  return names;
+}
+
 int find_origin(const std::vector<Frame>& frames) {
-  for (size_t i = 0; i < frames.size(); ++i)
-    if (!is_system_frame(frames[i])) return int(i);
-  return -1;
+  return origin_index(
+      frames.size(), [&](size_t i) { return is_system_frame(frames[i]); },
+      [](size_t) { return false; });
 }
 
 std::string container_of_function(const std::string& function) {

@@ -29,8 +29,36 @@ bool is_system_frame(const Frame& frame);
 // (the library that allocated, e.g. httplib), or -1.
 int find_library_frame(const std::vector<Frame>& frames);
 
-// Index of the origin frame in frames (innermost first), or -1.
+// The one origin rule, over n frames innermost first: the first frame that
+// is not system code and not skipped (an allocation wrapper, see
+// wrappers.h); when every frame of the program's own code is skipped, the
+// first of them; -1 when there is none. find_origin() and the analyses
+// (sites.cpp, wrappers.cpp, the pprof export) all choose origins with it.
+template <class IsSystem, class Skips>
+int origin_index(size_t n, IsSystem&& is_system, Skips&& skips) {
+  int own = -1;
+  for (size_t i = 0; i < n; ++i) {
+    if (is_system(i)) continue;
+    if (!skips(i)) return int(i);
+    if (own < 0) own = int(i);
+  }
+  return own;
+}
+
+// Index of the origin frame in frames (innermost first), or -1; no wrappers
+// skipped (wrappers.h has the overload that skips them).
 int find_origin(const std::vector<Frame>& frames);
+
+// True for an allocation entry point: a runtime frame (is_runtime_frame)
+// named malloc, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
+// memalign, valloc, pvalloc, strdup, strndup, wcsdup, asprintf, vasprintf or
+// operator new / new[] (glibc's "__GI___strdup" and "__libc_malloc"
+// spellings too). Not the std:: templates that call them.
+bool is_alloc_entry_frame(const Frame& frame);
+
+// The C allocation entry points is_alloc_entry_frame() knows, by their plain
+// names ("malloc", "strdup", ...; operator new is apart).
+const std::vector<std::string>& alloc_entry_names();
 
 // The container whose insertion allocated, from frames [0, origin) (all
 // frames when origin < 0), or "" when none.

@@ -26,7 +26,9 @@ namespace {
 struct FrameInfo {
   Frame frame;
   bool system = false;
-  std::string container;  // container_of_function(frame.function)
+  bool alloc_entry = false;  // is_alloc_entry_frame(frame)
+  std::string container;     // container_of_function(frame.function)
+  std::string qualified;     // qualified_name(frame.function)
 };
 
 class FrameTable {
@@ -40,7 +42,9 @@ class FrameTable {
     info.frame = f;
     info.frame.address = 0;  // per site, see SiteView::frame_addresses
     info.system = is_system_frame(f);
+    info.alloc_entry = info.system && is_alloc_entry_frame(f);
     info.container = container_of_function(f.function);
+    info.qualified = qualified_name(f.function);
     frames_.push_back(std::move(info));
     uint32_t n = uint32_t(frames_.size() - 1);
     ids_.emplace(std::move(id), n);
@@ -90,6 +94,10 @@ void append_id(std::string& key, uint32_t id) {
 }  // namespace
 
 const Frame& interned_frame(uint32_t id) { return table().get(id).frame; }
+bool interned_is_system(uint32_t id) { return table().get(id).system; }
+bool interned_is_alloc_entry(uint32_t id) { return table().get(id).alloc_entry; }
+const std::string& interned_container(uint32_t id) { return table().get(id).container; }
+const std::string& interned_qualified(uint32_t id) { return table().get(id).qualified; }
 
 void fill_frames(SiteView& s) {
   if (!s.frames.empty() || s.frame_ids.empty()) return;
@@ -185,18 +193,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
     v.key = key;
     v.frame_ids = ids;
     v.frame_addresses = addresses;
-    // Origin: first frame that is not system code; container: the outermost
-    // container frame below it.
-    for (size_t k = 0; k < ids.size(); ++k)
-      if (!t.get(ids[k]).system) {
-        v.origin = int(k);
-        break;
-      }
-    size_t end = v.origin < 0 ? ids.size() : size_t(v.origin);
-    for (size_t k = 0; k < end; ++k) {
-      const std::string& c = t.get(ids[k]).container;
-      if (!c.empty()) v.container = c;
-    }
+    // Origin and container: apply_wrappers(), once every site is known.
     if (with_frames) fill_frames(v);
     out.sites.push_back(std::move(v));
   }
@@ -207,14 +204,17 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
 }  // namespace
 
 SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
-                                    bool with_frames) {
+                                    bool with_frames, const AllocFns& alloc_fns) {
   PcIds pc_ids;
-  return symbolize_cached(profile, symbolizer, with_frames, pc_ids);
+  SymbolizedProfile out = symbolize_cached(profile, symbolizer, with_frames, pc_ids);
+  apply_wrappers({&out}, alloc_fns);
+  return out;
 }
 
-SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames) {
+SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames,
+                                    const AllocFns& alloc_fns) {
   Symbolizer s(profile);
-  return symbolize_profile(profile, s, with_frames);
+  return symbolize_profile(profile, s, with_frames, alloc_fns);
 }
 
 namespace {
@@ -233,7 +233,7 @@ bool same_modules(const Profile& a, const Profile& b) {
 }  // namespace
 
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
-                                                  bool with_frames) {
+                                                  bool with_frames, const AllocFns& alloc_fns) {
   std::vector<SymbolizedProfile> out;
   struct Shared {
     const Profile* owner;
@@ -251,6 +251,9 @@ std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& pr
     }
     out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids));
   }
+  std::vector<SymbolizedProfile*> all;
+  for (auto& sp : out) all.push_back(&sp);
+  apply_wrappers(all, alloc_fns);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze/wrappers.h"
 #include "model/profile.h"
 #include "symbolize/symbolizer.h"
 
@@ -23,6 +24,11 @@ namespace heapscope {
 // frame ids, and its `frames` vector is filled on demand (fill_frames), since
 // copying every frame of 100k deep stacks costs more than symbolizing them.
 const Frame& interned_frame(uint32_t id);
+// Facts computed once per interned frame (origin.h's rules).
+bool interned_is_system(uint32_t id);           // is_system_frame
+bool interned_is_alloc_entry(uint32_t id);      // is_alloc_entry_frame
+const std::string& interned_container(uint32_t id);  // container_of_function
+const std::string& interned_qualified(uint32_t id);  // qualified_name of the function
 
 struct SiteView {
   Counts counts;
@@ -31,6 +37,7 @@ struct SiteView {
   // sites they return, or by fill_frames(); empty otherwise.
   std::vector<Frame> frames;
   int origin = -1;            // index (into frame_ids / frames) of the origin; -1 if none
+                              // (allocation wrappers skipped, see wrappers.h)
   std::string container;      // "std::map<long, CacheEntry>", "" when none
   bool truncated = false;     // stack was cut at the depth limit
   std::vector<size_t> site_indices;  // which Profile::sites were merged here
@@ -56,22 +63,28 @@ struct SymbolizedProfile {
   const Profile* profile = nullptr;
   std::vector<SiteView> sites;     // one per distinct key, figures summed; file order
   std::vector<std::string> notes;  // for stderr / JSON "notes"; never silent
+  std::vector<Wrapper> wrappers;   // allocation wrappers skipped for origins (wrappers.h)
 };
 
 // Symbolizes every site of `profile` (which must outlive the result), merges
-// sites with equal keys, finds origin and container, and collects notes
-// (profile_notes() plus the symbolizer's problems()). with_frames: also fill
-// every SiteView::frames (the analyses fill them for what they return).
+// sites with equal keys, finds origin and container (allocation wrappers
+// detected in this profile and those alloc_fns names skipped), and collects
+// notes (profile_notes() plus the symbolizer's problems()). with_frames: also
+// fill every SiteView::frames (the analyses fill them for what they return).
 SymbolizedProfile symbolize_profile(const Profile& profile, Symbolizer& symbolizer,
-                                    bool with_frames = true);
+                                    bool with_frames = true, const AllocFns& alloc_fns = {});
 
 // Convenience: a Symbolizer for the profile, used once.
-SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames = true);
+SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames = true,
+                                    const AllocFns& alloc_fns = {});
 
 // Symbolizes several profiles; profiles of the same process with the same
 // modules at the same addresses share one Symbolizer (and its caches).
+// Wrappers are detected across all of them, so a site's origin is the same
+// in each.
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
-                                                  bool with_frames = true);
+                                                  bool with_frames = true,
+                                                  const AllocFns& alloc_fns = {});
 
 // Notes about the profile itself: sampled estimates, dropped events, unwind
 // failures, truncated stacks, a full stack table... each prefixed with the file.

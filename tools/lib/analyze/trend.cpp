@@ -92,6 +92,7 @@ TrendResult make_trend(const std::vector<const SymbolizedProfile*>& inputs, size
     else t.times_s.push_back(double(when(s) - when(used[0])) / 1e9);
   }
   t.totals = used.back()->profile->totals;
+  t.wrappers = used.back()->wrappers;
 
   // Union of sites by key, in first-seen order; the newest view of each wins.
   const size_t n = used.size();

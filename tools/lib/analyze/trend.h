@@ -35,6 +35,7 @@ struct TrendResult {
   std::vector<TrendSite> sites;       // ranked by score desc
   size_t total_sites = 0;             // before --top
   std::vector<std::string> notes;     // reordering, exit snapshots left out
+  std::vector<Wrapper> wrappers;      // allocation wrappers skipped for origins
 };
 
 // inputs in the order given; exit snapshots are left out (noted) and the rest

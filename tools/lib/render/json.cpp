@@ -1,6 +1,6 @@
 // json.cpp -- --json output of report, diff and trend, in the PRODUCT.md
 // shape (extra keys are additions: "file", "change", "base", "monotonic",
-// "suspect", "inuse_series", "notes"). Pure; thread-safe.
+// "suspect", "inuse_series", "wrappers", "notes"). Pure; thread-safe.
 #include "render/json.h"
 
 #include <algorithm>
@@ -52,6 +52,7 @@ json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
               {"totals", counts_json(r.totals)},
               {"total_sites", r.total_sites},
               {"sites", std::move(sites)},
+              {"wrappers", wrappers_json(profile.wrappers)},
               {"notes", profile.notes}};
 }
 
@@ -77,6 +78,7 @@ json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now, cons
               {"base_totals", counts_json(d.base_totals)},
               {"total_sites", d.total_sites},
               {"sites", std::move(sites)},
+              {"wrappers", wrappers_json(now.wrappers)},
               {"notes", notes}};
 }
 
@@ -103,7 +105,19 @@ json trend_json(const TrendResult& t) {
               {"totals", counts_json(t.totals)},
               {"total_sites", t.total_sites},
               {"sites", std::move(sites)},
+              {"wrappers", wrappers_json(t.wrappers)},
               {"notes", t.notes}};
+}
+
+json wrappers_json(const std::vector<Wrapper>& wrappers) {
+  json out = json::array();
+  for (const auto& w : wrappers)
+    out.push_back(json{{"function", w.function},
+                       {"file", w.file.empty() ? json(nullptr) : json(w.file)},
+                       {"callers", w.callers},
+                       {"detected", w.alloc_fn.empty()},
+                       {"alloc_fn", w.alloc_fn.empty() ? json(nullptr) : json(w.alloc_fn)}});
+  return out;
 }
 
 std::string json_text(const json& j) {

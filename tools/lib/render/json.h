@@ -20,6 +20,9 @@ nlohmann::ordered_json counts_json(const Counts& c);
 nlohmann::ordered_json frame_json(const Frame& f);
 nlohmann::ordered_json site_json(const SiteView& s);  // figures, origin, container, frames
 
+// "wrappers": [{"function", "file", "callers", "detected", "alloc_fn"}...]
+nlohmann::ordered_json wrappers_json(const std::vector<Wrapper>& wrappers);
+
 nlohmann::ordered_json report_json(const SymbolizedProfile& profile, const ReportResult& r);
 nlohmann::ordered_json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now,
                          const DiffResult& d);

@@ -7,9 +7,12 @@
 
 #include <map>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 
+#include "analyze/origin.h"
 #include "profile.pb.h"
+#include "render/text.h"
 
 namespace heapscope {
 
@@ -71,8 +74,10 @@ class Builder {
     return tables_.size() - 1;
   }
 
-  uint64_t location(size_t table, const ExportInput& in, uint64_t pc) {
-    auto key = std::make_pair(table, pc);
+  // The location of pc with its first `skip` lines (the frames inlined
+  // below the origin) left out.
+  uint64_t location(size_t table, const ExportInput& in, uint64_t pc, size_t skip = 0) {
+    auto key = std::make_tuple(table, pc, skip);
     auto found = locations_.find(key);
     if (found != locations_.end()) return found->second;
     pb::Location* loc = out.add_location();
@@ -80,10 +85,11 @@ class Builder {
     loc->set_id(id);
     loc->set_address(pc);
     loc->set_mapping_id(mapping_for(table, pc));
-    for (const Frame& f : in.lookup(pc)) {  // innermost first, as pprof wants
+    const std::vector<Frame>& frames = in.lookup(pc);
+    for (size_t i = skip; i < frames.size(); ++i) {  // innermost first, as pprof wants
       pb::Line* line = loc->add_line();
-      line->set_function_id(function(f));
-      line->set_line(f.line);
+      line->set_function_id(function(frames[i]));
+      line->set_line(frames[i].line);
     }
     locations_.emplace(key, id);
     return id;
@@ -121,7 +127,7 @@ class Builder {
   std::unordered_map<std::string, int64_t> strings_;
   std::unordered_map<std::string, uint64_t> mapping_ids_;
   std::vector<MappingTable> tables_;
-  std::map<std::pair<size_t, uint64_t>, uint64_t> locations_;
+  std::map<std::tuple<size_t, uint64_t, size_t>, uint64_t> locations_;
   std::unordered_map<std::string, uint64_t> functions_;
 };
 
@@ -138,16 +144,95 @@ Values values_of(const Counts& c) {
   return v;
 }
 
+// Where one sample's stack starts, and its labels.
+struct Cut {
+  size_t pc = 0;    // index into the site's pcs of the first kept location
+  size_t line = 0;  // lines of that pc's location left out
+  std::string origin, container;
+};
+
+// Per-frame facts of one pc's frames, computed once per pc and input.
+struct PcFacts {
+  std::vector<char> system, skip, runtime;
+  std::vector<std::string> container;
+};
+
+class Cutter {
+ public:
+  explicit Cutter(const PprofOptions& o) : options_(o) {}
+
+  Cut cut(const ExportInput& in, const std::vector<uint64_t>& pcs) {
+    // The site's frames, flattened innermost first, as (pc index, line).
+    std::vector<std::pair<size_t, size_t>> at;
+    std::vector<const PcFacts*> facts;
+    for (size_t p = 0; p < pcs.size(); ++p) {
+      const PcFacts& f = facts_of(in, pcs[p]);
+      facts.push_back(&f);
+      for (size_t j = 0; j < f.system.size(); ++j) at.emplace_back(p, j);
+    }
+    auto fact = [&](size_t i) -> const PcFacts& { return *facts[at[i].first]; };
+    int origin = origin_index(
+        at.size(), [&](size_t i) { return fact(i).system[at[i].second] != 0; },
+        [&](size_t i) { return fact(i).skip[at[i].second] != 0; });
+    Cut c;
+    size_t end = origin < 0 ? at.size() : size_t(origin);
+    for (size_t i = 0; i < end; ++i)
+      if (!fact(i).container[at[i].second].empty()) c.container = fact(i).container[at[i].second];
+    if (origin >= 0) {
+      const Frame& f = in.lookup(pcs[at[origin].first])[at[origin].second];
+      c.origin = short_function(f.function) + " " + frame_location(f);
+    }
+    int leaf = origin;
+    for (size_t i = 0; leaf < 0 && i < at.size(); ++i)  // else the library that allocated
+      if (!fact(i).runtime[at[i].second]) leaf = int(i);
+    if (leaf > 0 && !options_.all_frames) std::tie(c.pc, c.line) = at[leaf];
+    return c;
+  }
+
+ private:
+  const PcFacts& facts_of(const ExportInput& in, uint64_t pc) {
+    auto [it, inserted] = cache_.try_emplace(std::make_pair(&in, pc));
+    if (!inserted) return it->second;
+    PcFacts& f = it->second;
+    for (const Frame& fr : in.lookup(pc)) {
+      f.system.push_back(is_system_frame(fr));
+      f.runtime.push_back(is_runtime_frame(fr));
+      f.skip.push_back(options_.wrappers && options_.wrappers->skips(fr));
+      f.container.push_back(container_of_function(fr.function));
+    }
+    return f;
+  }
+  const PprofOptions& options_;
+  std::map<std::pair<const ExportInput*, uint64_t>, PcFacts> cache_;
+};
+
 void add_sample(Builder& b, size_t table, const ExportInput& in, const std::vector<uint64_t>& pcs,
-                const Values& v) {
+                const Values& v, const Cut& cut) {
   pb::Sample* s = b.out.add_sample();
-  for (uint64_t pc : pcs) s->add_location_id(b.location(table, in, pc));
+  for (size_t p = cut.pc; p < pcs.size(); ++p)
+    s->add_location_id(b.location(table, in, pcs[p], p == cut.pc ? cut.line : 0));
   for (int64_t x : v.v) s->add_value(x);
+  for (const auto& [key, value] : {std::make_pair("origin", &cut.origin),
+                                   std::make_pair("container", &cut.container)}) {
+    if (value->empty()) continue;
+    pb::Label* l = s->add_label();
+    l->set_key(b.str(key));
+    l->set_str(b.str(*value));
+  }
+}
+
+// drop_frames for pprof: the allocation entry points (origin.h), in pprof's
+// syntax (RE2, matched whole against the name without arguments).
+std::string drop_frames_regex() {
+  std::string re = "(__GI_|__libc_)?_*(";
+  for (size_t i = 0; i < alloc_entry_names().size(); ++i) re += (i ? "|" : "") + alloc_entry_names()[i];
+  return re + R"()|operator new(\[\])?)";
 }
 
 }  // namespace
 
-std::string pprof_message(const ExportInput& now, const ExportInput* base) {
+std::string pprof_message(const ExportInput& now, const ExportInput* base,
+                          const PprofOptions& options) {
   Builder b;
   const Profile& p = *now.profile;
   const char* types[4][2] = {{"alloc_objects", "count"},
@@ -175,9 +260,16 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base) {
     b.out.add_comment(b.str("sampled every " + std::to_string(p.sample_period) +
                             " bytes on average; figures are unbiased estimates"));
 
+  if (!options.all_frames) {
+    b.out.set_drop_frames(b.str(drop_frames_regex()));
+    b.out.add_comment(b.str("each stack starts at its origin, the program's own frame; frames below "
+                            "it (allocator, std:: templates, allocation wrappers) are dropped"));
+  }
+  Cutter cutter(options);
   size_t now_table = b.add_mappings(p);
   if (!base) {
-    for (const auto& site : p.sites) add_sample(b, now_table, now, site.pcs, values_of(site.counts));
+    for (const auto& site : p.sites)
+      add_sample(b, now_table, now, site.pcs, values_of(site.counts), cutter.cut(now, site.pcs));
     return b.out.SerializeAsString();
   }
 
@@ -208,7 +300,7 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base) {
   for (const auto& e : entries) {
     bool zero = true;
     for (int64_t x : e.v.v) zero = zero && x == 0;
-    if (!zero) add_sample(b, e.table, *e.in, *e.pcs, e.v);
+    if (!zero) add_sample(b, e.table, *e.in, *e.pcs, e.v, cutter.cut(*e.in, *e.pcs));
   }
   return b.out.SerializeAsString();
 }
@@ -231,8 +323,9 @@ std::string gzip_bytes(const std::string& bytes) {
   return out;
 }
 
-std::string render_pprof(const ExportInput& now, const ExportInput* base) {
-  return gzip_bytes(pprof_message(now, base));
+std::string render_pprof(const ExportInput& now, const ExportInput* base,
+                         const PprofOptions& options) {
+  return gzip_bytes(pprof_message(now, base, options));
 }
 
 }  // namespace heapscope

@@ -83,11 +83,18 @@ void site_details(std::ostream& out, const SiteView& s, const std::string& inden
     }
   if (inner >= 0 && inner != outer) shown.push_back(inner);
   if (outer >= 0) shown.push_back(outer);
+  // The program's own frames below the origin: allocation wrappers it skipped.
+  std::vector<int> wrappers;
+  for (int i = 0; i < s.origin; ++i)
+    if (!is_system_frame(s.frames[i])) wrappers.push_back(i);
+  shown.insert(shown.end(), wrappers.begin(), wrappers.end());
+  std::sort(shown.begin(), shown.end());
   for (int i = origin; i < int(s.frames.size()) && i < origin + 4; ++i) shown.push_back(i);
   for (int i : shown) {
     const Frame& f = s.frames[i];
+    bool wrapper = std::find(wrappers.begin(), wrappers.end(), i) != wrappers.end();
     out << indent << (i == s.origin ? "> " : "| ") << frame_text(f)
-        << (f.inlined ? "  (inlined)" : "") << "\n";
+        << (f.inlined ? "  (inlined)" : "") << (wrapper ? "  (allocation wrapper)" : "") << "\n";
   }
   if (s.truncated) out << indent << "| ... (stack truncated at the depth limit)\n";
 }
@@ -161,11 +168,23 @@ std::string frame_location(const Frame& f) {
   return "?";
 }
 
+std::string wrappers_line(const std::vector<Wrapper>& wrappers) {
+  if (wrappers.empty()) return "";
+  std::string s = "allocation wrappers (not origins; their callers are): ";
+  for (size_t i = 0; i < wrappers.size(); ++i) {
+    const Wrapper& w = wrappers[i];
+    s += (i ? ", " : "") + short_function(w.function) + " (";
+    if (!w.alloc_fn.empty()) s += "--alloc-fn " + w.alloc_fn + ", ";
+    s += std::to_string(w.callers) + (w.callers == 1 ? " caller)" : " callers)");
+  }
+  return s + "\n";
+}
+
 void render_report_text(std::ostream& out, const SymbolizedProfile& profile, const ReportResult& r) {
   out << "heapscope report: " << describe(*profile.profile) << "\n";
   out << totals_line(r.totals) << "; " << r.total_sites << (r.total_sites == 1 ? " site" : " sites");
   if (r.sites.size() < r.total_sites) out << ", top " << r.sites.size() << " shown";
-  out << "\n\n";
+  out << "\n" << wrappers_line(profile.wrappers) << "\n";
   out << pad_left("#", 4) << pad_left("live", 12) << pad_left("blocks", 10)
       << pad_left("allocated", 12) << pad_left("allocs", 10) << "  where\n";
   const std::string indent(50, ' ');
@@ -193,7 +212,7 @@ void render_diff_text(std::ostream& out, const SymbolizedProfile& base, const Sy
       << " grown, " << d.count[int(Change::Shrunk)] << " shrunk, " << d.count[int(Change::Gone)]
       << " gone";
   if (d.sites.size() < d.total_sites) out << "; top " << d.sites.size() << " shown";
-  out << "\n\n";
+  out << "\n" << wrappers_line(now.wrappers) << "\n";
   out << pad_left("#", 4) << pad_left("delta", 13) << pad_left("blocks", 10) << pad_left("live", 12)
       << "  " << pad_right("change", 7) << "  where\n";
   const std::string indent(50, ' ');
@@ -224,7 +243,7 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
   out << suspects << " leak suspect" << (suspects == 1 ? "" : "s") << " among " << t.total_sites
       << " sites";
   if (t.sites.size() < t.total_sites) out << "; top " << t.sites.size() << " shown";
-  out << "\n\n";
+  out << "\n" << wrappers_line(t.wrappers) << "\n";
   bool timed = t.time_basis != "file order";
   out << pad_left("#", 4) << (timed ? pad_left("slope/s", 13) : "") << pad_left("slope/snap", 13)
       << pad_left("r2", 6)

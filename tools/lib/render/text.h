@@ -19,6 +19,10 @@ std::string format_signed_size(int64_t bytes);  // "+1.5 KiB", "-512 B", "0 B"
 std::string short_function(const std::string& function);  // drops arguments and long template lists
 std::string frame_location(const Frame& frame);           // "file.cpp:42" / "libfoo.so+0x1234"
 
+// "allocation wrappers (not origins): xmalloc (3 callers), xrealloc (--alloc-fn x.*, 1 caller)"
+// and a newline; nothing when there are none.
+std::string wrappers_line(const std::vector<Wrapper>& wrappers);
+
 void render_report_text(std::ostream& out, const SymbolizedProfile& profile, const ReportResult& r);
 void render_diff_text(std::ostream& out, const SymbolizedProfile& base,
                       const SymbolizedProfile& now, const DiffResult& d);
