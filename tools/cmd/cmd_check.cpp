@@ -354,4 +354,4 @@ void add_check(CLI::App& app) {
 }  // namespace
 }  // namespace heapscope
 
-HEAPSCOPE_COMMAND(15, "check", heapscope::add_check);
+HEAPSCOPE_COMMAND(55, "check", heapscope::add_check);
