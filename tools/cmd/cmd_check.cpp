@@ -163,14 +163,26 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // The snapshots this run wrote, per process (CMD and any child it started).
-  std::vector<Profile> profiles;
-  std::vector<std::string> notes;
+  // Names are PREFIX.PID.SEQ.hsnap and PREFIX.PID.exit.hsnap: a process with
+  // fewer than 3 periodic ones (a script's short-lived helpers) is not read.
+  std::map<std::string, std::vector<std::string>> files_of;
   for (const auto& f : snapshot_files(prefix)) {
     if (before.count(f)) continue;
-    try {
-      profiles.push_back(read_profile(f));
-    } catch (const FormatError& e) {
-      notes.push_back(std::string(e.what()) + " (left out of the check)");
+    std::string rest = f.substr(prefix.size() + 1);
+    files_of[rest.substr(0, rest.find('.'))].push_back(f);
+  }
+  std::vector<Profile> profiles;
+  std::vector<std::string> notes;
+  for (const auto& [pid_text, files] : files_of) {
+    size_t periodic = 0;
+    for (const auto& f : files) periodic += f.size() < 11 || f.compare(f.size() - 11, 11, ".exit.hsnap") != 0;
+    if (periodic < 3 && pid_text != std::to_string(r.pid)) continue;
+    for (const auto& f : files) {
+      try {
+        profiles.push_back(read_profile(f));
+      } catch (const FormatError& e) {
+        notes.push_back(std::string(e.what()) + " (left out of the check)");
+      }
     }
   }
   std::map<int, std::vector<size_t>> by_pid;
