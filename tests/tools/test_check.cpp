@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <string>
 
+#include "render/junit.h"
 #include "test_util.h"
 
 namespace {
@@ -165,6 +167,37 @@ TEST_F(Check, RunTooShortForThreeSnapshotsGivesNoVerdict) {
       << r.out;
   EXPECT_EQ(validate(dir.path + "/short.xml"), "");
   EXPECT_NE(read_text(dir.path + "/short.xml").find("<error type=\"no verdict\""), std::string::npos);
+}
+
+TEST_F(Check, JunitEscapesWhatXmlCannotCarry) {
+  // Names with markup, quotes, newlines, a control character and invalid
+  // UTF-8 still give a valid file, the text intact where XML can carry it.
+  heapscope::JunitSuite suite;
+  suite.name = "heapscope check";
+  suite.package = "heapscope";
+  suite.hostname = "h";
+  suite.time_unix_s = 86400 * 365;
+  suite.properties = {{"command", "sh -c 'a < b && \"c\"'\n"}};
+  heapscope::JunitCase c;
+  c.name = "leak: std::map<int, X>::operator[]  a&b.cpp:1";
+  c.classname = "heapscope.check.pid1";
+  c.outcome = "failure";
+  c.type = "leak suspect";
+  c.message = "line one\nline\ttwo \x01 \xff";
+  c.body = "> f<T>  x.cpp:2\n| g  \x02y.cpp:3\n";
+  suite.cases.push_back(c);
+  suite.system_out = "out ]]> & <";
+  std::string xml = heapscope::junit_xml(suite);
+  {
+    std::ofstream out(dir.path + "/escaped.xml");
+    out << xml;
+  }
+  EXPECT_EQ(validate(dir.path + "/escaped.xml"), "") << xml;
+  EXPECT_NE(xml.find("timestamp=\"1971-01-01T00:00:00\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"leak: std::map&lt;int, X&gt;::operator[]  a&amp;b.cpp:1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("message=\"line one&#10;line&#9;two ? ?\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find(">&gt; f&lt;T&gt;  x.cpp:2\n| g  ?y.cpp:3\n</failure>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("value=\"sh -c &apos;a &lt; b &amp;&amp; &quot;c&quot;&apos;&#10;\""), std::string::npos) << xml;
 }
 
 TEST_F(Check, UsageErrorsNameTheValue) {

@@ -4,38 +4,28 @@
 #include <cstdio>
 #include <ctime>
 
+#include "render/flame_svg.h"
 #include "render/text.h"
 
 namespace heapscope {
 namespace {
 
-// XML 1.0 text: the five entities escaped; control characters XML cannot
-// carry (all below 0x20 but tab, newline, CR) become '?'. In attributes
-// newlines and tabs are written as character references so they survive
-// attribute-value normalization.
-std::string xml_escape(const std::string& s, bool attribute) {
+// XML 1.0 text: valid UTF-8 with the five entities escaped (flame_svg's
+// xml_escape); control characters XML cannot carry (all below 0x20 but tab,
+// newline, CR) become '?'. In attributes newlines and tabs are written as
+// character references so they survive attribute-value normalization.
+std::string junit_escape(const std::string& s, bool attribute) {
   std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += attribute ? "&quot;" : "\""; break;
-      case '\'': out += attribute ? "&apos;" : "'"; break;
-      case '\n': out += attribute ? "&#10;" : "\n"; break;
-      case '\t': out += attribute ? "&#9;" : "\t"; break;
-      case '\r': out += attribute ? "&#13;" : "\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) out += '?';
-        else out += c;
-    }
+  for (char c : xml_escape(s)) {
+    if (attribute && (c == '\n' || c == '\t' || c == '\r')) out += c == '\n' ? "&#10;" : c == '\t' ? "&#9;" : "&#13;";
+    else if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') out += '?';
+    else out += c;
   }
   return out;
 }
 
 std::string attr(const char* name, const std::string& value) {
-  return std::string(" ") + name + "=\"" + xml_escape(value, true) + "\"";
+  return std::string(" ") + name + "=\"" + junit_escape(value, true) + "\"";
 }
 
 std::string seconds(double s) {
@@ -72,10 +62,10 @@ std::string junit_xml(const JunitSuite& suite) {
       continue;
     }
     x += ">\n      <" + c.outcome + attr("type", c.type) + attr("message", c.message) + ">" +
-         xml_escape(c.body, false) + "</" + c.outcome + ">\n    </testcase>\n";
+         junit_escape(c.body, false) + "</" + c.outcome + ">\n    </testcase>\n";
   }
-  x += "    <system-out>" + xml_escape(suite.system_out, false) + "</system-out>\n";
-  x += "    <system-err>" + xml_escape(suite.system_err, false) + "</system-err>\n";
+  x += "    <system-out>" + junit_escape(suite.system_out, false) + "</system-out>\n";
+  x += "    <system-err>" + junit_escape(suite.system_err, false) + "</system-err>\n";
   x += "  </testsuite>\n</testsuites>\n";
   return x;
 }
