@@ -157,6 +157,15 @@ TEST_F(Check, ProgramThatFailsByItselfExitsTwoAndSaysSo) {
       << x;
 }
 
+TEST_F(Check, ProgramKilledByASignalExitsTwoNamingIt) {
+  RunResult r = check("--interval 0.1", "kill");
+  ASSERT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("heapscope check: CMD failed by itself: killed by SIGTERM (status 143) (exit 2, whatever "
+                       "the leak verdict)\n"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(Check, RunTooShortForThreeSnapshotsGivesNoVerdict) {
   RunResult r = check("--interval 30 --junit short.xml", "quick");
   ASSERT_EQ(r.status, 3) << r.out << r.err;

@@ -1,11 +1,12 @@
 // check_prog.cpp -- the program `heapscope check` judges in test_check.cpp
 // (run under the real profiler with periodic snapshots).
-// Usage: check_prog leak|bounded|fail|quick [--steps N]
+// Usage: check_prog leak|bounded|fail|kill|quick [--steps N]
 //   leak:    per step, 32 KiB more kept in a cache (cache_put) and 4 KiB more
 //            in a log (log_line): both keep growing.
 //   bounded: per step, 16 KiB stored in a ring of 2 slots (the oldest freed),
 //            plus transient blocks: live bytes stay flat after step 2.
 //   fail:    as bounded, then exits with status 3 (a program that fails by itself).
+//   kill:    as bounded, then raises SIGTERM (default action: killed).
 //   quick:   exits at once (fewer than 3 periodic snapshots).
 // The series does not depend on timing: before the first step it waits for
 // periodic snapshot 1 (the baseline: no step yet); after each step it waits
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -80,7 +82,7 @@ int newest(int from) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: check_prog leak|bounded|fail|quick [--steps N]\n");
+    std::fprintf(stderr, "usage: check_prog leak|bounded|fail|kill|quick [--steps N]\n");
     return 64;
   }
   std::string mode = argv[1];
@@ -101,5 +103,7 @@ int main(int argc, char** argv) {
     if (!wait_for(seq)) return 99;
   }
   std::printf("check_prog %s: %d steps\n", mode.c_str(), steps);
+  std::fflush(stdout);
+  if (mode == "kill") raise(SIGTERM);
   return mode == "fail" ? 3 : 0;
 }
