@@ -751,6 +751,8 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "thrd_create", "heapscope_active", "heapscope_snapshot",
       "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
       "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl",
-      "heapscope_attach_start", "heapscope_attach_stop"};  // heapscope attach (profiler/src/attach)
+      "heapscope_attach_start", "heapscope_attach_stop",  // heapscope attach (profiler/src/attach)
+      "heapscope_totals_under", "heapscope_totals_under_impl", "heapscope_sample_period",
+      "heapscope_sample_period_impl"};  // heapscope/gtest.h
   EXPECT_EQ(got, want);
 }

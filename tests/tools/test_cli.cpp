@@ -225,7 +225,7 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
 // What a new user types wrong: each is one line on stderr naming the value
 // and what was expected, exit status 2, nothing on stdout.
 TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
-  const std::string subs = "one of run, snapshot, attach, detach, report, diff, trend, export";
+  const std::string subs = "one of run, snapshot, attach, detach, report, diff, trend, check, export";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "heapscope: a subcommand is required: " + subs + "; see `heapscope --help`\n"},
       {"bogus", "heapscope: unknown subcommand 'bogus': expected " + subs + "; see `heapscope --help`\n"},

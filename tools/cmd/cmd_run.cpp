@@ -28,10 +28,6 @@
 namespace heapscope {
 namespace {
 
-struct RunOptions {
-  std::string out, interval, sample, signal, stats;
-};
-
 volatile sig_atomic_t g_child = 0;
 
 void forward_signal(int sig, siginfo_t* info, void*) {
@@ -127,7 +123,7 @@ bool is_static_elf(const std::string& path) {
 // The profiler's HEAPSCOPE_SAMPLE grammar (parse_bytes): digits with an
 // optional K/M/G suffix in any case (binary units, optionally "KiB"/"KB"),
 // no fractions, no overflow of 64 bits.
-bool is_bytes(const std::string& text) {
+bool is_bytes(const std::string& text, uint64_t* value) {
   size_t i = 0;
   uint64_t v = 0;
   for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
@@ -144,7 +140,9 @@ bool is_bytes(const std::string& text) {
     if (i < text.size() && text[i] == 'i') ++i;
     if (i < text.size() && (text[i] == 'b' || text[i] == 'B')) ++i;
   }
-  return i == text.size() && v <= (UINT64_MAX >> shift);
+  if (i != text.size() || v > (UINT64_MAX >> shift)) return false;
+  if (value) *value = v << shift;
+  return true;
 }
 
 // The profiler's seconds grammar (parse_seconds): digits with an optional
@@ -159,13 +157,17 @@ bool is_seconds(const std::string& text) {
          (whole.size() - first == 9 && whole.substr(first) <= "100000000");
 }
 
-namespace {
+std::string snapshot_prefix(const RunOptions& o) {
+  std::string prefix = !o.out.empty() ? o.out : (std::getenv("HEAPSCOPE_OUT") ? std::getenv("HEAPSCOPE_OUT") : "./heapscope");
+  return prefix.empty() ? "./heapscope" : prefix;
+}
 
-void run(const RunOptions& o, std::vector<std::string> cmd) {
+// Shared by run and check (commands.h).
+ProfiledRun run_profiled(const RunOptions& o, std::vector<std::string> cmd, const std::string& sub) {
   if (!cmd.empty() && cmd[0] == "--") cmd.erase(cmd.begin());
   if (cmd.empty())
-    throw CommandError("run: no command given (usage: heapscope run [OPTIONS] -- CMD [ARGS]); see "
-                       "`heapscope run --help`",
+    throw CommandError(sub + ": no command given (usage: heapscope " + sub + " [OPTIONS] -- CMD [ARGS]); see "
+                       "`heapscope " + sub + " --help`",
                        2);
   std::string why;
   if (!o.signal.empty() && !signal_is_off(o.signal) && !parse_signal(o.signal, &why))
@@ -190,8 +192,7 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
 
   std::string preload = lib;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
-  std::string prefix = !o.out.empty() ? o.out : (std::getenv("HEAPSCOPE_OUT") ? std::getenv("HEAPSCOPE_OUT") : "./heapscope");
-  if (prefix.empty()) prefix = "./heapscope";
+  std::string prefix = snapshot_prefix(o);
   // The child gets an absolute prefix, so `heapscope snapshot` finds its files
   // whatever directory it moves to; the message keeps the user's spelling.
   std::string abs_prefix = prefix;
@@ -226,6 +227,7 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
     if (!o.sample.empty()) setenv("HEAPSCOPE_SAMPLE", o.sample.c_str(), 1);
     if (!o.signal.empty()) setenv("HEAPSCOPE_SIGNAL", o.signal.c_str(), 1);
     if (!o.stats.empty()) setenv("HEAPSCOPE_STATS", o.stats.c_str(), 1);
+    for (const auto& [name, value] : o.extra_env) setenv(name.c_str(), value.c_str(), 1);
     execv(file.c_str(), argv.data());
     int err = errno;
     ssize_t w = write(errpipe[1], &err, sizeof err);
@@ -253,6 +255,9 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
   g_child = 0;
   for (int i = 0; i < 4; ++i) sigaction(forwarded[i], &old[i], nullptr);
 
+  ProfiledRun result;
+  result.pid = int(pid);
+  result.prefix = prefix;
   glob_t g{};
   std::string pattern = prefix + "." + std::to_string(pid) + ".*.hsnap";
   if (glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
@@ -262,10 +267,14 @@ void run(const RunOptions& o, std::vector<std::string> cmd) {
     std::fprintf(stderr, "heapscope: no snapshot was written to %s\n", pattern.c_str());
   }
   globfree(&g);
-  if (WIFEXITED(status)) g_exit_status = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) g_exit_status = 128 + WTERMSIG(status);
-  else g_exit_status = 1;
+  if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) result.exit_status = 128 + WTERMSIG(status);
+  else result.exit_status = 1;
+  result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return result;
 }
+
+namespace {
 
 void add_run(CLI::App& app) {
   auto opt = std::make_shared<RunOptions>();
@@ -291,7 +300,7 @@ void add_run(CLI::App& app) {
   sub->callback([opt, sub] {
     std::vector<std::string> all = sub->remaining();
     for (const auto& a : g_command_after_dashdash) all.push_back(a);
-    run(*opt, all);
+    g_exit_status = run_profiled(*opt, all, "run").exit_status;
   });
 }
 

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <strings.h>
+#include <utility>
 #include <vector>
 
 #include "analyze/wrappers.h"
@@ -47,15 +49,36 @@ struct CommandRegistrar {
 // Exit status requested by a subcommand that ran another program (heapscope run).
 extern int g_exit_status;
 
-// For `heapscope run ... -- CMD ARGS`: main() cuts everything after the first
+// For `heapscope run|check ... -- CMD ARGS`: main() cuts everything after the first
 // "--" out of the command line (so CLI11 never parses CMD's own options) and
 // leaves it here.
 extern std::vector<std::string> g_command_after_dashdash;
 
+// How `heapscope run` (and `check`) start CMD under the profiler: empty
+// strings leave the HEAPSCOPE_* variable as the environment has it.
+struct RunOptions {
+  std::string out, interval, sample, signal, stats;
+  std::vector<std::pair<std::string, std::string>> extra_env;  // set in the child only
+};
+struct ProfiledRun {
+  int pid = 0;          // CMD's pid (the snapshots' PID)
+  int exit_status = 0;  // CMD's exit status, 128+N if killed by signal N
+  int signal = 0;       // N when killed by a signal, else 0
+  std::string prefix;   // snapshot prefix as the user spelled it
+};
+// Validates the options, starts CMD with the library preloaded, waits for
+// it, and says on stderr where the snapshots went (cmd_run.cpp). `sub` names
+// the subcommand in errors. Throws CommandError: usage errors exit 2, a
+// command not found or not runnable 127.
+ProfiledRun run_profiled(const RunOptions& o, std::vector<std::string> cmd, const std::string& sub);
+// The snapshot path prefix CMD gets: --out, else HEAPSCOPE_OUT, else ./heapscope.
+std::string snapshot_prefix(const RunOptions& o);
+
 // libheapscope.so: HEAPSCOPE_LIB, else next to this executable (cmd_run.cpp).
 std::string find_library();
-// The profiler's HEAPSCOPE_SAMPLE and seconds grammars (cmd_run.cpp).
-bool is_bytes(const std::string& text);
+// The profiler's HEAPSCOPE_SAMPLE and seconds grammars (cmd_run.cpp);
+// is_bytes stores the number of bytes in *value when it is given.
+bool is_bytes(const std::string& text, uint64_t* value = nullptr);
 bool is_seconds(const std::string& text);
 
 // Prints notes on stderr as "heapscope: note: ...", each distinct note once.
