@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """attach_test.py CASE -- heapscope attach / detach on processes started WITHOUT the preload.
 
-Cases: exact, now, noplt (the same ledger, lazy PLT / -z now / -fno-plt), idle,
+Cases: exact, now, noplt (the same ledger, lazy PLT / -z now / -fno-plt), idle, epoll, killed,
 threads, cycles, refusals, demo. Paths from the environment (tests/attach/CMakeLists.txt):
 ATT_TOOL (heapscope), ATT_LIB (libheapscope.so), ATT_PROGS (test programs),
 ATT_SERVER (demo/leaky_server).
@@ -114,11 +114,15 @@ def tool_for_others():
     return _tool_for_others[0]
 
 
-def hs(*args, user=None, timeout=120):
+def hs(*args, user=None, timeout=120, env=None):
     cmd = [TOOL if user is None else tool_for_others()] + [str(a) for a in args]
     if user is not None:
         cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    full = None
+    if env:
+        full = dict(os.environ)
+        full.update(env)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -266,9 +270,9 @@ def case_exact(name="ledger"):
     shutil.rmtree(work, ignore_errors=True)
 
 
-def case_idle():
+def case_idle(mode="idle"):
     work = tempfile.mkdtemp(prefix="hsatt-")
-    t = Target("ledger", mode="idle", cwd=work)
+    t = Target("ledger", mode=mode, cwd=work)
     for round_ in range(3):
         attach(t.pid)
         check(t.cmd("make 100").startswith("made 100"), "idle: make 100 not answered")
@@ -300,6 +304,47 @@ def case_threads():
     reply, rc = t.quit()
     check(rc == 0 and reply == "bye 1", "threaded target: %r exit %d stderr %r" % (reply, rc, t.err))
     check(t.err == [], "threaded target stderr %r" % t.err)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def case_killed():
+    """The tool SIGKILLed right after each of its changes to the target (HEAPSCOPE_INJECT_KILL_STEP=N),
+    in attach and in detach, each N on a fresh target: the target keeps running as it was, its
+    interrupted poll and nanosleep are restarted (ledger idle exits 3 on an EINTR), it answers every
+    command exactly, and a normal attach/detach afterwards still works with exact books. N runs up to
+    the first attach/detach that finishes unkilled, so every step is covered."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    for verb in ("attach", "detach"):
+        steps = 0
+        for n in range(1, 81):
+            t = Target("ledger", mode="idle", cwd=work)
+            if verb == "detach":
+                attach(t.pid)
+            rc, out, err = hs(verb, t.pid, env={"HEAPSCOPE_INJECT_KILL_STEP": str(n)})
+            check(rc in (0, -signal.SIGKILL), "%s with HEAPSCOPE_INJECT_KILL_STEP=%d: exit %d, expected SIGKILL "
+                  "or success; stderr %r" % (verb, n, rc, err))
+            check(t.proc.poll() is None, "%s killed at step %d: the target exited %s, stderr %r" % (
+                verb, n, t.proc.poll(), t.err))
+            reply = t.cmd("make 3")
+            check(reply == "made 3 total 3", "%s killed at step %d: target replied %r" % (verb, n, reply))
+            # Whatever the killed tool got done, the next detach/attach sorts it out.
+            rc2, _, err2 = hs("detach", t.pid)
+            check(rc2 == 0 or "not attached" in err2 or "not loaded" in err2 or "no heapscope" in err2,
+                  "%s killed at step %d, then detach: exit %d, stderr %r" % (verb, n, rc2, err2))
+            attach(t.pid)
+            t.cmd("make 10")
+            path = snapshot(t.pid)
+            got = site_counts(path).get("after_site", 0)
+            check(got == 10, "%s killed at step %d: %s: after_site %d, expected 10" % (verb, n, path, got))
+            detach(t.pid)
+            reply, qrc = t.quit()
+            check(qrc == 0 and reply == "bye 1", "%s killed at step %d: target %r exit %d stderr %r (exit 3: an "
+                  "interrupted system call was not restarted)" % (verb, n, reply, qrc, t.err))
+            if rc == 0:
+                steps = n - 1
+                break
+        check(steps >= 8, "%s finished after only %d kill steps: the hook is not reached" % (verb, steps))
+        print("%s: the target survived the tool killed at each of its %d steps" % (verb, steps))
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -463,6 +508,8 @@ CASES = {
     "idle": case_idle,
     "threads": case_threads,
     "cycles": case_cycles,
+    "epoll": lambda: case_idle("epoll"),
+    "killed": case_killed,
     "refusals": case_refusals,
     "demo": case_demo,
 }

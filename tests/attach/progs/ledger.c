@@ -7,6 +7,9 @@
  *   MODE idle:  the main thread blocks in poll(stdin, -1) and a second thread in
  *               nanosleep(1000 s) (an idle program): an EINTR from either is a
  *               failure (exit 3), so an attach must restart both syscalls.
+ *   MODE epoll: the only thread blocks in epoll_wait(stdin, -1): the kernel
+ *               never restarts epoll_wait after a ptrace stop (signal(7)), so
+ *               the attach must; an EINTR is a failure (exit 3).
  *   THREADS:    worker threads allocating in a tight loop (malloc/realloc/free,
  *               new-style sizes), each block filled with a pattern checked before
  *               it is freed (exit 4 on corruption); bounded by the count given.
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -133,6 +137,16 @@ static int command(char* line) {
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   int idle = argc > 1 && !strcmp(argv[1], "idle");
+  int use_epoll = argc > 1 && !strcmp(argv[1], "epoll");
+  int ep = -1;
+  if (use_epoll) {
+    struct epoll_event ev = {.events = EPOLLIN, .data = {.fd = 0}};
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) != 0) {
+      fprintf(stderr, "ledger: epoll: %s\n", strerror(errno));
+      return 6;
+    }
+  }
   int threads = argc > 2 ? atoi(argv[2]) : 0;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   for (int i = 0; i < PRE; ++i) pre[i] = pre_site(64);
@@ -144,10 +158,16 @@ int main(int argc, char** argv) {
   char buf[256];
   size_t have = 0;
   for (;;) {
-    struct pollfd pfd = {0, POLLIN, 0};
-    int r = poll(&pfd, 1, idle ? -1 : 2);
+    int r;
+    if (use_epoll) {
+      struct epoll_event got_ev;
+      r = epoll_wait(ep, &got_ev, 1, -1);
+    } else {
+      struct pollfd pfd = {0, POLLIN, 0};
+      r = poll(&pfd, 1, idle ? -1 : 2);
+    }
     if (r < 0) {
-      fprintf(stderr, "ledger: poll: %s\n", strerror(errno));
+      fprintf(stderr, "ledger: %s: %s\n", use_epoll ? "epoll_wait" : "poll", strerror(errno));
       return 3;
     }
     if (r == 0) {

@@ -59,7 +59,9 @@ std::string attach(pid_t pid, const std::string& library, const std::string& con
   std::vector<Range> unsafe = unsafe_ranges(p, libc);
 
   SignalBlock block;
-  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400);
+  uint64_t stub = stub_site(p, libc, RemoteThread::kStubSize);
+  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400, stub);
+  kill_step();
   if (!start_fn) {
     uint64_t path = t->push_string(library);
     uint64_t handle = t->call(dlopen_fn, {path, uint64_t(RTLD_NOW | RTLD_LOCAL)});
@@ -94,7 +96,9 @@ std::string detach(pid_t pid) {
                   "not attached)");
   std::vector<Range> unsafe = unsafe_ranges(p, libc);
   SignalBlock block;
-  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400);
+  uint64_t stub = stub_site(p, libc, RemoteThread::kStubSize);
+  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400, stub);
+  kill_step();
   auto [rc, msg] = call_with_message(*t, stop_fn, {});
   t->release();
   if (rc != 0) throw Refusal(ps + ": " + msg);
