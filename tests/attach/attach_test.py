@@ -153,7 +153,8 @@ def site_counts(path):
     check(rc == 0, "heapscope report %s: exit %d, %r" % (path, rc, err))
     counts = {}
     for s in json.loads(out)["sites"]:
-        names = {f.get("function", "") for f in s.get("frames", [])}
+        # C++ names come with their parameters ("new_site()"); a frame without a symbol has none (null).
+        names = {(f.get("function") or "").split("(")[0] for f in s.get("frames", [])}
         for n in names:
             counts[n] = counts.get(n, 0) + s["inuse_count"]
     return counts
@@ -348,6 +349,80 @@ def case_killed():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def case_dlopen():
+    """Modules dlopen'd after the attach (a bare name through the ledger's RUNPATH, and an absolute path)
+    are patched as they load; dlclose while attached, detach after it, and a dlopen after the detach
+    all leave the program working."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    t = Target("ledger", mode="idle", cwd=work)
+    plugins = os.path.join(PROGS, "plugins")
+    attach(t.pid)
+    check(t.cmd("dlopen libattplugin.so") == "opened", "dlopen by bare name: %r" % t.lines[-1])
+    check(t.cmd("plugin 40") == "plugin 40 total 40", "plugin 40: %r" % t.lines[-1])
+    abs_path = os.path.join(plugins, "libattplugin_abs.so")
+    check(t.cmd("dlopen " + abs_path) == "opened", "dlopen %s: %r" % (abs_path, t.lines[-1]))
+    check(t.cmd("plugin 25") == "plugin 25 total 25", "plugin 25: %r" % t.lines[-1])
+    for lib in ("libattplugin.so", abs_path):
+        full = lib if lib.startswith("/") else os.path.join(plugins, lib)
+        where = mapping_of(t.pid, read_word(t.pid, exe_slots(t.pid, full, ["malloc"])["malloc"]))
+        check("libheapscope" in where, "%s loaded while attached: its malloc slot points into %s" % (full, where))
+    path = snapshot(t.pid)
+    got = site_counts(path).get("plugin_site", 0)
+    check(got == 65, "%s: plugin_site %d live, expected 65 (40 + 25 from the two modules)" % (path, got))
+    check(t.cmd("plugin_free") == "plugin freed 25", "plugin_free: %r" % t.lines[-1])
+    check(t.cmd("dlclose") == "closed 0", "dlclose while attached: %r" % t.lines[-1])
+    check(abs_path not in t.maps(), "%s still mapped after dlclose" % abs_path)
+    t.cmd("make 5")
+    path = snapshot(t.pid)
+    c = site_counts(path)
+    check(c.get("plugin_site", 0) == 40 and c.get("after_site", 0) == 5,
+          "%s after dlclose: plugin_site %d after_site %d, expected 40 and 5" % (
+              path, c.get("plugin_site", 0), c.get("after_site", 0)))
+    final = detach(t.pid)
+    c = site_counts(final)
+    check(c.get("plugin_site", 0) == 40, "%s (final): plugin_site %d, expected 40" % (final, c.get("plugin_site", 0)))
+    # After the detach: a new module loads with its own slots untouched, and works.
+    check(t.cmd("dlopen " + abs_path) == "opened", "dlopen after detach: %r" % t.lines[-1])
+    check(t.cmd("plugin 3") == "plugin 3 total 3", "plugin 3 after detach: %r" % t.lines[-1])
+    where = mapping_of(t.pid, read_word(t.pid, exe_slots(t.pid, abs_path, ["malloc"])["malloc"]))
+    check("libheapscope" not in where, "a module loaded after the detach has its malloc slot pointing into %s" % where)
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "target: %r exit %d stderr %r" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def case_static_libstdcxx():
+    """operator new/delete statically linked into the executable (-static-libstdc++): the executable's
+    own malloc slot is patched, so new, delete and vector growth after the attach are in the books."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    exe = prog("cxx_ledger")
+    dyn = subprocess.run(["readelf", "-dW", exe], capture_output=True, text=True, check=True).stdout
+    check("libstdc++" not in dyn, "%s links libstdc++ dynamically; the test needs it static" % exe)
+    syms = subprocess.run(["nm", "-C", exe], capture_output=True, text=True, check=True).stdout
+    check(" T operator new(unsigned long)" in syms, "%s does not define operator new itself" % exe)
+    t = Target("cxx_ledger", cwd=work)
+    t.cmd("new 5")
+    attach(t.pid)
+    check(t.cmd("new 30") == "new 30 total 35", "new 30: %r" % t.lines[-1])
+    t.cmd("vec 1000")
+    path = snapshot(t.pid)
+    c = site_counts(path)
+    check(c.get("new_site", 0) == 30, "%s: new_site %d live, expected 30 (5 more from before the attach)" % (
+        path, c.get("new_site", 0)))
+    check(c.get("vec_site", 0) == 1, "%s: vec_site %d live blocks, expected 1 (the vector's buffer)" % (
+        path, c.get("vec_site", 0)))
+    check(t.cmd("delete") == "deleted 35", "delete: %r" % t.lines[-1])
+    final = detach(t.pid)
+    c = site_counts(final)
+    check(c.get("new_site", 0) == 0, "%s (final): new_site %d after delete, expected 0" % (final, c.get("new_site", 0)))
+    st = stats(final)
+    check(st.get("unknown_frees", -1) >= 5, "%s: unknown_frees %s, expected >= 5 (the objects from before)" % (
+        final, st.get("unknown_frees")))
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "target: %r exit %d stderr %r" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def case_cycles():
     work = tempfile.mkdtemp(prefix="hsatt-")
     t = Target("ledger", threads=2, cwd=work)
@@ -510,6 +585,10 @@ CASES = {
     "cycles": case_cycles,
     "epoll": lambda: case_idle("epoll"),
     "killed": case_killed,
+    "dlopen": case_dlopen,
+    "jemalloc": lambda: case_exact("ledger_jemalloc"),
+    "tcmalloc": lambda: case_exact("ledger_tcmalloc"),
+    "static_libstdcxx": case_static_libstdcxx,
     "refusals": case_refusals,
     "demo": case_demo,
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "attach/attach_state.h"
+#include "attach/search_path.h"
 #include "attach/slots.h"
 #include "control.h"
 #include "counters.h"
@@ -88,10 +89,19 @@ void refresh_slots();
 
 }  // namespace
 
-// Modules loaded by path are patched at once; a bare name is passed on as a
-// tail call, so the loader sees the program as the caller (its RUNPATH and
-// $ORIGIN apply), and is patched at the next dlopen or snapshot.
+// Modules loaded by path are patched at once. A bare name is looked up in the
+// caller's RPATH / LD_LIBRARY_PATH / RUNPATH first (the loader would search
+// heapscope's instead, since we call it): found there, it is opened by that
+// path and patched at once. Otherwise it is passed on as a tail call, so the
+// loader sees the program as the caller, and is patched at the next dlopen or
+// snapshot.
 extern "C" __attribute__((visibility("hidden"))) void* hs_attach_dlopen(const char* file, int mode) {
+  char path[4096];
+  if (file && !strchr(file, '/') && g_attached) {
+    // Already loaded under that name: the loader answers that without a search.
+    if (void* h = g_real_dlopen(file, mode | RTLD_NOLOAD)) return h;
+    if (search_like_caller(file, (uintptr_t)__builtin_return_address(0), path, sizeof path)) file = path;
+  }
   if (file && strchr(file, '/')) {
     void* h = g_real_dlopen(file, mode);
     int saved = errno;

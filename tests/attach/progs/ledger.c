@@ -20,11 +20,16 @@
  *   realloc_pre K   reallocs K pre_site blocks to 4096 bytes       -> "realloced K"
  *   usable          malloc_usable_size of a pre_site block > 0     -> "usable ok"
  *   drop            frees every after_site block                    -> "dropped N"
+ *   dlopen PATH     dlopen(PATH, RTLD_NOW) (a bare name goes through RUNPATH) -> "opened" / "dlopen failed: ..."
+ *   plugin N        the last opened module's plugin_make(N)         -> "plugin N total T"
+ *   plugin_free     its plugin_free_all()                           -> "plugin freed K"
+ *   dlclose         dlclose of the last opened module               -> "closed R"
  *   quit            stops the workers, prints "bye W" (W = worker rounds > 0 ? 1 : 0) and exits 0
  * Replies are deterministic: the same command sequence gives the same output
  * with or without heapscope attached.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
@@ -100,8 +105,16 @@ static void* sleeper(void* arg) {
   return NULL;
 }
 
+static void* plugin_handle;
+
+static int plugin_call(const char* name, int arg) {
+  int (*fn)(int) = plugin_handle ? (int (*)(int))dlsym(plugin_handle, name) : NULL;
+  return fn ? fn(arg) : -1;
+}
+
 static int command(char* line) {
   int n = 0;
+  char path[200];
   if (sscanf(line, "make %d", &n) == 1) {
     for (int i = 0; i < n && after_count < MAX_AFTER; ++i) {
       after[after_count] = after_site(48);
@@ -122,6 +135,18 @@ static int command(char* line) {
     printf("realloced %d\n", k);
   } else if (!strncmp(line, "usable", 6)) {
     printf("usable %s\n", malloc_usable_size(pre[PRE - 1]) >= 64 ? "ok" : "WRONG");
+  } else if (sscanf(line, "dlopen %199s", path) == 1) {
+    plugin_handle = dlopen(path, RTLD_NOW);
+    if (plugin_handle) printf("opened\n");
+    else printf("dlopen failed: %s\n", dlerror());
+  } else if (sscanf(line, "plugin %d", &n) == 1) {
+    printf("plugin %d total %d\n", n, plugin_call("plugin_make", n));
+  } else if (!strncmp(line, "plugin_free", 11)) {
+    printf("plugin freed %d\n", plugin_call("plugin_free_all", 0));
+  } else if (!strncmp(line, "dlclose", 7)) {
+    int r = plugin_handle ? dlclose(plugin_handle) : -1;
+    plugin_handle = NULL;
+    printf("closed %d\n", r);
   } else if (!strncmp(line, "drop", 4)) {
     int k = after_count;
     while (after_count) free(after[--after_count]);
