@@ -24,6 +24,8 @@
  *   plugin N        the last opened module's plugin_make(N)         -> "plugin N total T"
  *   plugin_free     its plugin_free_all()                           -> "plugin freed K"
  *   dlclose         dlclose of the last opened module               -> "closed R"
+ *   fnptr N         N blocks of 56 bytes through a malloc pointer stored in data by a static
+ *                   initializer (an R_X86_64_64 relocation), kept    -> "fnptr N"
  *   quit            stops the workers, prints "bye W" (W = worker rounds > 0 ? 1 : 0) and exits 0
  * Replies are deterministic: the same command sequence gives the same output
  * with or without heapscope attached.
@@ -106,6 +108,11 @@ static void* sleeper(void* arg) {
 }
 
 static void* plugin_handle;
+/* Stored by the loader at start (R_X86_64_64 against malloc), long before any attach. */
+static void* (*volatile const malloc_ptr)(size_t) = malloc;
+static void* fnptr_blocks[4096];
+static int fnptr_count;
+__attribute__((noinline)) void* fnptr_site(size_t n) { return malloc_ptr(n); }
 
 static int plugin_call(const char* name, int arg) {
   int (*fn)(int) = plugin_handle ? (int (*)(int))dlsym(plugin_handle, name) : NULL;
@@ -139,6 +146,9 @@ static int command(char* line) {
     plugin_handle = dlopen(path, RTLD_NOW);
     if (plugin_handle) printf("opened\n");
     else printf("dlopen failed: %s\n", dlerror());
+  } else if (sscanf(line, "fnptr %d", &n) == 1) {
+    for (int i = 0; i < n && fnptr_count < 4096; ++i) fnptr_blocks[fnptr_count++] = fnptr_site(56);
+    printf("fnptr %d\n", n);
   } else if (sscanf(line, "plugin %d", &n) == 1) {
     printf("plugin %d total %d\n", n, plugin_call("plugin_make", n));
   } else if (!strncmp(line, "plugin_free", 11)) {
