@@ -454,6 +454,68 @@ def live_blocks_in(path, lo, hi):
                if any(lo <= a < hi for a in snap.stacks[site["stack"]])), snap
 
 
+def case_python():
+    """Debian's python3 -m http.server, started without heapscope, attached while a client keeps
+    requesting: every request is answered (during the attach, while attached, after the detach), the
+    books grow with the requests, and the server exits cleanly on SIGINT afterwards."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    with open(os.path.join(work, "index.txt"), "w") as f:
+        f.write("x" * 5000)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    srv = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                            work], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=work)
+    SPAWNED.append(srv)
+    line = srv.stdout.readline()
+    m = re.search(r"port (\d+)", line)
+    check(m, "python3 -m http.server printed %r, expected its port" % line)
+    url = "http://127.0.0.1:%s/index.txt" % m.group(1)
+
+    def get():
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return len(r.read())
+
+    check(get() == 5000, "server not answering before the attach")
+    failures, done = [], []
+
+    def client(count):
+        for _ in range(count):
+            try:
+                if get() != 5000:
+                    failures.append("short body")
+            except Exception as e:  # noqa: BLE001  any failure is the test's business
+                failures.append(repr(e))
+            done.append(1)
+
+    c = threading.Thread(target=client, args=(200,))
+    c.start()
+    attach(srv.pid)
+    c.join(timeout=300)
+    check(not c.is_alive() and len(done) == 200, "client made %d of 200 requests" % len(done))
+    check(not failures, "requests failed during the attach: %s" % failures[:3])
+    first = snapshot(srv.pid)
+    for _ in range(50):
+        check(get() == 5000, "request while attached failed")
+    second = snapshot(srv.pid)
+    a, b = stats(first), rel.parse_snap(second).totals
+    t1 = rel.parse_snap(first).totals
+    check(b["alloc_count"] > t1["alloc_count"], "allocations did not grow over 50 requests: %d -> %d" % (
+        t1["alloc_count"], b["alloc_count"]))
+    check(a.get("attach_mode") == 1, "%s: attach_mode %s" % (first, a.get("attach_mode")))
+    rc, out, err = hs("report", second, "--top", 5)
+    # Named with debug info (_PyObject_Malloc obmalloc.c), else as python3.11+0x... (Debian strips .symtab).
+    check(rc == 0 and ("PyObject_Malloc" in out or "python3" in out), "heapscope report %s: exit %d, no frame "
+          "of Python's allocator in\n%s%s" % (
+        second, rc, out, err))
+    detach(srv.pid)
+    for _ in range(20):
+        check(get() == 5000, "request after the detach failed")
+    srv.send_signal(signal.SIGINT)
+    rc = srv.wait(timeout=60)
+    check(rc == 0, "python3 -m http.server exited %d on SIGINT after the detach" % rc)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def case_cycles():
     """200 attach/detach cycles on one process whose 2 worker threads allocate in a tight loop
     throughout: each cycle's books are exact (after_site blocks counted in the snapshot by the
@@ -632,6 +694,7 @@ CASES = {
     "jemalloc": lambda: case_exact("ledger_jemalloc"),
     "tcmalloc": lambda: case_exact("ledger_tcmalloc"),
     "static_libstdcxx": case_static_libstdcxx,
+    "python": case_python,
     "refusals": case_refusals,
     "demo": case_demo,
 }
