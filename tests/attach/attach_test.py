@@ -516,6 +516,37 @@ def case_python():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def case_seccomp():
+    """Processes under a seccomp filter: refused by default, changing nothing (a filter that kills on
+    openat stays alive); with --seccomp-filter-ok an allow-all filter is attached with exact books, and
+    a filter denying openat makes the dlopen fail inside: a clear refusal, the target unharmed."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    for mode in ("allow", "kill_open"):
+        t = Target("sec_target", mode=mode, cwd=work)
+        check("Seccomp:\t2" in open("/proc/%d/status" % t.pid).read(), "%s: no seccomp filter in place" % mode)
+        expect_refusal(t.pid, ["seccomp filter", "--seccomp-filter-ok"])
+        check("libheapscope" not in t.maps(), "%s: a refused attach loaded heapscope" % mode)
+        check(t.cmd("make 2") == "made 2", "%s: target stopped answering after the refusal" % mode)
+        reply, rc = t.quit()
+        check(rc == 0 and reply == "bye 1", "%s target: %r exit %d" % (mode, reply, rc))
+    t = Target("sec_target", mode="allow", cwd=work)
+    attach(t.pid, "--seccomp-filter-ok")
+    t.cmd("make 12")
+    path = snapshot(t.pid)
+    got = site_counts(path).get("sec_site", 0)
+    check(got == 12, "%s: sec_site %d live under an allow-all filter, expected 12" % (path, got))
+    detach(t.pid)
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "allow target after detach: %r exit %d %r" % (reply, rc, t.err))
+    t = Target("sec_target", mode="deny_open", cwd=work)
+    err = expect_refusal(t.pid, ["dlopen(", "failed in it"], "--seccomp-filter-ok")
+    check(t.cmd("make 3") == "made 3", "deny_open target stopped answering after a failed dlopen (%r)" % err)
+    check("libheapscope" not in t.maps(), "deny_open: heapscope mapped although its dlopen failed")
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "deny_open target: %r exit %d %r" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def case_cycles():
     """200 attach/detach cycles on one process whose 2 worker threads allocate in a tight loop
     throughout: each cycle's books are exact (after_site blocks counted in the snapshot by the
@@ -695,6 +726,7 @@ CASES = {
     "tcmalloc": lambda: case_exact("ledger_tcmalloc"),
     "static_libstdcxx": case_static_libstdcxx,
     "python": case_python,
+    "seccomp": case_seccomp,
     "refusals": case_refusals,
     "demo": case_demo,
 }

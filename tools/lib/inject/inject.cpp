@@ -30,9 +30,18 @@ std::pair<int, std::string> call_with_message(RemoteThread& t, uint64_t fn, std:
 
 }  // namespace
 
-std::string attach(pid_t pid, const std::string& library, const std::string& config) {
+std::string attach(pid_t pid, const std::string& library, const std::string& config, bool seccomp_ok) {
   Process p = preflight(pid, false);
   std::string ps = "process " + std::to_string(pid);
+  // A filter may deny (or kill the process for) the loader's openat/mmap/mprotect
+  // or the snapshot writer's files; heapscope cannot tell which from outside.
+  if (p.seccomp == 1)
+    throw Refusal(ps + ": runs in seccomp strict mode (only read, write and exit are allowed): nothing can be "
+                  "loaded into it");
+  if (p.seccomp == 2 && !seccomp_ok)
+    throw Refusal(ps + ": runs under a seccomp filter, which may deny (or kill the process for) the system "
+                  "calls loading heapscope and writing snapshots need (openat, mmap, mprotect, rename); not "
+                  "attached. If its filter allows those, attach with --seccomp-filter-ok");
   ElfFile libc = read_elf(target_path(pid, p.libc_path));
   uint64_t dlopen_fn = symbol(p, p.libc_path, libc, "dlopen");
   uint64_t dlsym_fn = symbol(p, p.libc_path, libc, "dlsym");

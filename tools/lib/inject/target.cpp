@@ -152,6 +152,7 @@ Process preflight(pid_t pid, bool for_detach) {
   p.tracer = pid_t(std::atol(status_field(status, "TracerPid").c_str()));
   p.sig_ignored = std::strtoull(status_field(status, "SigIgn").c_str(), nullptr, 16);
   p.sig_caught = std::strtoull(status_field(status, "SigCgt").c_str(), nullptr, 16);
+  p.seccomp = std::atoi(status_field(status, "Seccomp").c_str());
   if (p.state == 'Z' || p.state == 'X') throw Refusal(ps + ": a zombie (it has exited)");
 
   // Permission first: without it, maps and exe cannot be read anyway.

@@ -70,6 +70,7 @@ struct Process {
   std::string heapscope_path;  // a mapped libheapscope*.so, "" if none
   uint64_t heapscope_bias = 0;
   bool preloaded = false;   // LD_PRELOAD names libheapscope
+  int seccomp = 0;          // Seccomp: 0 none, 1 strict, 2 filter
 };
 
 // Reads everything and applies the refusals that need no ptrace: not a
