@@ -27,11 +27,12 @@ namespace {
 // Below mmap_min_addr (64 KiB): never mapped, so returning there faults.
 constexpr uint64_t kReturnAddress = 0x4853;
 
-int64_t now_ms() {
+int64_t now_us() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+int64_t now_ms() { return now_us() / 1000; }
 
 std::string thread_comm(pid_t pid, pid_t tid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/comm");
@@ -129,21 +130,31 @@ std::string kill_step_env() {
   return v ? v : "";
 }
 
-// The return stub (kStubSize bytes at most), with the saved-state block's
-// offsets from r12: the signal mask at mask_off, then r15..rax, rflags and the
-// address of the rip slot. See remote.h.
-std::vector<uint8_t> stub_code(uint32_t mask_off, uint32_t gp_off, bool xsave, size_t* watch_end) {
+// The return stub (kStubSize bytes at most). r12 points at the saved-state
+// block: xstate at 0, then at ids_off the pid and tid (4 bytes each), the
+// signal mask, r15..rax, rflags and the address of the rip slot. First it
+// sends its own thread SIGURG: with the tool alive that is a stop where the
+// tool reads the result (rbx) and starts the next call or puts the thread
+// back; without it, SIGURG's default action is to ignore it. Then it restores
+// everything itself and jumps back.
+std::vector<uint8_t> stub_code(uint32_t ids_off, bool xsave, size_t* watch_end) {
+  uint32_t mask_off = ids_off + 8, gp_off = ids_off + 16;
   std::vector<uint8_t> c;
   auto put = [&](std::initializer_list<uint8_t> b) { c.insert(c.end(), b); };
   auto d32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) c.push_back(uint8_t(v >> (8 * i))); };
   put({0x48, 0x89, 0xc3});                    // mov rbx, rax        (the result, for the tool)
+  put({0xb8, 0xea, 0x00, 0x00, 0x00});        // mov eax, SYS_tgkill
+  put({0x41, 0x8b, 0xbc, 0x24}); d32(ids_off);      // mov edi, [r12 + ids_off]      (pid)
+  put({0x41, 0x8b, 0xb4, 0x24}); d32(ids_off + 4);  // mov esi, [r12 + ids_off + 4]  (tid)
+  put({0xba, uint8_t(SIGURG), 0x00, 0x00, 0x00});   // mov edx, SIGURG
+  put({0x0f, 0x05});                          // syscall             (the tool stops here)
+  *watch_end = c.size();
   put({0xb8, 0x0e, 0x00, 0x00, 0x00});        // mov eax, SYS_rt_sigprocmask
   put({0xbf, 0x02, 0x00, 0x00, 0x00});        // mov edi, SIG_SETMASK
   put({0x49, 0x8d, 0xb4, 0x24}); d32(mask_off);  // lea rsi, [r12 + mask_off]
   put({0x31, 0xd2});                          // xor edx, edx
   put({0x41, 0xba, 0x08, 0x00, 0x00, 0x00});  // mov r10d, 8
-  put({0x0f, 0x05});                          // syscall             (the tool stops here)
-  *watch_end = c.size();
+  put({0x0f, 0x05});                          // syscall
   put({0xb8, 0xff, 0xff, 0xff, 0xff});        // mov eax, -1
   put({0xba, 0xff, 0xff, 0xff, 0xff});        // mov edx, -1
   if (xsave)
@@ -206,7 +217,7 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
         std::ifstream in("/proc/" + std::to_string(p.pid) + "/task/" + std::to_string(tid) + "/wchan");
         std::getline(in, wchan);
       }
-      if (ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(intptr_t(PTRACE_O_TRACESYSGOOD))) != 0) {
+      if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         if (errno == ESRCH) continue;  // exited meanwhile
         if (errno == EPERM)
           throw Refusal(ps + ": ptrace not permitted (PTRACE_SEIZE: EPERM): another user's process, a missing "
@@ -232,6 +243,7 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
       std::string why = unsafe_reason(p, tid, unsafe, wchan);
       if (why.empty()) {
         std::unique_ptr<RemoteThread> t(new RemoteThread(p.pid, tid, stub_at));
+        t->stopped_at_us_ = now_us();
         if (!t->save()) {
           t->release();
           throw Refusal(ps + ": cannot read thread " + std::to_string(tid) + "'s registers: " + std::strerror(errno));
@@ -274,7 +286,7 @@ bool RemoteThread::save() {
   // below the red zone.
   size_t xmax = ((xstate_len_ ? xstate_len_ : 512) + 63) & ~size_t(63);
   uint64_t rip_slot = regs_.rsp - 136;
-  base_ = (rip_slot - 144 - xmax) & ~uint64_t(63);
+  base_ = (rip_slot - 152 - xmax) & ~uint64_t(63);
   scratch_ = base_;
   saved_ = true;
   return true;
@@ -286,15 +298,16 @@ void RemoteThread::arm() {
   std::vector<uint8_t> blk(rip_slot + 8 - base_, 0);
   auto put64 = [&](size_t off, uint64_t v) { std::memcpy(blk.data() + off, &v, 8); };
   std::memcpy(blk.data(), xstate_.data(), xstate_len_ ? xstate_len_ : 512);
-  put64(xmax, sigmask_);
+  put64(xmax, uint64_t(uint32_t(pid_)) | uint64_t(uint32_t(tid_)) << 32);
+  put64(xmax + 8, sigmask_);
   const user_regs_struct& r = resume_;
   uint64_t gp[] = {r.r15, r.r14, r.r13, r.r12, r.r11, r.r10, r.r9, r.r8, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rcx, r.rax};
-  for (size_t i = 0; i < 15; ++i) put64(xmax + 8 + 8 * i, gp[i]);
-  put64(xmax + 128, r.eflags);
-  put64(xmax + 136, rip_slot);
+  for (size_t i = 0; i < 15; ++i) put64(xmax + 16 + 8 * i, gp[i]);
+  put64(xmax + 136, r.eflags);
+  put64(xmax + 144, rip_slot);
   put64(rip_slot - base_, r.rip);
   write_mem(base_, blk.data(), blk.size());
-  std::vector<uint8_t> code = stub_code(uint32_t(xmax), uint32_t(xmax + 8), xstate_len_ != 0, &watch_end_);
+  std::vector<uint8_t> code = stub_code(uint32_t(xmax), xstate_len_ != 0, &watch_end_);
   if (code.size() > kStubSize) throw CallFailed("internal: the return stub outgrew kStubSize");
   write_text(stub_at_, code.data(), code.size());
   armed_ = true;
@@ -357,12 +370,13 @@ void RemoteThread::set_call_regs(user_regs_struct& r, uint64_t fn, const std::ve
 }
 
 namespace {
-// Every signal blocked during a call but the synchronous faults: blocking
-// SIGSEGV would make the kernel reset its handler if the call faulted.
+// Every signal blocked during a call but the synchronous faults (blocking
+// SIGSEGV would make the kernel reset its handler if the call faulted) and
+// SIGURG, which the stub sends itself.
 uint64_t call_mask() {
   uint64_t mask = ~uint64_t(0);
-  for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) mask &= ~(uint64_t(1) << (s - 1));
-  return mask;
+  for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGURG}) mask &= ~(uint64_t(1) << (s - 1));
+  return mask;  // SIGURG: the stub's stop
 }
 
 std::string fault_message(int sig, uint64_t rip) {
@@ -399,13 +413,13 @@ uint64_t RemoteThread::call(uint64_t fn, const std::vector<uint64_t>& args, int 
       throw CallFailed(std::string("cannot block signals for the remote call: ") + std::strerror(errno));
     kill_step();
   }
-  if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
+  if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0)  // signal 0: the stub's SIGURG, if stopped there, is dropped
     throw CallFailed(std::string("cannot start the remote call: ") + std::strerror(errno));
   kill_step();
   return wait_return(timeout_ms);
 }
 
-// Waits for the stub's rt_sigprocmask: the call returned, its result in rbx.
+// Waits for the stub's SIGURG: the call returned, its result in rbx.
 uint64_t RemoteThread::wait_return(int timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
@@ -415,7 +429,7 @@ uint64_t RemoteThread::wait_return(int timeout_ms) {
       if (now_ms() >= deadline)  // at_ stays running: release() lets it finish and come back by itself
         throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
                          " s (a lock it needs is held?); it was left to finish and resume by itself");
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
       continue;
     }
     if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
@@ -424,30 +438,26 @@ uint64_t RemoteThread::wait_return(int timeout_ms) {
     }
     if (!WIFSTOPPED(st)) continue;
     int sig = WSTOPSIG(st);
-    if (sig == (SIGTRAP | 0x80)) {  // a system call stop
-      struct __ptrace_syscall_info info{};
-      if (ptrace(PTRACE_GET_SYSCALL_INFO, tid_, reinterpret_cast<void*>(sizeof info), &info) > 0 &&
-          info.op == PTRACE_SYSCALL_INFO_ENTRY && info.instruction_pointer == stub_at_ + watch_end_ &&
-          info.entry.nr == SYS_rt_sigprocmask) {
-        user_regs_struct now{};
-        if (ptrace(PTRACE_GETREGS, tid_, nullptr, &now) != 0)
-          throw CallFailed(std::string("cannot read the call's result: ") + std::strerror(errno));
-        at_ = At::stub;
-        return now.rbx;
-      }
-      ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr);
-      continue;
-    }
     if ((st >> 16) == PTRACE_EVENT_STOP) {  // a group stop or a late interrupt: keep going
-      ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr);
-      continue;
-    }
-    if (sig == SIGSTOP) {  // cannot be blocked: let it stop the process as the sender wanted
-      ptrace(PTRACE_SYSCALL, tid_, nullptr, reinterpret_cast<void*>(intptr_t(SIGSTOP)));
+      ptrace(PTRACE_CONT, tid_, nullptr, nullptr);
       continue;
     }
     user_regs_struct now{};
     ptrace(PTRACE_GETREGS, tid_, nullptr, &now);
+    if (sig == SIGURG) {
+      siginfo_t si{};
+      if (now.rip == stub_at_ + watch_end_ && ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) == 0 &&
+          si.si_code == SI_TKILL && si.si_pid == pid_) {
+        at_ = At::stub;
+        return now.rbx;
+      }
+      ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));  // the program's own
+      continue;
+    }
+    if (sig == SIGSTOP) {  // cannot be blocked: let it stop the process as the sender wanted
+      ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(SIGSTOP)));
+      continue;
+    }
     at_ = At::lost;
     failed_ = true;
     throw CallFailed(fault_message(sig, now.rip));
@@ -499,9 +509,15 @@ uint64_t RemoteThread::call_faulting(uint64_t fn, const std::vector<uint64_t>& a
   }
 }
 
+int64_t RemoteThread::held_us() const { return (released_at_us_ ? released_at_us_ : now_us()) - stopped_at_us_; }
+
 void RemoteThread::release() {
   if (!held_) return;
   held_ = false;
+  struct Stamp {  // on every way out
+    RemoteThread* t;
+    ~Stamp() { t->released_at_us_ = now_us(); }
+  } stamp{this};
   if (at_ == At::running) {
     // A call left to finish: stop it where it is and let go; it returns
     // through the stub, which puts everything back.
@@ -513,8 +529,8 @@ void RemoteThread::release() {
       if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st)))) return;
       if (w > 0 && WIFSTOPPED(st)) {
         if ((st >> 16) == PTRACE_EVENT_STOP) break;
-        int sig = WSTOPSIG(st);  // a system call stop: resume it untraced; a signal: pass it on
-        ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig == (SIGTRAP | 0x80) ? 0 : sig)));
+        int sig = WSTOPSIG(st);  // a signal on the way: pass it on (the stub's own SIGURG is ignored)
+        ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));
         continue;
       }
       if (now_ms() >= deadline) return;  // the kernel lets it go when the tool exits
@@ -538,25 +554,16 @@ void RemoteThread::release() {
     kill_step();
   }
   if (saved_) {
+    // Every stop we hold it in is on the signal path (the seizing interrupt,
+    // the stub's SIGURG, a fault): the kernel restarts -ERESTART* itself once
+    // the registers are back. An EINTR it gave after the stop (epoll_wait) is
+    // not restarted: back to the syscall instruction, so it runs again.
     user_regs_struct r = regs_;
-    Resume how = resume_kind(regs_);
-    if (how == Resume::restart && int64_t(regs_.rax) == -EINTR) {
-      // An EINTR the kernel gave after the stop (epoll_wait): back to the
-      // syscall instruction, so the call runs again from user space. (Run
-      // from the stub's system-call entry instead, it would see the wake-up
-      // of the detach as a signal and fail with EINTR once more.)
+    if (resume_kind(regs_) == Resume::restart && int64_t(regs_.rax) == -EINTR) {
       r.rax = regs_.orig_rax;
       r.rip -= 2;
       r.orig_rax = uint64_t(-1);
-    } else if (at_ == At::stub) {
-      // At the stub's system-call entry the kernel runs whatever orig_rax
-      // names: the interrupted call itself (a restart, with its own
-      // arguments; an -ERESTART* it gives again is restarted by the kernel as
-      // usual), restart_syscall, or nothing (-1: rax stays as it was).
-      if (how == Resume::restart) r.orig_rax = regs_.orig_rax;
-      else if (how == Resume::restart_block) r.orig_rax = SYS_restart_syscall;
-      else r.orig_rax = uint64_t(-1);
-    }  // else: stopped on the signal path, where the kernel restarts -ERESTART* itself
+    }
     ptrace(PTRACE_SETREGS, tid_, nullptr, &r);
   }
   ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);  // signal 0: a return fault is dropped

@@ -15,13 +15,15 @@
 // system call's restart already applied (what the kernel would have done on
 // resume; also for epoll_wait, which the kernel answers with EINTR after a
 // stop), and every call returns into a small stub (in the unused tail of
-// libc's executable page) that restores the signal mask with rt_sigprocmask,
-// then the xstate, the registers and rflags, and jumps back where the thread
-// was. The tool watches for that rt_sigprocmask (PTRACE_SYSCALL) to read the
-// result, starts the next call from there, and after the last one simply
-// detaches. So if the tool is killed at any step, the thread finishes the call
-// it is in and resumes exactly as it was; a call that takes too long is left to
-// finish by itself the same way.
+// libc's executable page). The stub first sends its own thread SIGURG (left
+// unblocked during the calls): with the tool alive that is a signal-delivery
+// stop where the tool reads the result, starts the next call, or puts the
+// saved registers back itself and detaches (the kernel's own restart rules
+// apply); without the tool, SIGURG's default action ignores it and the stub
+// restores the signal mask, the xstate, the registers and rflags and jumps
+// back where the thread was. So if the tool is killed at any step, the thread
+// finishes the call it is in and resumes as it was; a call that takes too
+// long is left to finish by itself the same way.
 // Only the chosen thread ever stops; the others keep running, so a lock they
 // hold is released as usual.
 // Safety: every exit path (exception included) restores and detaches; the
@@ -63,7 +65,7 @@ class RemoteThread {
   // then outlive the call: the fallback when libc's page has no room).
   static std::unique_ptr<RemoteThread> at_safe_point(const Process& p, const std::vector<Range>& unsafe,
                                                      int rounds, uint64_t stub_at);
-  static constexpr size_t kStubSize = 96;
+  static constexpr size_t kStubSize = 128;
   ~RemoteThread();  // release()
   RemoteThread(const RemoteThread&) = delete;
   RemoteThread& operator=(const RemoteThread&) = delete;
@@ -76,6 +78,9 @@ class RemoteThread {
   // Calls fn(args...) (up to 6 integer arguments); returns rax.
   uint64_t call(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms = 30000);
   std::string read_string(uint64_t addr, size_t max);
+  // How long the thread was held stopped or running our calls (µs): from
+  // the stop at the safe point to the detach (or to now, if still held).
+  int64_t held_us() const;
   // Lets the thread go as it was (through the stub after a call, or with
   // the saved registers put back), and detaches. Idempotent.
   void release();
@@ -98,6 +103,7 @@ class RemoteThread {
   uint64_t stub_at_;
   At at_ = At::seized;
   bool held_ = true, saved_ = false, armed_ = false, failed_ = false;
+  int64_t stopped_at_us_ = 0, released_at_us_ = 0;
   user_regs_struct regs_{};     // as seized
   user_regs_struct resume_{};   // where it resumes: regs_ with the syscall restart applied
   std::vector<uint8_t> xstate_;
