@@ -21,6 +21,7 @@ namespace {
 
 struct AttachOptions {
   std::string pid, out, interval, sample;
+  bool seccomp_ok = false;
 };
 
 pid_t parse_pid(const std::string& pid) {
@@ -61,7 +62,7 @@ void attach(const AttachOptions& o) {
   if (!o.sample.empty()) config += "HEAPSCOPE_SAMPLE=" + o.sample + "\n";
   std::string lib = find_library();
   try {
-    std::string msg = inject::attach(pid, lib, config);
+    std::string msg = inject::attach(pid, lib, config, o.seccomp_ok);
     std::fprintf(stderr, "heapscope: attached to process %d: %s\n", int(pid), msg.c_str());
   } catch (const inject::Refusal& e) {
     throw CommandError(std::string("attach: ") + e.what() + " (the process was not changed)");
@@ -83,6 +84,9 @@ void add_attach(CLI::App& app) {
   sub->add_option("--out", opt->out, "Snapshot path prefix (default: ./heapscope in the process's directory)");
   sub->add_option("--interval", opt->interval, "Seconds between periodic snapshots (0 = off)");
   sub->add_option("--sample", opt->sample, "Mean bytes between sampled allocations (0 = track every one)");
+  sub->add_flag("--seccomp-filter-ok", opt->seccomp_ok,
+                "Attach to a process under a seccomp filter (refused by default: a filter that kills on openat, "
+                "mmap or mprotect would kill it)");
   sub->callback([opt] { attach(*opt); });
 }
 

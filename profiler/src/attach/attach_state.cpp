@@ -1,13 +1,22 @@
 // attach_state.cpp -- see attach_state.h.
 #include "attach/attach_state.h"
 
+#include "heapinfo.h"
+
 namespace hs {
 AttachState g_attach;
 void (*g_attach_refresh)() = nullptr;
 
+void attach_take_allocator_figures() {
+  if (!g_attach.allocator_figures_pending.exchange(false)) return;
+  HeapFigures hf = allocator_figures();
+  g_attach.allocator_inuse_bytes.store(hf.known ? hf.used : 0);
+}
+
 int attach_stats(AttachStat* out) {
   if (!g_attach.mode.load(std::memory_order_relaxed)) return 0;
   if (g_attach_refresh) g_attach_refresh();
+  attach_take_allocator_figures();
   const AttachStat stats[kAttachStats] = {
       {"attach_mode", 1},
       {"attach_generation", g_attach.generation.load(std::memory_order_relaxed)},

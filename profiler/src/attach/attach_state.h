@@ -18,6 +18,7 @@ struct AttachState {
   std::atomic<uint64_t> slots_patched{0};    // GOT/PLT slots pointing at heapscope now
   std::atomic<uint64_t> modules_patched{0};  // modules with at least one such slot
   std::atomic<uint64_t> modules_skipped{0};  // the dynamic loader, the vdso, heapscope itself
+  std::atomic<bool> allocator_figures_pending{false};  // allocator_inuse_bytes not taken yet
 };
 extern AttachState g_attach;
 
@@ -30,6 +31,8 @@ constexpr int kAttachStats = 7;
 // Called by the snapshot writer; runs the attach's refresh hook first
 // (patches modules loaded since, see attach.cpp).
 int attach_stats(AttachStat* out);
+// Takes allocator_inuse_bytes now if it is still pending (cold path: mallinfo2).
+void attach_take_allocator_figures();
 // Set by the agent: called at each snapshot (cold path, guard held).
 extern void (*g_attach_refresh)();
 }  // namespace hs

@@ -147,7 +147,12 @@ void walk_relocs(const Dyn& d, const Elf64_Rela* r, size_t bytes, Walk* w, bool*
   size_t count = bytes / sizeof(Elf64_Rela);
   for (size_t i = 0; i < count; ++i) {
     uint32_t type = ELF64_R_TYPE(r[i].r_info);
-    if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+    // JUMP_SLOT/GLOB_DAT: calls and address-takings through the GOT. R_X86_64_64
+    // with no addend: a function pointer the loader stored in data (a static
+    // initializer such as `void* (*fp)(size_t) = malloc;`), taken before the
+    // attach but read at each call.
+    if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT && !(type == R_X86_64_64 && r[i].r_addend == 0))
+      continue;
     int k = hooked_index(w->names, w->n, sym_name(d, ELF64_R_SYM(r[i].r_info)));
     if (k < 0) continue;
     uintptr_t slot = d.base + r[i].r_offset;

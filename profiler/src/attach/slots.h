@@ -1,7 +1,8 @@
 // slots.h -- GOT/PLT slot patching of every loaded module (heapscope attach).
 // Owns: reading each module's dynamic section in memory (DT_SYMTAB, DT_STRTAB,
 // DT_RELA, DT_JMPREL, DT_GNU_HASH/DT_HASH for the symbol count), finding
-// R_X86_64_JUMP_SLOT and R_X86_64_GLOB_DAT relocations of the hooked names,
+// R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT and addend-0 R_X86_64_64 relocations
+// (function pointers in data) of the hooked names,
 // storing the hook with one aligned 8-byte release store (the RELRO page is
 // made writable for the store and read-only again), and remembering each
 // slot's previous value so it can be put back; and looking up the defined

@@ -7,6 +7,9 @@
  *   MODE idle:  the main thread blocks in poll(stdin, -1) and a second thread in
  *               nanosleep(1000 s) (an idle program): an EINTR from either is a
  *               failure (exit 3), so an attach must restart both syscalls.
+ *   MODE epoll: the only thread blocks in epoll_wait(stdin, -1): the kernel
+ *               never restarts epoll_wait after a ptrace stop (signal(7)), so
+ *               the attach must; an EINTR is a failure (exit 3).
  *   THREADS:    worker threads allocating in a tight loop (malloc/realloc/free,
  *               new-style sizes), each block filled with a pattern checked before
  *               it is freed (exit 4 on corruption); bounded by the count given.
@@ -17,14 +20,22 @@
  *   realloc_pre K   reallocs K pre_site blocks to 4096 bytes       -> "realloced K"
  *   usable          malloc_usable_size of a pre_site block > 0     -> "usable ok"
  *   drop            frees every after_site block                    -> "dropped N"
+ *   dlopen PATH     dlopen(PATH, RTLD_NOW) (a bare name goes through RUNPATH) -> "opened" / "dlopen failed: ..."
+ *   plugin N        the last opened module's plugin_make(N)         -> "plugin N total T"
+ *   plugin_free     its plugin_free_all()                           -> "plugin freed K"
+ *   dlclose         dlclose of the last opened module               -> "closed R"
+ *   fnptr N         N blocks of 56 bytes through a malloc pointer stored in data by a static
+ *                   initializer (an R_X86_64_64 relocation), kept    -> "fnptr N"
  *   quit            stops the workers, prints "bye W" (W = worker rounds > 0 ? 1 : 0) and exits 0
  * Replies are deterministic: the same command sequence gives the same output
  * with or without heapscope attached.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -96,8 +107,21 @@ static void* sleeper(void* arg) {
   return NULL;
 }
 
+static void* plugin_handle;
+/* Stored by the loader at start (R_X86_64_64 against malloc), long before any attach. */
+static void* (*volatile const malloc_ptr)(size_t) = malloc;
+static void* fnptr_blocks[4096];
+static int fnptr_count;
+__attribute__((noinline)) void* fnptr_site(size_t n) { return malloc_ptr(n); }
+
+static int plugin_call(const char* name, int arg) {
+  int (*fn)(int) = plugin_handle ? (int (*)(int))dlsym(plugin_handle, name) : NULL;
+  return fn ? fn(arg) : -1;
+}
+
 static int command(char* line) {
   int n = 0;
+  char path[200];
   if (sscanf(line, "make %d", &n) == 1) {
     for (int i = 0; i < n && after_count < MAX_AFTER; ++i) {
       after[after_count] = after_site(48);
@@ -118,6 +142,21 @@ static int command(char* line) {
     printf("realloced %d\n", k);
   } else if (!strncmp(line, "usable", 6)) {
     printf("usable %s\n", malloc_usable_size(pre[PRE - 1]) >= 64 ? "ok" : "WRONG");
+  } else if (sscanf(line, "dlopen %199s", path) == 1) {
+    plugin_handle = dlopen(path, RTLD_NOW);
+    if (plugin_handle) printf("opened\n");
+    else printf("dlopen failed: %s\n", dlerror());
+  } else if (sscanf(line, "fnptr %d", &n) == 1) {
+    for (int i = 0; i < n && fnptr_count < 4096; ++i) fnptr_blocks[fnptr_count++] = fnptr_site(56);
+    printf("fnptr %d\n", n);
+  } else if (sscanf(line, "plugin %d", &n) == 1) {
+    printf("plugin %d total %d\n", n, plugin_call("plugin_make", n));
+  } else if (!strncmp(line, "plugin_free", 11)) {
+    printf("plugin freed %d\n", plugin_call("plugin_free_all", 0));
+  } else if (!strncmp(line, "dlclose", 7)) {
+    int r = plugin_handle ? dlclose(plugin_handle) : -1;
+    plugin_handle = NULL;
+    printf("closed %d\n", r);
   } else if (!strncmp(line, "drop", 4)) {
     int k = after_count;
     while (after_count) free(after[--after_count]);
@@ -133,6 +172,16 @@ static int command(char* line) {
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   int idle = argc > 1 && !strcmp(argv[1], "idle");
+  int use_epoll = argc > 1 && !strcmp(argv[1], "epoll");
+  int ep = -1;
+  if (use_epoll) {
+    struct epoll_event ev = {.events = EPOLLIN, .data = {.fd = 0}};
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) != 0) {
+      fprintf(stderr, "ledger: epoll: %s\n", strerror(errno));
+      return 6;
+    }
+  }
   int threads = argc > 2 ? atoi(argv[2]) : 0;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   for (int i = 0; i < PRE; ++i) pre[i] = pre_site(64);
@@ -144,10 +193,16 @@ int main(int argc, char** argv) {
   char buf[256];
   size_t have = 0;
   for (;;) {
-    struct pollfd pfd = {0, POLLIN, 0};
-    int r = poll(&pfd, 1, idle ? -1 : 2);
+    int r;
+    if (use_epoll) {
+      struct epoll_event got_ev;
+      r = epoll_wait(ep, &got_ev, 1, -1);
+    } else {
+      struct pollfd pfd = {0, POLLIN, 0};
+      r = poll(&pfd, 1, idle ? -1 : 2);
+    }
     if (r < 0) {
-      fprintf(stderr, "ledger: poll: %s\n", strerror(errno));
+      fprintf(stderr, "ledger: %s: %s\n", use_epoll ? "epoll_wait" : "poll", strerror(errno));
       return 3;
     }
     if (r == 0) {

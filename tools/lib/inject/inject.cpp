@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -28,11 +29,27 @@ std::pair<int, std::string> call_with_message(RemoteThread& t, uint64_t fn, std:
   return {rc, t.read_string(msg, kMsgLen)};
 }
 
+// "; thread T was held 12.3 ms": the only thread the attach ever stops, and for how long.
+std::string held_note(const RemoteThread& t) {
+  char b[96];
+  std::snprintf(b, sizeof b, "; thread %d was held %.1f ms", int(t.tid()), double(t.held_us()) / 1000.0);
+  return b;
+}
+
 }  // namespace
 
-std::string attach(pid_t pid, const std::string& library, const std::string& config) {
+std::string attach(pid_t pid, const std::string& library, const std::string& config, bool seccomp_ok) {
   Process p = preflight(pid, false);
   std::string ps = "process " + std::to_string(pid);
+  // A filter may deny (or kill the process for) the loader's openat/mmap/mprotect
+  // or the snapshot writer's files; heapscope cannot tell which from outside.
+  if (p.seccomp == 1)
+    throw Refusal(ps + ": runs in seccomp strict mode (only read, write and exit are allowed): nothing can be "
+                  "loaded into it");
+  if (p.seccomp == 2 && !seccomp_ok)
+    throw Refusal(ps + ": runs under a seccomp filter, which may deny (or kill the process for) the system "
+                  "calls loading heapscope and writing snapshots need (openat, mmap, mprotect, rename); not "
+                  "attached. If its filter allows those, attach with --seccomp-filter-ok");
   ElfFile libc = read_elf(target_path(pid, p.libc_path));
   uint64_t dlopen_fn = symbol(p, p.libc_path, libc, "dlopen");
   uint64_t dlsym_fn = symbol(p, p.libc_path, libc, "dlsym");
@@ -59,7 +76,9 @@ std::string attach(pid_t pid, const std::string& library, const std::string& con
   std::vector<Range> unsafe = unsafe_ranges(p, libc);
 
   SignalBlock block;
-  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400);
+  uint64_t stub = stub_site(p, libc, RemoteThread::kStubSize);
+  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400, stub);
+  kill_step();
   if (!start_fn) {
     uint64_t path = t->push_string(library);
     uint64_t handle = t->call(dlopen_fn, {path, uint64_t(RTLD_NOW | RTLD_LOCAL)});
@@ -80,7 +99,7 @@ std::string attach(pid_t pid, const std::string& library, const std::string& con
   auto [rc, msg] = call_with_message(*t, start_fn, {cfg});
   t->release();
   if (rc != 0) throw Refusal(ps + ": " + msg);
-  return msg;
+  return msg + held_note(*t);
 }
 
 std::string detach(pid_t pid) {
@@ -94,11 +113,13 @@ std::string detach(pid_t pid) {
                   "not attached)");
   std::vector<Range> unsafe = unsafe_ranges(p, libc);
   SignalBlock block;
-  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400);
+  uint64_t stub = stub_site(p, libc, RemoteThread::kStubSize);
+  std::unique_ptr<RemoteThread> t = RemoteThread::at_safe_point(p, unsafe, 400, stub);
+  kill_step();
   auto [rc, msg] = call_with_message(*t, stop_fn, {});
   t->release();
   if (rc != 0) throw Refusal(ps + ": " + msg);
-  return msg;
+  return msg + held_note(*t);
 }
 
 }  // namespace heapscope::inject

@@ -17,7 +17,7 @@ namespace heapscope::inject {
 
 // Loads `library` (absolute path) into pid if it is not there yet and calls
 // heapscope_attach_start(config). Returns the agent's message.
-std::string attach(pid_t pid, const std::string& library, const std::string& config);
+std::string attach(pid_t pid, const std::string& library, const std::string& config, bool seccomp_ok = false);
 // Calls heapscope_attach_stop() in pid. Returns the agent's message.
 std::string detach(pid_t pid);
 

@@ -27,11 +27,12 @@ namespace {
 // Below mmap_min_addr (64 KiB): never mapped, so returning there faults.
 constexpr uint64_t kReturnAddress = 0x4853;
 
-int64_t now_ms() {
+int64_t now_us() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+int64_t now_ms() { return now_us() / 1000; }
 
 std::string thread_comm(pid_t pid, pid_t tid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/comm");
@@ -96,6 +97,79 @@ std::string unsafe_reason(const Process& p, pid_t tid, const std::vector<Range>&
   return "";
 }
 
+
+// System calls the kernel answers with EINTR after a ptrace stop instead of
+// restarting them (signal(7): "interrupted by a stop signal"): the attach
+// restarts these itself.
+bool eintr_after_stop(uint64_t nr) {
+  switch (nr) {
+    case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_rt_sigtimedwait:
+    case SYS_semtimedop: case SYS_io_getevents:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr int64_t kErestartsys = -512, kErestartnointr = -513, kErestartnohand = -514,
+                  kErestartRestartblock = -516;
+
+// How a thread seized in (or just after) a system call must continue.
+enum class Resume { as_is, restart, restart_block };
+Resume resume_kind(const user_regs_struct& r) {
+  if (int64_t(r.orig_rax) < 0) return Resume::as_is;
+  int64_t ax = int64_t(r.rax);
+  if (ax == kErestartsys || ax == kErestartnointr || ax == kErestartnohand) return Resume::restart;
+  if (ax == kErestartRestartblock) return Resume::restart_block;
+  if (ax == -EINTR && eintr_after_stop(r.orig_rax)) return Resume::restart;
+  return Resume::as_is;
+}
+
+std::string kill_step_env() {
+  const char* v = getenv("HEAPSCOPE_INJECT_KILL_STEP");
+  return v ? v : "";
+}
+
+// The return stub (kStubSize bytes at most). r12 points at the saved-state
+// block: xstate at 0, then at ids_off the pid and tid (4 bytes each), the
+// signal mask, r15..rax, rflags and the address of the rip slot. First it
+// sends its own thread SIGURG: with the tool alive that is a stop where the
+// tool reads the result (rbx) and starts the next call or puts the thread
+// back; without it, SIGURG's default action is to ignore it. Then it restores
+// everything itself and jumps back.
+std::vector<uint8_t> stub_code(uint32_t ids_off, bool xsave, size_t* watch_end) {
+  uint32_t mask_off = ids_off + 8, gp_off = ids_off + 16;
+  std::vector<uint8_t> c;
+  auto put = [&](std::initializer_list<uint8_t> b) { c.insert(c.end(), b); };
+  auto d32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) c.push_back(uint8_t(v >> (8 * i))); };
+  put({0x48, 0x89, 0xc3});                    // mov rbx, rax        (the result, for the tool)
+  put({0xb8, 0xea, 0x00, 0x00, 0x00});        // mov eax, SYS_tgkill
+  put({0x41, 0x8b, 0xbc, 0x24}); d32(ids_off);      // mov edi, [r12 + ids_off]      (pid)
+  put({0x41, 0x8b, 0xb4, 0x24}); d32(ids_off + 4);  // mov esi, [r12 + ids_off + 4]  (tid)
+  put({0xba, uint8_t(SIGURG), 0x00, 0x00, 0x00});   // mov edx, SIGURG
+  put({0x0f, 0x05});                          // syscall             (the tool stops here)
+  *watch_end = c.size();
+  put({0xb8, 0x0e, 0x00, 0x00, 0x00});        // mov eax, SYS_rt_sigprocmask
+  put({0xbf, 0x02, 0x00, 0x00, 0x00});        // mov edi, SIG_SETMASK
+  put({0x49, 0x8d, 0xb4, 0x24}); d32(mask_off);  // lea rsi, [r12 + mask_off]
+  put({0x31, 0xd2});                          // xor edx, edx
+  put({0x41, 0xba, 0x08, 0x00, 0x00, 0x00});  // mov r10d, 8
+  put({0x0f, 0x05});                          // syscall
+  put({0xb8, 0xff, 0xff, 0xff, 0xff});        // mov eax, -1
+  put({0xba, 0xff, 0xff, 0xff, 0xff});        // mov edx, -1
+  if (xsave)
+    put({0x49, 0x0f, 0xae, 0xac, 0x24, 0, 0, 0, 0});  // xrstor64 [r12]
+  else
+    put({0x49, 0x0f, 0xae, 0x8c, 0x24, 0, 0, 0, 0});  // fxrstor64 [r12]
+  put({0x49, 0x8d, 0xa4, 0x24}); d32(gp_off);  // lea rsp, [r12 + gp_off]
+  put({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x41, 0x5b, 0x41, 0x5a, 0x41, 0x59, 0x41, 0x58});
+  put({0x5f, 0x5e, 0x5d, 0x5b, 0x5a, 0x59, 0x58});  // pop r15..r8, rdi, rsi, rbp, rbx, rdx, rcx, rax
+  put({0x9d});                                // popfq
+  put({0x5c});                                // pop rsp             (-> the rip slot)
+  put({0xc2, 0x80, 0x00});                    // ret 128             (rsp back where it was)
+  return c;
+}
+
 }  // namespace
 
 SignalBlock::SignalBlock() {
@@ -125,8 +199,14 @@ int wait_event_stop(pid_t tid, int timeout_ms) {
   }
 }
 
+void kill_step() {
+  static const std::string want = kill_step_env();
+  static int step = 0;
+  if (!want.empty() && std::to_string(++step) == want) raise(SIGKILL);
+}
+
 std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, const std::vector<Range>& unsafe,
-                                                          int rounds) {
+                                                          int rounds, uint64_t stub_at) {
   std::string ps = "process " + std::to_string(p.pid);
   std::string last_reason;
   for (int round = 0; round < rounds; ++round) {
@@ -162,7 +242,8 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
       }
       std::string why = unsafe_reason(p, tid, unsafe, wchan);
       if (why.empty()) {
-        std::unique_ptr<RemoteThread> t(new RemoteThread(p.pid, tid));
+        std::unique_ptr<RemoteThread> t(new RemoteThread(p.pid, tid, stub_at));
+        t->stopped_at_us_ = now_us();
         if (!t->save()) {
           t->release();
           throw Refusal(ps + ": cannot read thread " + std::to_string(tid) + "'s registers: " + std::strerror(errno));
@@ -191,15 +272,67 @@ bool RemoteThread::save() {
     xstate_len_ = 0;  // marks the FXSAVE fallback
   }
   if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof sigmask_), &sigmask_) != 0) return false;
-  scratch_ = (regs_.rsp - 128) & ~uint64_t(15);  // below the red zone
+  // Where the thread resumes when it does so on its own (through the stub):
+  // what the kernel would do after the stop, done in user space.
+  resume_ = regs_;
+  switch (resume_kind(regs_)) {
+    case Resume::restart: resume_.rax = regs_.orig_rax; resume_.rip -= 2; break;
+    case Resume::restart_block: resume_.rax = SYS_restart_syscall; resume_.rip -= 2; break;
+    case Resume::as_is: break;
+  }
+  resume_.orig_rax = uint64_t(-1);
+  // The saved-state block: xstate at base_ (64-aligned), then the signal mask,
+  // r15..rax, rflags, the rip slot's address; the rip slot itself sits just
+  // below the red zone.
+  size_t xmax = ((xstate_len_ ? xstate_len_ : 512) + 63) & ~size_t(63);
+  uint64_t rip_slot = regs_.rsp - 136;
+  base_ = (rip_slot - 152 - xmax) & ~uint64_t(63);
+  scratch_ = base_;
   saved_ = true;
   return true;
+}
+
+void RemoteThread::arm() {
+  size_t xmax = ((xstate_len_ ? xstate_len_ : 512) + 63) & ~size_t(63);
+  uint64_t rip_slot = regs_.rsp - 136;
+  std::vector<uint8_t> blk(rip_slot + 8 - base_, 0);
+  auto put64 = [&](size_t off, uint64_t v) { std::memcpy(blk.data() + off, &v, 8); };
+  std::memcpy(blk.data(), xstate_.data(), xstate_len_ ? xstate_len_ : 512);
+  put64(xmax, uint64_t(uint32_t(pid_)) | uint64_t(uint32_t(tid_)) << 32);
+  put64(xmax + 8, sigmask_);
+  const user_regs_struct& r = resume_;
+  uint64_t gp[] = {r.r15, r.r14, r.r13, r.r12, r.r11, r.r10, r.r9, r.r8, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rcx, r.rax};
+  for (size_t i = 0; i < 15; ++i) put64(xmax + 16 + 8 * i, gp[i]);
+  put64(xmax + 136, r.eflags);
+  put64(xmax + 144, rip_slot);
+  put64(rip_slot - base_, r.rip);
+  write_mem(base_, blk.data(), blk.size());
+  std::vector<uint8_t> code = stub_code(uint32_t(xmax), xstate_len_ != 0, &watch_end_);
+  if (code.size() > kStubSize) throw CallFailed("internal: the return stub outgrew kStubSize");
+  write_text(stub_at_, code.data(), code.size());
+  armed_ = true;
 }
 
 void RemoteThread::write_mem(uint64_t addr, const void* data, size_t n) {
   struct iovec local{const_cast<void*>(data), n}, remote{reinterpret_cast<void*>(addr), n};
   if (process_vm_writev(pid_, &local, 1, &remote, 1, 0) != ssize_t(n))
     throw CallFailed("cannot write " + std::to_string(n) + " bytes to the target's stack: " + std::strerror(errno));
+  kill_step();
+}
+
+void RemoteThread::write_text(uint64_t addr, const void* data, size_t n) {
+  // /proc/PID/mem writes through the page protection (a private copy of the
+  // page, as a debugger's breakpoint does), which process_vm_writev cannot.
+  std::string mem = "/proc/" + std::to_string(pid_) + "/mem";
+  int fd = open(mem.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw CallFailed("cannot open " + mem + " to place the return stub: " + std::strerror(errno));
+  ssize_t w = pwrite(fd, data, n, off_t(addr));
+  kill_step();
+  std::vector<uint8_t> back(n);
+  ssize_t r = pread(fd, back.data(), n, off_t(addr));
+  close(fd);
+  if (w != ssize_t(n) || r != ssize_t(n) || std::memcmp(back.data(), data, n) != 0)
+    throw CallFailed("cannot place the return stub in " + mem + ": " + std::strerror(errno));
 }
 
 uint64_t RemoteThread::push(const void* data, size_t n) {
@@ -220,23 +353,124 @@ std::string RemoteThread::read_string(uint64_t addr, size_t max) {
   return s.substr(0, max);
 }
 
-uint64_t RemoteThread::call(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms) {
-  if (!held_ || !saved_) throw CallFailed("internal: call on a released thread");
-  user_regs_struct r = regs_;
+void RemoteThread::set_call_regs(user_regs_struct& r, uint64_t fn, const std::vector<uint64_t>& args,
+                                 uint64_t ret) {
+  r = regs_;
   uint64_t sp = (scratch_ - 256) & ~uint64_t(15);
   sp -= 8;  // at entry (rsp + 8) is 16-aligned, as after a call
-  write_mem(sp, &kReturnAddress, 8);
+  write_mem(sp, &ret, 8);
   r.rsp = sp;
   r.rip = fn;
   uint64_t* slots[] = {(uint64_t*)&r.rdi, (uint64_t*)&r.rsi, (uint64_t*)&r.rdx,
                        (uint64_t*)&r.rcx, (uint64_t*)&r.r8, (uint64_t*)&r.r9};
   for (size_t i = 0; i < args.size() && i < 6; ++i) *slots[i] = args[i];
   r.rax = 0;
-  r.orig_rax = uint64_t(-1);  // no syscall restart at our pc
-  // Every signal blocked but the synchronous faults: blocking SIGSEGV would make
-  // the kernel reset its handler when our return faults.
+  r.r12 = base_;              // callee-saved: the stub finds the saved state through it
+  r.orig_rax = uint64_t(-1);  // no syscall restart at our pc; at the stub's stop: skip its rt_sigprocmask
+}
+
+namespace {
+// Every signal blocked during a call but the synchronous faults (blocking
+// SIGSEGV would make the kernel reset its handler if the call faulted) and
+// SIGURG, which the stub sends itself.
+uint64_t call_mask() {
   uint64_t mask = ~uint64_t(0);
-  for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) mask &= ~(uint64_t(1) << (s - 1));
+  for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGURG}) mask &= ~(uint64_t(1) << (s - 1));
+  return mask;  // SIGURG: the stub's stop
+}
+
+std::string fault_message(int sig, uint64_t rip) {
+  std::string name = sigabbrev_np(sig) ? sigabbrev_np(sig) : std::to_string(sig);
+  char at[32];
+  std::snprintf(at, sizeof at, "%#llx", (unsigned long long)rip);
+  return "the remote call stopped with SIG" + name + " at " + at +
+         (sig == SIGSYS ? " (a seccomp filter denies a system call heapscope needs)" : "");
+}
+}  // namespace
+
+uint64_t RemoteThread::call(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms) {
+  if (!held_ || !saved_ || failed_ || at_ == At::running)
+    throw CallFailed("internal: call on a released thread");
+  if (!stub_at_) {
+    failed_ = true;  // until it returns
+    uint64_t rax = call_faulting(fn, args, timeout_ms);
+    failed_ = false;
+    return rax;
+  }
+  if (!armed_) arm();
+  user_regs_struct r;
+  set_call_regs(r, fn, args, stub_at_);
+  // Registers first, then the mask: killed in between, the call runs with the
+  // program's mask and the stub puts back that same mask.
+  if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
+    throw CallFailed(std::string("cannot start the remote call: ") + std::strerror(errno));
+  bool first = at_ == At::seized;
+  at_ = At::running;
+  kill_step();
+  if (first) {
+    uint64_t mask = call_mask();
+    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof mask), &mask) != 0)
+      throw CallFailed(std::string("cannot block signals for the remote call: ") + std::strerror(errno));
+    kill_step();
+  }
+  if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0)  // signal 0: the stub's SIGURG, if stopped there, is dropped
+    throw CallFailed(std::string("cannot start the remote call: ") + std::strerror(errno));
+  kill_step();
+  return wait_return(timeout_ms);
+}
+
+// Waits for the stub's SIGURG: the call returned, its result in rbx.
+uint64_t RemoteThread::wait_return(int timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    int st = 0;
+    pid_t w = waitpid(tid_, &st, __WALL | WNOHANG);
+    if (w == 0) {
+      if (now_ms() >= deadline)  // at_ stays running: release() lets it finish and come back by itself
+        throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
+                         " s (a lock it needs is held?); it was left to finish and resume by itself");
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      continue;
+    }
+    if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+      held_ = false;
+      throw CallFailed("the target exited during the remote call");
+    }
+    if (!WIFSTOPPED(st)) continue;
+    int sig = WSTOPSIG(st);
+    if ((st >> 16) == PTRACE_EVENT_STOP) {  // a group stop or a late interrupt: keep going
+      ptrace(PTRACE_CONT, tid_, nullptr, nullptr);
+      continue;
+    }
+    user_regs_struct now{};
+    ptrace(PTRACE_GETREGS, tid_, nullptr, &now);
+    if (sig == SIGURG) {
+      siginfo_t si{};
+      if (now.rip == stub_at_ + watch_end_ && ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) == 0 &&
+          si.si_code == SI_TKILL && si.si_pid == pid_) {
+        at_ = At::stub;
+        return now.rbx;
+      }
+      ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));  // the program's own
+      continue;
+    }
+    if (sig == SIGSTOP) {  // cannot be blocked: let it stop the process as the sender wanted
+      ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(SIGSTOP)));
+      continue;
+    }
+    at_ = At::lost;
+    failed_ = true;
+    throw CallFailed(fault_message(sig, now.rip));
+  }
+}
+
+// Without a stub: the call returns to an address that faults, and the tool
+// must stay alive to put the thread back.
+uint64_t RemoteThread::call_faulting(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms) {
+  user_regs_struct r;
+  set_call_regs(r, fn, args, kReturnAddress);
+  uint64_t mask = call_mask();
+  at_ = At::lost;  // from here on the saved registers must be put back
   if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof mask), &mask) != 0 ||
       ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0 || ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0)
     throw CallFailed(std::string("cannot start the remote call: ") + std::strerror(errno));
@@ -260,39 +494,79 @@ uint64_t RemoteThread::call(uint64_t fn, const std::vector<uint64_t>& args, int 
     }
     if (!WIFSTOPPED(st)) continue;
     int sig = WSTOPSIG(st);
-    if ((st >> 16) == PTRACE_EVENT_STOP) {  // a group stop or a late interrupt: keep going
+    if ((st >> 16) == PTRACE_EVENT_STOP) {
       ptrace(PTRACE_CONT, tid_, nullptr, nullptr);
       continue;
     }
     user_regs_struct now{};
     ptrace(PTRACE_GETREGS, tid_, nullptr, &now);
     if (sig == SIGSEGV && now.rip == kReturnAddress) return now.rax;
-    if (sig == SIGSTOP) {  // cannot be blocked: let it stop the process as the sender wanted
+    if (sig == SIGSTOP) {
       ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(SIGSTOP)));
       continue;
     }
-    std::string name = sigabbrev_np(sig) ? sigabbrev_np(sig) : std::to_string(sig);
-    char at[32];
-    std::snprintf(at, sizeof at, "%#llx", (unsigned long long)now.rip);
-    throw CallFailed("the remote call stopped with SIG" + name + " at " + at +
-                     (sig == SIGSYS ? " (a seccomp filter denies a system call heapscope needs)" : ""));
+    throw CallFailed(fault_message(sig, now.rip));
   }
 }
+
+int64_t RemoteThread::held_us() const { return (released_at_us_ ? released_at_us_ : now_us()) - stopped_at_us_; }
 
 void RemoteThread::release() {
   if (!held_) return;
   held_ = false;
-  if (saved_) {
-    ptrace(PTRACE_SETREGS, tid_, nullptr, &regs_);
+  struct Stamp {  // on every way out
+    RemoteThread* t;
+    ~Stamp() { t->released_at_us_ = now_us(); }
+  } stamp{this};
+  if (at_ == At::running) {
+    // A call left to finish: stop it where it is and let go; it returns
+    // through the stub, which puts everything back.
+    ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr);
+    int64_t deadline = now_ms() + 2000;
+    for (;;) {
+      int st = 0;
+      pid_t w = waitpid(tid_, &st, __WALL | WNOHANG);
+      if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st)))) return;
+      if (w > 0 && WIFSTOPPED(st)) {
+        if ((st >> 16) == PTRACE_EVENT_STOP) break;
+        int sig = WSTOPSIG(st);  // a signal on the way: pass it on (the stub's own SIGURG is ignored)
+        ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));
+        continue;
+      }
+      if (now_ms() >= deadline) return;  // the kernel lets it go when the tool exits
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
+    return;
+  }
+  if (saved_ && at_ != At::seized) {
+    // In this order, so that a tool killed between two steps leaves a thread
+    // the stub (or the kernel) still puts back whole: the mask, the xstate,
+    // then the registers.
+    ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof sigmask_), &sigmask_);
+    kill_step();
     if (xstate_len_) {
       struct iovec io{xstate_.data(), xstate_len_};
       ptrace(PTRACE_SETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &io);
     } else {
       ptrace(PTRACE_SETFPREGS, tid_, nullptr, xstate_.data());
     }
-    ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof sigmask_), &sigmask_);
+    kill_step();
   }
-  ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);  // signal 0: our return fault is dropped
+  if (saved_) {
+    // Every stop we hold it in is on the signal path (the seizing interrupt,
+    // the stub's SIGURG, a fault): the kernel restarts -ERESTART* itself once
+    // the registers are back. An EINTR it gave after the stop (epoll_wait) is
+    // not restarted: back to the syscall instruction, so it runs again.
+    user_regs_struct r = regs_;
+    if (resume_kind(regs_) == Resume::restart && int64_t(regs_.rax) == -EINTR) {
+      r.rax = regs_.orig_rax;
+      r.rip -= 2;
+      r.orig_rax = uint64_t(-1);
+    }
+    ptrace(PTRACE_SETREGS, tid_, nullptr, &r);
+  }
+  ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);  // signal 0: a return fault is dropped
 }
 
 RemoteThread::~RemoteThread() { release(); }

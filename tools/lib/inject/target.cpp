@@ -76,6 +76,8 @@ ElfFile read_elf(const std::string& path) {
       throw Refusal(path + ": truncated program header " + std::to_string(i));
     if (ph.p_type == PT_INTERP) f.has_interp = true;
     if (ph.p_type == PT_DYNAMIC) f.has_dynamic = true;
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && ph.p_vaddr + ph.p_memsz > f.exec_end_vaddr)
+      f.exec_end_vaddr = ph.p_vaddr + ph.p_memsz;
     if (ph.p_type == PT_LOAD && first) {
       f.first_load_vaddr = ph.p_vaddr & ~uint64_t(0xfff);
       first = false;
@@ -150,6 +152,7 @@ Process preflight(pid_t pid, bool for_detach) {
   p.tracer = pid_t(std::atol(status_field(status, "TracerPid").c_str()));
   p.sig_ignored = std::strtoull(status_field(status, "SigIgn").c_str(), nullptr, 16);
   p.sig_caught = std::strtoull(status_field(status, "SigCgt").c_str(), nullptr, 16);
+  p.seccomp = std::atoi(status_field(status, "Seccomp").c_str());
   if (p.state == 'Z' || p.state == 'X') throw Refusal(ps + ": a zombie (it has exited)");
 
   // Permission first: without it, maps and exe cannot be read anyway.
@@ -263,6 +266,15 @@ std::vector<Range> unsafe_ranges(const Process& p, const ElfFile& libc) {
     out.push_back({bias + it->second.value, bias + it->second.value + it->second.size, std::string("libc ") + name});
   }
   return out;
+}
+
+uint64_t stub_site(const Process& p, const ElfFile& libc, size_t need) {
+  if (!libc.exec_end_vaddr) return 0;
+  uint64_t at = (load_bias(p, p.libc_path, libc) + libc.exec_end_vaddr + 15) & ~uint64_t(15);
+  for (const Mapping& m : p.maps)
+    if (m.path == p.libc_path && m.perms.compare(0, 3, "r-x") == 0 && at >= m.start && at + need <= m.end)
+      return at;
+  return 0;
 }
 
 }  // namespace heapscope::inject

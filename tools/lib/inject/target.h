@@ -38,6 +38,7 @@ struct ElfFile {
   uint16_t machine = 0;
   bool has_interp = false, has_dynamic = false;
   uint64_t first_load_vaddr = 0;
+  uint64_t exec_end_vaddr = 0;  // end of the executable PT_LOAD with the highest end (0: none)
   std::map<std::string, ElfSym> syms;
 };
 // Reads path (through the target's root when given as /proc/PID/root/...).
@@ -69,6 +70,7 @@ struct Process {
   std::string heapscope_path;  // a mapped libheapscope*.so, "" if none
   uint64_t heapscope_bias = 0;
   bool preloaded = false;   // LD_PRELOAD names libheapscope
+  int seccomp = 0;          // Seccomp: 0 none, 1 strict, 2 filter
 };
 
 // Reads everything and applies the refusals that need no ptrace: not a
@@ -92,5 +94,11 @@ struct Range {
 // dynamic loader, libc's allocator, dl* and thread-creation functions,
 // heapscope and libunwind.
 std::vector<Range> unsafe_ranges(const Process& p, const ElfFile& libc);
+
+// Where the remote call's return stub can go: the slack between the end of
+// libc's executable segment and the end of its page, which the loader maps
+// executable but no code uses. 0 when that slack is smaller than need bytes or
+// not mapped r-x as expected.
+uint64_t stub_site(const Process& p, const ElfFile& libc, size_t need);
 
 }  // namespace heapscope::inject
