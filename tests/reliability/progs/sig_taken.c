@@ -1,0 +1,99 @@
+/*
+ * sig_taken.c -- a program that does something of its own with the snapshot
+ * signal (SIGUSR2), for the control channel tests (test_control.py).
+ * Usage: sig_taken handler|block|ignore|plain|fork READY_FILE
+ *   handler: installs its own SIGUSR2 handler (as Debian's clang does);
+ *   block:   blocks SIGUSR2 (it has one thread: every thread of its own);
+ *   ignore:  sets SIGUSR2 to SIG_IGN;
+ *   plain:   leaves it to heapscope;
+ *   fork:    plain, then forks once; the child adds 3 blocks of 7373 bytes.
+ * It never starts a thread of its own. It keeps 12 blocks of 5151 bytes,
+ * writes READY_FILE (the child, in fork mode, writes READY_FILE.child holding
+ * its pid), then waits until stdin closes, frees them and prints
+ * "mode M handler_calls=N pending=P" (N: SIGUSR2s its handler saw; P: 1 when a
+ * SIGUSR2 is pending, i.e. was sent while blocked). The fork child prints
+ * "child blocks=3".
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_calls;
+static void on_usr2(int sig) {
+  (void)sig;
+  ++g_calls;
+}
+
+static void wait_stdin(void) {
+  char c;
+  while (read(0, &c, 1) > 0) {
+  }
+}
+
+static int touch(const char* path, const char* text) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return -1;
+  if (text) (void)!write(fd, text, strlen(text));
+  close(fd);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  const char* modes[] = {"handler", "block", "ignore", "plain", "fork"};
+  int known = 0;
+  for (int i = 0; i < 5; ++i) known |= argc == 3 && !strcmp(argv[1], modes[i]);
+  if (!known) {
+    fprintf(stderr, "usage: sig_taken handler|block|ignore|plain|fork READY_FILE\n");
+    return 2;
+  }
+  if (!strcmp(argv[1], "handler")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr2;
+    sigaction(SIGUSR2, &sa, NULL);
+  } else if (!strcmp(argv[1], "ignore")) {
+    signal(SIGUSR2, SIG_IGN);
+  } else if (!strcmp(argv[1], "block")) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &s, NULL);
+  }
+  void* kept[12];
+  for (int i = 0; i < 12; ++i) kept[i] = malloc(5151);
+  pid_t child = -1;
+  if (!strcmp(argv[1], "fork")) {
+    child = fork();
+    if (child < 0) return 1;
+    if (child == 0) {
+      void* more[3];
+      for (int i = 0; i < 3; ++i) more[i] = malloc(7373);
+      char path[4096], text[32];
+      snprintf(path, sizeof path, "%s.child", argv[2]);
+      snprintf(text, sizeof text, "%d\n", (int)getpid());
+      if (touch(path, text) != 0) _exit(1);
+      wait_stdin();
+      for (int i = 0; i < 3; ++i) free(more[i]);
+      printf("child blocks=3\n");
+      fflush(stdout);
+      _exit(0);
+    }
+  }
+  if (touch(argv[2], NULL) != 0) return 1;
+  wait_stdin();
+  for (int i = 0; i < 12; ++i) free(kept[i]);
+  if (child > 0) {
+    int st = 0;
+    waitpid(child, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+  }
+  sigset_t pend;
+  sigpending(&pend);
+  printf("mode %s handler_calls=%d pending=%d\n", argv[1], (int)g_calls, sigismember(&pend, SIGUSR2));
+  return 0;
+}
