@@ -140,7 +140,6 @@ def test_taken(mode):
     need_tool()
     prog = Prog(mode, {"HEAPSCOPE_THREAD": "always"})
     try:
-        check(channel_inodes(prog.pid), "sig_taken %s: nothing listens on @heapscope/%d" % (mode, prog.pid))
         for seq in (1, 2):
             r = snapshot(prog.pid)
             s = expect_snapshot(r, prog, seq, "sig_taken %s, request %d" % (mode, seq))
@@ -148,6 +147,7 @@ def test_taken(mode):
             check(got == (BLOCK * COUNT, COUNT), "sig_taken %s: snapshot %d holds %r live bytes/blocks of %d "
                   "bytes, expected %r" % (mode, seq, got, BLOCK, (BLOCK * COUNT, COUNT)))
             check(r.err == b"", "sig_taken %s: heapscope snapshot said %r on stderr" % (mode, r.err))
+        check(channel_inodes(prog.pid), "sig_taken %s: nothing listens on @heapscope/%d" % (mode, prog.pid))
         res = prog.finish()
     finally:
         prog.kill()
