@@ -101,8 +101,7 @@ bool g_thread_wanted = false;  // some trigger needs the helper thread sooner or
 bool g_thread_eager = false;   // ... from the start (a timer, HEAPSCOPE_THREAD=always, threads exist)
 std::atomic<bool> g_helper_started{false};  // start_helper() ran (once per process)
 std::atomic<bool> g_helper_running{false};  // the helper thread exists and answers requests
-std::atomic<bool> g_channel_follow{false};     // control_channel_follow asks the helper to sync now
-std::atomic<uint64_t> g_channel_synced{0};     // ... and the helper counts each such sync
+std::atomic<bool> g_channel_follow{false};  // control_channel_follow asks the helper to sync now
 std::atomic<int> g_exit_done{0};
 std::atomic<bool> g_exiting{false};
 struct sigaction g_our_action;
@@ -307,7 +306,6 @@ void* thread_main(void*) {
                        !g_exiting.load(std::memory_order_relaxed);
     const bool follow = g_channel_follow.exchange(false);
     if (follow || serve != channel_serving() || now >= next_check) channel_sync(serve);
-    if (follow) g_channel_synced.fetch_add(1);
     struct pollfd pfds[1 + kChannelPollFds];
     pfds[0] = {g_pipe[0], POLLIN, 0};
     const int nch = channel_pollfds(pfds + 1, &wake);
@@ -704,16 +702,11 @@ void control_before_thread_create() {
 
 void control_channel_follow() {
   if (!g_helper_running.load()) return;
-  uint64_t before = g_channel_synced.load();
   g_channel_follow.store(true);
   int fd = g_pipe_w.load();
   if (fd >= 0) {
     char c = 1;
     (void)!write(fd, &c, 1);
-  }
-  for (int i = 0; i < 2000 && g_channel_synced.load() == before; ++i) {  // bounded: 2 s at most
-    struct timespec ts{0, 1000000};
-    nanosleep(&ts, nullptr);
   }
 }
 

@@ -43,9 +43,11 @@ void control_exit_snapshot();
 void control_before_dlclose();
 void control_after_dlclose();  // drops cached unwind rules of unmapped code
 
-// Makes the helper's control channel (channel.h) follow the run state now:
-// open while tracking, closed once detached. Wakes the helper and waits until
-// it has done so (at most 2 s). heapscope attach/detach call it. Cold.
+// Makes the helper's control channel (channel.h) follow the run state at
+// once: open while tracking, closed once detached (a request in between is
+// answered "err ... detached"). Wakes the helper with a byte on its pipe and
+// does not wait: attach/detach run on a thread the injector hijacked, where a
+// sleep could replace the interrupted system call's restart. Cold.
 void control_channel_follow();
 
 // Snapshot requests (the signal) not yet served; set by the handler.

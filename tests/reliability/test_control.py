@@ -16,6 +16,8 @@ tools/lib/control/), whatever the program did to the snapshot signal.
   threadless:  no helper thread (HEAPSCOPE_THREAD=auto, one thread): no channel, the signal
                answers, the process stays single-threaded.
   fork:        a fork child serves its own pid's name and never holds the parent's socket.
+  attach:      a program with its own SIGUSR2 handler, attached (the attach leaves the signal
+               alone): the channel opens with the attach, answers, and closes with the detach.
 """
 import os
 import shutil
@@ -38,7 +40,7 @@ def need_tool():
 class Prog:
     """sig_taken MODE under heapscope, stdin a pipe (closing it ends the program)."""
 
-    def __init__(self, mode, env_extra, tag=None):
+    def __init__(self, mode, env_extra, tag=None, preload=True):
         self.mode = mode
         self.out = rel.tmpdir("ctl-" + (tag or mode))
         self.ready = os.path.join(self.out, "ready")
@@ -46,7 +48,7 @@ class Prog:
         for k in list(env):
             if k.startswith("HEAPSCOPE_") or k == "LD_PRELOAD":
                 del env[k]
-        env.update({"LD_PRELOAD": rel.LIB, "HEAPSCOPE_OUT": self.out + "/hs"})
+        env.update({"LD_PRELOAD": rel.LIB, "HEAPSCOPE_OUT": self.out + "/hs"} if preload else {})
         env.update(env_extra)
         self.argv = [rel.prog("sig_taken"), mode, self.ready]
         self.p = subprocess.Popen(self.argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -416,8 +418,38 @@ def test_fork():
           res.describe())
 
 
+def wait_for(cond, what):
+    for _ in range(2000):  # bounded: ~20 s
+        if cond():
+            return
+        time.sleep(0.01)
+    raise Fail(what)
+
+
+def test_attach():
+    need_tool()
+    prog = Prog("handler", {}, tag="attach", preload=False)
+    try:
+        r = tool(["attach", str(prog.pid), "--out", prog.out + "/hs"])
+        check(r.rc == 0, "heapscope attach\n%s" % r.describe())
+        check(b"no signal (the program uses it)" in r.err, "the attach took the program's signal?\n%s" % r.describe())
+        wait_for(lambda: channel_inodes(prog.pid), "no @heapscope/%d after the attach" % prog.pid)
+        s = expect_snapshot(snapshot(prog.pid), prog, 1, "attached, own SIGUSR2 handler")
+        # Blocks from before the attach are not in the books; nothing was allocated since.
+        check(live_blocks(s, BLOCK) == (0, 0), "attached: blocks of %d: %r" % (BLOCK, live_blocks(s, BLOCK)))
+        r = tool(["detach", str(prog.pid)])
+        check(r.rc == 0, "heapscope detach\n%s" % r.describe())
+        wait_for(lambda: not channel_inodes(prog.pid), "@heapscope/%d still served after the detach" % prog.pid)
+        res = prog.finish()
+    finally:
+        prog.kill()
+    check(res.rc == 0, res.describe())
+    want = "mode handler handler_calls=0 pending=0\n"
+    check(res.out.decode() == want, "sig_taken printed %r, expected %r" % (res.out.decode(), want))
+
+
 if __name__ == "__main__":
     rel.main({"handler": lambda: test_taken("handler"), "block": lambda: test_taken("block"),
               "ignore": lambda: test_taken("ignore"), "nobody": test_nobody, "squatter": test_squatter,
               "silent": test_silent, "bad_input": test_bad_input, "threadless": test_threadless,
-              "fork": test_fork}[sys.argv[1]])
+              "fork": test_fork, "attach": test_attach}[sys.argv[1]])

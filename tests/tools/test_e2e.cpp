@@ -286,7 +286,9 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
   leaky.stop();
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.err, "heapscope: cannot reach process " + std::to_string(pid) +
-                       ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none)\n");
+                       ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none); no control channel either "
+                       "(nothing listens on @heapscope/" + std::to_string(pid) +
+                       ": the process has no heapscope helper thread, or its heapscope predates the channel)\n");
 }
 
 // HEAPSCOPE_THREAD=auto: an idle single-threaded program (sleep) has no
