@@ -189,6 +189,8 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
   if (len < plen + 1 || memcmp(line, kProto, plen) != 0 || line[plen] != ' ') {
     size_t sp = 0;
     while (sp < len && line[sp] != ' ') ++sp;
+    if (sp == plen && !memcmp(line, kProto, plen))
+      return format(out, out_len, "err no command after HEAPSCOPE/1 (expected: snapshot)\n");
     if (sp > 10 && !memcmp(line, "HEAPSCOPE/", 10)) {
       sanitized(line, sp, shown, sizeof shown);
       return format(out, out_len, "err unsupported protocol '%s' (this process speaks HEAPSCOPE/1)\n", shown);

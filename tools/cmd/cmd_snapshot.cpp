@@ -317,8 +317,8 @@ void add_snapshot(CLI::App& app) {
   auto opt = std::make_shared<SnapshotOptions>();
   CLI::App* sub = app.add_subcommand(
       "snapshot",
-      "Ask a running, profiled process for a snapshot (sends its HEAPSCOPE_SIGNAL), wait for the "
-      "file and print its path.");
+      "Ask a running, profiled process for a snapshot (over its control channel @heapscope/PID, else "
+      "by its HEAPSCOPE_SIGNAL), wait for the file and print its path.");
   sub->add_option("PID", opt->pid, "Process id of a program started with heapscope run")->required();
   sub->add_option("--timeout", opt->timeout, "Seconds to wait for the snapshot")
       ->check(number_check("seconds, more than 0", true))
