@@ -237,13 +237,22 @@ void channel_serve(const struct pollfd* fds, int n, uint64_t now_ms, ChannelSnap
   for (int i = 1; i < n && i - 1 < kChannelClients; ++i) {
     Slot& s = g_slots[i - 1];
     if (s.fd < 0 || fds[i].fd != s.fd || !fds[i].revents) continue;
-    if (fds[i].revents & POLLNVAL) {
+    // Closed by the program (a daemon closing every descriptor), maybe reused
+    // for its own file: forgotten, never read, never closed.
+    if ((fds[i].revents & POLLNVAL) || !is_ours(s.fd, s.dev, s.ino)) {
       drop(s, false);
       continue;
     }
     read_request(s, snapshot);  // reads what is there; EOF or an error closes it
   }
-  if (n > 0 && g_listen.fd >= 0 && fds[0].fd == g_listen.fd && (fds[0].revents & POLLIN)) accept_all(now_ms);
+  if (n > 0 && g_listen.fd >= 0 && fds[0].fd == g_listen.fd && fds[0].revents) {
+    if ((fds[0].revents & POLLNVAL) || !is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) {
+      g_listen.fd = -1;  // the same: a new socket at the helper's next wake (channel_sync)
+      g_listen_pid = 0;
+    } else if (fds[0].revents & POLLIN) {
+      accept_all(now_ms);
+    }
+  }
   for (Slot& s : g_slots) {
     if (s.fd >= 0 && now_ms >= s.deadline_ms) {
       char msg[120];

@@ -16,6 +16,8 @@ tools/lib/control/), whatever the program did to the snapshot signal.
   threadless:  no helper thread (HEAPSCOPE_THREAD=auto, one thread): no channel, the signal
                answers, the process stays single-threaded.
   fork:        a fork child serves its own pid's name and never holds the parent's socket.
+  closed_fds:  a program that closes every descriptor and reuses the numbers: the channel comes
+               back on a new socket and answers; the program's files are untouched.
   attach:      a program with its own SIGUSR2 handler, attached (the attach leaves the signal
                alone): the channel opens with the attach, answers, and closes with the detach.
 """
@@ -426,6 +428,28 @@ def wait_for(cond, what):
     raise Fail(what)
 
 
+def test_closed_fds():
+    need_tool()
+    prog = Prog("closefds", {"HEAPSCOPE_THREAD": "always"})
+    try:
+        wait_for(lambda: channel_inodes(prog.pid), "nothing listens on @heapscope/%d" % prog.pid)
+        before = channel_inodes(prog.pid)
+        prog.p.stdin.write(b"c")
+        prog.p.stdin.flush()
+        wait_for(lambda: os.path.exists(prog.ready + ".closed"), "sig_taken closefds never closed its descriptors")
+        wait_for(lambda: channel_inodes(prog.pid) - before,
+                 "no new socket on @heapscope/%d after the program closed every descriptor" % prog.pid)
+        for seq in (1, 2):
+            s = expect_snapshot(snapshot(prog.pid), prog, seq, "after closing every descriptor, request %d" % seq)
+            check(live_blocks(s, BLOCK) == (BLOCK * COUNT, COUNT), "closefds: %r" % (live_blocks(s, BLOCK),))
+        res = prog.finish()
+    finally:
+        prog.kill()
+    check(res.rc == 0, res.describe())
+    want = "mode closefds handler_calls=0 pending=0 fds_intact=997\n"
+    check(res.out.decode() == want, "sig_taken printed %r, expected %r" % (res.out.decode(), want))
+
+
 def test_attach():
     need_tool()
     prog = Prog("handler", {}, tag="attach", preload=False)
@@ -452,4 +476,5 @@ if __name__ == "__main__":
     rel.main({"handler": lambda: test_taken("handler"), "block": lambda: test_taken("block"),
               "ignore": lambda: test_taken("ignore"), "nobody": test_nobody, "squatter": test_squatter,
               "silent": test_silent, "bad_input": test_bad_input, "threadless": test_threadless,
-              "fork": test_fork, "attach": test_attach}[sys.argv[1]])
+              "fork": test_fork, "closed_fds": test_closed_fds,
+              "attach": test_attach}[sys.argv[1]])
