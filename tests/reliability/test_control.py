@@ -9,7 +9,8 @@ tools/lib/control/), whatever the program did to the snapshot signal.
   nobody:      the same client run as uid nobody is refused by the server (the process is root's).
   squatter:    a process of ours binding @heapscope/<pid of another process> is refused by the
                client, which sends it nothing (a plain process: not profiled; a threadless
-               profiled one: the signal answers).
+               profiled one: the signal answers; one with a helper thread whose name was
+               taken before it started says so once, and serves its name once it is free).
   silent:      clients that connect and send nothing (all four slots, a fifth is told busy) do
                not stop interval snapshots; they are answered `err timeout` and closed.
   bad_input:   wrong lines get a clear `err` line each.
@@ -270,6 +271,77 @@ def test_squatter():
         prog.kill()
     check(sq.received == b"", "the client sent the squatter %r" % sq.received)
     check(res.rc == 0, res.describe())
+    squatted_before_start()
+
+
+def squatted_before_start():
+    """sig_taken handler (HEAPSCOPE_THREAD=always) whose name is taken before it starts."""
+    out = rel.tmpdir("ctl-squat-early")
+    ready = os.path.join(out, "ready")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEAPSCOPE_") and k != "LD_PRELOAD"}
+    env.update({"LD_PRELOAD": rel.LIB, "HEAPSCOPE_OUT": out + "/hs", "HEAPSCOPE_THREAD": "always"})
+    go_r, go_w = os.pipe()
+    in_r, in_w = os.pipe()
+    argv = [rel.prog("sig_taken"), "handler", ready]
+    pid = os.fork()
+    if pid == 0:  # waits for the squatter, then becomes sig_taken
+        try:
+            os.close(go_w)
+            os.close(in_w)
+            os.read(go_r, 1)
+            os.dup2(in_r, 0)
+            fd = os.open(os.path.join(out, "stderr"), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(fd, 2)
+            fd = os.open(os.path.join(out, "stdout"), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(fd, 1)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.close(go_r)
+    os.close(in_r)
+    sq = None
+    try:
+        sq = Squatter(pid)
+        os.write(go_w, b"x")
+        for _ in range(2000):  # bounded: ~20 s
+            if os.path.exists(ready):
+                break
+            time.sleep(0.01)
+        check(os.path.exists(ready), "sig_taken (squatted before start) never became ready")
+        r = snapshot(pid, tool_timeout=2)
+        msg = r.err.decode()
+        check(r.rc != 0, "squatted process with its own handler: heapscope snapshot claimed %r" % r.out)
+        check(("control channel: @heapscope/%d is served by process %d" % (pid, os.getpid())) in msg,
+              "heapscope snapshot's failure does not name the squatter: %r" % msg)
+        sq.close()
+        sq = None
+        # The process binds its name at its next check (every second).
+        for _ in range(2000):  # bounded: ~20 s
+            if channel_inodes(pid):
+                break
+            time.sleep(0.01)
+        check(channel_inodes(pid), "the process never served @heapscope/%d after the squatter left" % pid)
+        r = snapshot(pid)
+        check(r.rc == 0, "heapscope snapshot once the name was free\n%s" % r.describe())
+        s = rel.parse_snap(r.out.decode().strip())
+        check(live_blocks(s, BLOCK) == (BLOCK * COUNT, COUNT), "squatted early: %r" % (live_blocks(s, BLOCK),))
+    finally:
+        if sq:
+            sq.close()
+        os.close(in_w)  # sig_taken ends
+        _, status = os.waitpid(pid, 0)
+        os.close(go_w)
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "sig_taken exited with status %#x" % status)
+    with open(os.path.join(out, "stderr")) as f:
+        err = f.read()
+    taken = err.count("the control channel name @heapscope/%d is taken by another process" % pid)
+    served = err.count("the control channel @heapscope/%d is served now" % pid)
+    check(taken == 1 and served == 1, "sig_taken's stderr should say once that its name is taken and once that it "
+          "is served now; it said %d and %d times:\n%s" % (taken, served, err))
+    with open(os.path.join(out, "stdout")) as f:
+        got = f.read()
+    check(got == "mode handler handler_calls=1 pending=0\n", "sig_taken printed %r (the fallback signal reached "
+          "its own handler once)" % got)
 
 
 def connect(pid):
