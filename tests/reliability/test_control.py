@@ -129,6 +129,13 @@ def tasks(pid):
     return len(os.listdir("/proc/%d/task" % pid))
 
 
+def expect_output(res, want):
+    """sig_taken ended well and printed exactly `want`."""
+    check(res.rc == 0, res.describe())
+    check(res.out.decode() == want, "%s printed %r, expected %r\n%s" % (" ".join(res.argv), res.out.decode(), want,
+                                                                      res.describe()))
+
+
 def expect_snapshot(r, prog, seq, what):
     check(r.rc == 0, "%s: heapscope snapshot failed\n%s" % (what, r.describe()))
     path = r.out.decode().strip()
@@ -156,10 +163,8 @@ def test_taken(mode):
         res = prog.finish()
     finally:
         prog.kill()
-    check(res.rc == 0, "sig_taken %s\n%s" % (mode, res.describe()))
     # The channel sends no signal: the program's own handler never ran, nothing is pending.
-    want = "mode %s handler_calls=0 pending=0\n" % mode
-    check(res.out.decode() == want, "sig_taken %s printed %r, expected %r" % (mode, res.out.decode(), want))
+    expect_output(res, "mode %s handler_calls=0 pending=0\n" % mode)
     if mode == "handler":
         said = [l for l in res.hs_lines() if "replaced heapscope's handler" in l]
         check(len(said) == 1, "heapscope should say once that the program replaced its handler\n%s" %
@@ -450,8 +455,7 @@ def test_threadless():
         res = prog.finish()
     finally:
         prog.kill()
-    check(res.rc == 0, res.describe())
-    check(res.out.decode() == "mode plain handler_calls=0 pending=0\n", res.describe())
+    expect_output(res, "mode plain handler_calls=0 pending=0\n")
 
 
 def test_fork():
@@ -508,7 +512,12 @@ def test_closed_fds():
         before = channel_inodes(prog.pid)
         prog.p.stdin.write(b"c")
         prog.p.stdin.flush()
-        wait_for(lambda: os.path.exists(prog.ready + ".closed"), "sig_taken closefds never closed its descriptors")
+        wait_for(lambda: os.path.exists(prog.ready + ".closed") or prog.p.poll() is not None,
+                 "sig_taken closefds never closed its descriptors")
+        if not os.path.exists(prog.ready + ".closed"):
+            _, err = prog.p.communicate(timeout=30)
+            raise Fail("sig_taken closefds exited %s before it reused its descriptors: %s" % (
+                prog.p.returncode, err.decode("utf-8", "replace")[-2000:]))
         wait_for(lambda: channel_inodes(prog.pid) - before,
                  "no new socket on @heapscope/%d after the program closed every descriptor" % prog.pid)
         for seq in (1, 2):
@@ -517,9 +526,7 @@ def test_closed_fds():
         res = prog.finish()
     finally:
         prog.kill()
-    check(res.rc == 0, res.describe())
-    want = "mode closefds handler_calls=0 pending=0 fds_intact=997\n"
-    check(res.out.decode() == want, "sig_taken printed %r, expected %r" % (res.out.decode(), want))
+    expect_output(res, "mode closefds handler_calls=0 pending=0 fds_intact=997\n")
 
 
 def test_attach():
@@ -539,9 +546,7 @@ def test_attach():
         res = prog.finish()
     finally:
         prog.kill()
-    check(res.rc == 0, res.describe())
-    want = "mode handler handler_calls=0 pending=0\n"
-    check(res.out.decode() == want, "sig_taken printed %r, expected %r" % (res.out.decode(), want))
+    expect_output(res, "mode handler handler_calls=0 pending=0\n")
 
 
 if __name__ == "__main__":

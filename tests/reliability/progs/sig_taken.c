@@ -19,6 +19,7 @@
  * by " fds_intact=K". The fork child prints "child blocks=3".
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,13 +41,27 @@ static int g_closefds;
 static void close_and_reuse(void) {
   for (int fd = 3; fd < 1024; ++fd) close(fd);
   int z = open("/dev/zero", O_RDONLY);
-  if (z < 0 || z >= 1000) _exit(3);
-  for (int fd = 3; fd < 1000; ++fd)
-    if (fd != z && dup2(z, fd) != fd) _exit(3);
+  if (z < 0 || z >= 1000) {
+    fprintf(stderr, "sig_taken: open /dev/zero gave %d (errno %d), expected 3..999\n", z, errno);
+    _exit(3);
+  }
+  for (int fd = 3; fd < 1000; ++fd) {
+    if (fd == z) continue;
+    int r = -1;
+    // EBUSY: another thread (heapscope's) is installing a descriptor at fd right now (dup2(2)).
+    for (int tries = 0; tries < 1000 && (r = dup2(z, fd)) < 0 && errno == EBUSY; ++tries) usleep(100);
+    if (r != fd) {
+      fprintf(stderr, "sig_taken: dup2(%d, %d) = %d (errno %d)\n", z, fd, r, errno);
+      _exit(3);
+    }
+  }
   char path[4096];
   snprintf(path, sizeof path, "%s.closed", g_ready);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);  // 1000 or above
-  if (fd < 0) _exit(4);
+  if (fd < 0) {
+    fprintf(stderr, "sig_taken: cannot create %s (errno %d)\n", path, errno);
+    _exit(4);
+  }
   close(fd);
 }
 
