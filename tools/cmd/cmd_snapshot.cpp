@@ -50,9 +50,7 @@ struct SnapshotOptions {
 
 // Hex mask line "Name:\t0000000000004000" from a /proc status file.
 uint64_t status_mask(const std::string& status, const std::string& name) {
-  size_t at = status.find("\n" + name + ":");
-  if (at == std::string::npos) return 0;
-  return std::strtoull(status.c_str() + at + name.size() + 2, nullptr, 16);
+  return std::strtoull(status_field(status, name).c_str(), nullptr, 16);
 }
 
 struct FileId {
@@ -279,7 +277,17 @@ void snapshot(const SnapshotOptions& o) {
   struct stat st{};
   if (stat(proc.c_str(), &st) != 0) throw CommandError("process " + pid + ": no such process");
   const pid_t target = pid_t(std::stol(pid));
-  control::Answer a = control::request(target, st.st_uid, "snapshot", o.timeout);
+  // Its owner: the real and effective uid ("Uid:\tR E S F"); /proc/PID itself
+  // belongs to root when the process is not dumpable (after a setuid()).
+  std::vector<uid_t> owners;
+  std::string status;
+  if (read_file(proc + "/status", status)) {
+    std::istringstream uids(status_field(status, "Uid"));
+    unsigned long r = 0, e = 0;
+    if (uids >> r >> e) owners = {uid_t(r), uid_t(e)};
+  }
+  if (owners.empty()) owners = {st.st_uid};
+  control::Answer a = control::request(target, owners, "snapshot", o.timeout);
   switch (a.status) {
     case control::Status::ok:
       std::cout << a.text << "\n";

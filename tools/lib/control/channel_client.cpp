@@ -44,7 +44,7 @@ Answer parse_reply(const std::string& line) {
   return {Status::no_reply, "an answer that is neither `ok ...` nor `err ...`: '" + shown(line) + "'"};
 }
 
-Answer request(pid_t pid, uid_t owner, const std::string& command, double timeout_s) {
+Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& command, double timeout_s) {
   const std::string name = channel_name(pid), at = "@" + name;
   const auto deadline = Clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
   Fd s;
@@ -71,10 +71,17 @@ Answer request(pid_t pid, uid_t owner, const std::string& command, double timeou
     return {Status::untrusted, at + " is served by process " + std::to_string(peer.pid) + " (uid " +
                                    std::to_string(peer.uid) + "), not by process " + std::to_string(pid) +
                                    ": not trusted, nothing sent"};
-  if (peer.uid != owner)
+  // Root too: a daemon that drops privileges after start keeps the socket it
+  // listened on as root (SO_PEERCRED tells the credentials at listen()).
+  bool owned = peer.uid == 0;
+  std::string listed;
+  for (uid_t u : owners) {
+    owned |= peer.uid == u;
+    listed += (listed.empty() ? "" : "/") + std::to_string(u);
+  }
+  if (!owned)
     return {Status::untrusted, at + " is served as uid " + std::to_string(peer.uid) + ", but process " +
-                                   std::to_string(pid) + " belongs to uid " + std::to_string(owner) +
-                                   ": not trusted, nothing sent"};
+                                   std::to_string(pid) + " runs as uid " + listed + ": not trusted, nothing sent"};
   const std::string line = "HEAPSCOPE/1 " + command + "\n";
   size_t sent = 0;
   while (sent < line.size()) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace heapscope::control {
 
@@ -32,10 +33,10 @@ struct Answer {
   std::string text;  // ok: the text after "ok "; refused: the reason; otherwise what went wrong
 };
 
-// Connects to pid's channel, checks the server is pid itself and runs as
-// `owner` (the uid that owns /proc/PID), sends `HEAPSCOPE/1 <command>\n` and
-// reads one line, all within timeout_s seconds.
-Answer request(pid_t pid, uid_t owner, const std::string& command, double timeout_s);
+// Connects to pid's channel, checks the server is pid itself and listened as
+// root or one of `owners` (the process's real and effective uid), sends
+// `HEAPSCOPE/1 <command>\n` and reads one line, all within timeout_s seconds.
+Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& command, double timeout_s);
 
 // One reply line (without its newline): `ok <text>` or `err <reason>`;
 // anything else is no_reply naming what came.
