@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "capture.h"
 #include "cfi_unwind.h"
+#include "channel.h"
 #include "stack_memo.h"
 #include "counters.h"
 #include "heapinfo.h"
@@ -100,6 +101,7 @@ bool g_thread_wanted = false;  // some trigger needs the helper thread sooner or
 bool g_thread_eager = false;   // ... from the start (a timer, HEAPSCOPE_THREAD=always, threads exist)
 std::atomic<bool> g_helper_started{false};  // start_helper() ran (once per process)
 std::atomic<bool> g_helper_running{false};  // the helper thread exists and answers requests
+std::atomic<bool> g_channel_follow{false};  // control_channel_follow asks the helper to sync now
 std::atomic<int> g_exit_done{0};
 std::atomic<bool> g_exiting{false};
 struct sigaction g_our_action;
@@ -253,6 +255,24 @@ void check_handler() {
   }
 }
 
+// A `snapshot` request on the control channel (channel.h), on the helper thread.
+bool channel_snapshot(char* out, size_t out_len) {
+  if (g_exiting.load()) {
+    format(out, out_len, "the process is exiting (its exit snapshot is being written)");
+    return false;
+  }
+  if (g_run_state.load() != kActive) {
+    format(out, out_len, "heapscope is not tracking this process (detached)");
+    return false;
+  }
+  if (write_snapshot(HS_TRIGGER_SIGNAL, out, out_len) == 0) return true;
+  int e = errno;
+  const char* what = strerrordesc_np(e);
+  format(out, out_len, "writing the snapshot under %s failed: %s (errno %d)", g_cfg.out_prefix,
+         what ? what : "unknown error", e);
+  return false;
+}
+
 void stats_line() {
   HeapFigures hf = allocator_figures();
   Totals t = current_totals();
@@ -279,9 +299,19 @@ void* thread_main(void*) {
     uint64_t wake = next_interval < next_stats ? next_interval : next_stats;
     if (next_check < wake) wake = next_check;
     if (g_cfg.alert_bytes && now + 200 < wake) wake = now + 200;
+    // The control channel follows the run state (closed while detached or
+    // exiting); a request from attach/detach (control_channel_follow) or the
+    // once-a-second check also re-checks that its descriptors are still ours.
+    const bool serve = g_run_state.load(std::memory_order_relaxed) == kActive &&
+                       !g_exiting.load(std::memory_order_relaxed);
+    const bool follow = g_channel_follow.exchange(false);
+    if (follow || serve != channel_serving() || now >= next_check) channel_sync(serve);
+    struct pollfd pfds[1 + kChannelPollFds];
+    pfds[0] = {g_pipe[0], POLLIN, 0};
+    const int nch = channel_pollfds(pfds + 1, &wake);
     int timeout = wake <= now ? 0 : (int)(wake - now);
-    struct pollfd pfd{g_pipe[0], POLLIN, 0};
-    int pr = poll(&pfd, 1, timeout);
+    int pr = poll(pfds, 1 + nch, timeout);
+    struct pollfd& pfd = pfds[0];
     if (pr > 0 && (pfd.revents & (POLLNVAL | POLLERR | POLLHUP))) {
       if (!pipe_is_ours()) make_pipe();  // closed under us: a new one (the old numbers are not ours)
       continue;
@@ -299,6 +329,7 @@ void* thread_main(void*) {
     // Checked at every wake, not only on a byte: a request whose byte found
     // the pipe being remade is served at the next tick.
     if (g_snapshot_requests.exchange(0) && !exiting) write_snapshot(HS_TRIGGER_SIGNAL, nullptr, 0);
+    channel_serve(pfds + 1, nch, mono_ms(), channel_snapshot);  // requests, then connections past their time
     now = mono_ms();
     if (now >= next_interval) {
       if (!exiting) write_snapshot(HS_TRIGGER_INTERVAL, nullptr, 0);
@@ -424,6 +455,7 @@ void atfork_parent() {
   writer_unlock();
 }
 void atfork_child() {
+  channel_after_fork_child();  // the parent's socket: never served from the child (control channel)
   if (tls.fork_skipped) {
     tls.fork_skipped = 0;
     g_run_state.store(kDisabled);  // hooks only forward from now on
@@ -657,7 +689,7 @@ void control_init(void* own_malloc) {
   // thread alone costs an allocation-heavy C program ~25%); its snapshot
   // requests are served on its own thread from the signal handler
   // (serve_in_handler).
-  g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes;
+  g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always;
   g_thread_eager = g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always ||
                    !__libc_single_threaded;
   install_signal();
@@ -666,6 +698,16 @@ void control_init(void* own_malloc) {
 
 void control_before_thread_create() {
   if (!g_helper_started.load(std::memory_order_relaxed)) start_helper();
+}
+
+void control_channel_follow() {
+  if (!g_helper_running.load()) return;
+  g_channel_follow.store(true);
+  int fd = g_pipe_w.load();
+  if (fd >= 0) {
+    char c = 1;
+    (void)!write(fd, &c, 1);
+  }
 }
 
 void control_serve_requests() {

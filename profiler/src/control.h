@@ -2,7 +2,8 @@
 // Owns: parsing HEAPSCOPE_* once into g_cfg (ignored under AT_SECURE), the
 // snapshot signal handler (sets a flag and writes one byte to a pipe, or
 // marks the interrupted thread; nothing else), the helper thread (signal,
-// interval, stats and alert triggers; it runs with the re-entry guard held for
+// interval, stats and alert triggers, and the control channel that
+// `heapscope snapshot` uses first, see channel.h; it runs with the re-entry guard held for
 // good; started only when needed, see control_init), fork handling, and the
 // exit snapshot.
 // Safety: control_init() runs once in the library constructor. The signal
@@ -41,6 +42,13 @@ void control_exit_snapshot();
 // Refreshes the module list before a dlclose is forwarded.
 void control_before_dlclose();
 void control_after_dlclose();  // drops cached unwind rules of unmapped code
+
+// Makes the helper's control channel (channel.h) follow the run state at
+// once: open while tracking, closed once detached (a request in between is
+// answered "err ... detached"). Wakes the helper with a byte on its pipe and
+// does not wait: attach/detach run on a thread the injector hijacked, where a
+// sleep could replace the interrupted system call's restart. Cold.
+void control_channel_follow();
 
 // Snapshot requests (the signal) not yet served; set by the handler.
 extern std::atomic<int> g_snapshot_requests;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cfi_unwind.h"
+#include "channel.h"
 #include "config.h"
 
 #define UNW_LOCAL_ONLY
@@ -534,4 +535,46 @@ TEST(Log, FormatsWithoutAllocating) {
   EXPECT_STREQ(buf, "trunc");
   format(buf, sizeof buf, "%p", (void*)0x1234);
   EXPECT_STREQ(buf, "0x1234");
+}
+
+// The control channel's reply to one request line (profiler/src/channel.h):
+// exactly one line, `ok` only for `HEAPSCOPE/1 snapshot`, which runs the
+// request; a clear `err` for everything else, without running it.
+namespace {
+int g_channel_calls = 0;
+bool channel_ok(char* out, size_t n) {
+  ++g_channel_calls;
+  hs::format(out, n, "/tmp/p.1.0001.hsnap");
+  return true;
+}
+bool channel_fails(char* out, size_t n) {
+  ++g_channel_calls;
+  hs::format(out, n, "writing the snapshot under /x failed: No space left on device (errno 28)");
+  return false;
+}
+std::string reply_to(const std::string& line, hs::ChannelSnapshotFn fn = channel_ok) {
+  char out[512];
+  size_t n = hs::channel_reply(line.data(), line.size(), out, sizeof out, fn);
+  return std::string(out, n);
+}
+}  // namespace
+
+TEST(Channel, RepliesOneLineToEachRequest) {
+  g_channel_calls = 0;
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshot"), "ok /tmp/p.1.0001.hsnap\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshot\r"), "ok /tmp/p.1.0001.hsnap\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshot", channel_fails),
+            "err writing the snapshot under /x failed: No space left on device (errno 28)\n");
+  EXPECT_EQ(g_channel_calls, 3);
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshots"), "err unknown command 'snapshots' (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 "), "err unknown command '' (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/10 snapshot"),
+            "err unsupported protocol 'HEAPSCOPE/10' (this process speaks HEAPSCOPE/1)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1"), "err no command after HEAPSCOPE/1 (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("heapscope/1 snapshot"),
+            "err not a heapscope request 'heapscope/1 snapshot' (expected 'HEAPSCOPE/1 COMMAND')\n");
+  EXPECT_EQ(reply_to(std::string("HEAPSCOPE/1 \x1b[2J")), "err unknown command '?[2J' (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 " + std::string(200, 'a')),
+            "err unknown command '" + std::string(40, 'a') + "' (expected: snapshot)\n");
+  EXPECT_EQ(g_channel_calls, 3);  // none of the bad lines ran a snapshot
 }

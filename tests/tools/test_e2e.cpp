@@ -286,8 +286,67 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
   leaky.stop();
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.err, "heapscope: cannot reach process " + std::to_string(pid) +
-                       ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none)\n");
+                       ": its snapshot signal is off (HEAPSCOPE_SIGNAL=none); no control channel either "
+                       "(nothing listens on @heapscope/" + std::to_string(pid) +
+                       ": the process has no heapscope helper thread, or its heapscope predates the channel)\n");
 }
+
+namespace {
+// Starts `sleep 30` preloaded with HEAPSCOPE_OUT=out and `env` (no helper
+// thread unless env asks), and waits until the library is loaded and sleep is
+// idle in its sleep system call, past its start-up allocations (any of which
+// would answer a request). Returns its pid, or -1 with *error set (killed).
+pid_t spawn_idle_sleep(const std::string& out, const std::vector<std::string>& env, std::string* error) {
+  // sleep is this test's own child: reading /proc/PID/syscall needs ptrace
+  // access, which Yama (ptrace_scope 1) grants only to an ancestor.
+  std::vector<std::string> env_s = env;
+  env_s.push_back("HEAPSCOPE_OUT=" + out);
+  env_s.push_back("LD_PRELOAD=" + std::string(HS_PROFILER_LIB));
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "LD_PRELOAD=", 11) && std::strncmp(*e, "HEAPSCOPE_", 10)) env_s.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char arg0[] = "sleep", arg1[] = "30";
+  char* argv[] = {arg0, arg1, nullptr};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int spawned = posix_spawnp(&pid, "sleep", &fa, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (spawned != 0) {
+    *error = std::string("posix_spawnp sleep: ") + std::strerror(spawned);
+    return -1;
+  }
+  std::string maps;
+  for (int i = 0; i < 500 && maps.find("libheapscope") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    maps.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto asleep = [](const std::string& line) {
+    long nr = line.empty() ? -1 : std::atol(line.c_str());
+    return (line[0] >= '0' && line[0] <= '9') && (nr == SYS_clock_nanosleep || nr == SYS_nanosleep);
+  };
+  std::string sys;
+  for (int i = 0; i < 500 && !asleep(sys); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    sys.clear();
+    std::getline(in, sys);
+  }
+  if (!asleep(sys)) {
+    kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    *error = "sleep " + std::to_string(pid) + " never showed clock_nanosleep or nanosleep in /proc/" +
+             std::to_string(pid) + "/syscall (read: '" + sys + "')";
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace
 
 // HEAPSCOPE_THREAD=auto: an idle single-threaded program (sleep) has no
 // helper thread and allocates nothing, so the request waits for its next
@@ -298,48 +357,9 @@ TEST_F(EndToEnd, SnapshotRefusesUnprofiledAndUnreachableProcesses) {
 TEST_F(EndToEnd, IdleSingleThreadedProgramAnswersWithoutGainingAThread) {
   for (std::string thread : {"auto", "always"}) {
     std::string out = dir_->path + "/idle-" + thread;
-    // sleep is this test's own child: reading /proc/PID/syscall needs ptrace
-    // access, which Yama (ptrace_scope 1) grants only to an ancestor.
-    std::vector<std::string> env_s = {"HEAPSCOPE_THREAD=" + thread, "HEAPSCOPE_OUT=" + out,
-                                      "LD_PRELOAD=" + std::string(HS_PROFILER_LIB)};
-    for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "LD_PRELOAD=", 11) && std::strncmp(*e, "HEAPSCOPE_", 10)) env_s.push_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    char arg0[] = "sleep", arg1[] = "30";
-    char* argv[] = {arg0, arg1, nullptr};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    int spawned = posix_spawnp(&pid, "sleep", &fa, nullptr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    ASSERT_EQ(spawned, 0) << std::strerror(spawned);
-    // Wait until the library is loaded (the tool refuses an unprofiled process).
-    std::string maps;
-    for (int i = 0; i < 500 && maps.find("libheapscope") == std::string::npos; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-      maps.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    // And until sleep is idle: blocked in its sleep system call, past its
-    // start-up allocations, any of which would answer the request.
-    auto asleep = [](const std::string& line) {
-      long nr = line.empty() ? -1 : std::atol(line.c_str());
-      return (line[0] >= '0' && line[0] <= '9') && (nr == SYS_clock_nanosleep || nr == SYS_nanosleep);
-    };
-    std::string sys;
-    for (int i = 0; i < 500 && !asleep(sys); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
-      sys.clear();
-      std::getline(in, sys);
-    }
-    if (!asleep(sys)) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
-    ASSERT_TRUE(asleep(sys)) << "sleep " << pid << " never showed clock_nanosleep or nanosleep in /proc/"
-                             << pid << "/syscall (read: '" << sys << "')";
+    std::string error;
+    const pid_t pid = spawn_idle_sleep(out, {"HEAPSCOPE_THREAD=" + thread}, &error);
+    ASSERT_GT(pid, 0) << error;
     RunResult r = run_command(kHeapscope + " snapshot --timeout 10 " + std::to_string(pid), dir_->path);
     size_t tasks = 0;
     if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
@@ -357,21 +377,22 @@ TEST_F(EndToEnd, IdleSingleThreadedProgramAnswersWithoutGainingAThread) {
 
 // snapshot parses HEAPSCOPE_SIGNAL from the process's environment with run's
 // grammar: KILL cannot be caught, so the profiler stays on SIGUSR2 and
-// snapshot says so and sends that.
+// snapshot says so and sends that. That is the signal path: a process
+// without heapscope's helper thread (a threaded one answers over the control
+// channel, and no signal is parsed or sent).
 TEST_F(EndToEnd, SnapshotFallsBackFromAnUncatchableSignal) {
-  ServedLeaky leaky(dir_->path + "/killsig", "HEAPSCOPE_SIGNAL=kill", "--out '" + dir_->path + "/killsig/s'", 0);
-  const std::string& serve = leaky.dir;
-  const int pid = leaky.pid;
-  ASSERT_GT(pid, 0) << leaky.error;
-  RunResult r = run_command(kHeapscope + " snapshot " + std::to_string(pid), dir_->path);
-  leaky.stop();
+  const std::string out = dir_->path + "/killsig";
+  std::string error;
+  const pid_t pid = spawn_idle_sleep(out, {"HEAPSCOPE_SIGNAL=kill", "HEAPSCOPE_THREAD=auto"}, &error);
+  ASSERT_GT(pid, 0) << error;
+  RunResult r = run_command(kHeapscope + " snapshot --timeout 10 " + std::to_string(pid), dir_->path);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "heapscope: note: process " + std::to_string(pid) +
                        ": HEAPSCOPE_SIGNAL=kill: SIGKILL cannot be caught (expected a signal the "
                        "program can handle, e.g. SIGUSR2); the profiler uses SIGUSR2\n");
-  char want[64];
-  std::snprintf(want, sizeof want, "/s.%d.0001.hsnap\n", pid);
-  EXPECT_EQ(r.out, serve + want);
+  EXPECT_EQ(r.out, out + "." + std::to_string(pid) + ".0001.hsnap\n");
 }
 
 TEST_F(EndToEnd, SampledRunSaysItsFiguresAreEstimates) {

@@ -1,6 +1,13 @@
 // cmd_snapshot.cpp -- `heapscope snapshot PID [--timeout S]`: ask a running,
 // profiled process for a snapshot, wait for the file, print its path.
 //
+// First over the process's control channel (tools/lib/control: the Unix
+// socket @heapscope/PID that heapscope's helper thread serves, whatever the
+// program did to the snapshot signal): its answer is the path, or a reason
+// that is reported as is. A server that is not the process itself, or not
+// run by its owner, is not trusted (said on stderr). With no channel (no
+// helper thread, an older heapscope) or an untrusted one, the signal:
+//
 // Checks, each with a clear error: the process exists; libheapscope is mapped
 // in it (/proc/PID/maps); its snapshot signal (HEAPSCOPE_SIGNAL from
 // /proc/PID/environ, default SIGUSR2) is not "none", is caught (SigCgt) and
@@ -30,6 +37,8 @@
 #include <thread>
 
 #include "cmd/commands.h"
+#include "control/channel_client.h"
+#include "util/file.h"
 
 namespace heapscope {
 namespace {
@@ -39,20 +48,9 @@ struct SnapshotOptions {
   double timeout = 10;
 };
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 // Hex mask line "Name:\t0000000000004000" from a /proc status file.
 uint64_t status_mask(const std::string& status, const std::string& name) {
-  size_t at = status.find("\n" + name + ":");
-  if (at == std::string::npos) return 0;
-  return std::strtoull(status.c_str() + at + name.size() + 2, nullptr, 16);
+  return std::strtoull(status_field(status, name).c_str(), nullptr, 16);
 }
 
 struct FileId {
@@ -100,11 +98,11 @@ std::string newest_new_file(const std::string& dir, const std::map<std::string, 
   return best;
 }
 
-void snapshot(const SnapshotOptions& o) {
+void snapshot(const SnapshotOptions& o);
+
+// The signal path (see the top of the file).
+void snapshot_by_signal(const SnapshotOptions& o) {
   const std::string& pid = o.pid;
-  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos ||
-      std::stol(pid) <= 0)
-    throw CommandError(pid + ": not a process id (expected a positive number)", 2);
   std::string proc = "/proc/" + pid;
   struct stat st{};
   if (stat(proc.c_str(), &st) != 0) throw CommandError("process " + pid + ": no such process");
@@ -270,12 +268,65 @@ void snapshot(const SnapshotOptions& o) {
                      "*.hsnap after " + secs + " s (sent " + signame + ")" + hint);
 }
 
+void snapshot(const SnapshotOptions& o) {
+  const std::string& pid = o.pid;
+  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos ||
+      std::stol(pid) <= 0)
+    throw CommandError(pid + ": not a process id (expected a positive number)", 2);
+  std::string proc = "/proc/" + pid;
+  struct stat st{};
+  if (stat(proc.c_str(), &st) != 0) throw CommandError("process " + pid + ": no such process");
+  const pid_t target = pid_t(std::stol(pid));
+  // Its owner: the real and effective uid ("Uid:\tR E S F"); /proc/PID itself
+  // belongs to root when the process is not dumpable (after a setuid()).
+  std::vector<uid_t> owners;
+  std::string status;
+  if (read_file(proc + "/status", status)) {
+    std::istringstream uids(status_field(status, "Uid"));
+    unsigned long r = 0, e = 0;
+    if (uids >> r >> e) owners = {uid_t(r), uid_t(e)};
+  }
+  if (owners.empty()) owners = {st.st_uid};
+  control::Answer a = control::request(target, owners, "snapshot", o.timeout);
+  switch (a.status) {
+    case control::Status::ok:
+      std::cout << a.text << "\n";
+      return;
+    case control::Status::refused:
+      throw CommandError("process " + pid + " refused the snapshot (control channel @" +
+                         control::channel_name(target) + "): " + a.text);
+    case control::Status::no_reply:
+      throw CommandError("process " + pid + ": control channel: " + a.text +
+                         " (the signal is not tried: the process may be writing the snapshot still)");
+    case control::Status::untrusted:
+      std::fprintf(stderr, "heapscope: warning: process %s: control channel: %s; trying the signal\n", pid.c_str(),
+                   a.text.c_str());
+      break;
+    case control::Status::no_channel:
+      break;
+  }
+  const std::string note =
+      a.status == control::Status::untrusted
+          ? "control channel: " + a.text
+          : "no control channel either (" + a.text +
+                ": the process has no heapscope helper thread, or its heapscope predates the channel)";
+  try {
+    snapshot_by_signal(o);
+  } catch (const CommandError& e) {
+    // "not profiled" needs no word on the channel unless something squatted its name.
+    std::string msg = e.what();
+    if (a.status == control::Status::untrusted || msg.find("not profiled") == std::string::npos)
+      throw CommandError(msg + "; " + note, e.exit_code);
+    throw;
+  }
+}
+
 void add_snapshot(CLI::App& app) {
   auto opt = std::make_shared<SnapshotOptions>();
   CLI::App* sub = app.add_subcommand(
       "snapshot",
-      "Ask a running, profiled process for a snapshot (sends its HEAPSCOPE_SIGNAL), wait for the "
-      "file and print its path.");
+      "Ask a running, profiled process for a snapshot (over its control channel @heapscope/PID, else "
+      "by its HEAPSCOPE_SIGNAL), wait for the file and print its path.");
   sub->add_option("PID", opt->pid, "Process id of a program started with heapscope run")->required();
   sub->add_option("--timeout", opt->timeout, "Seconds to wait for the snapshot")
       ->check(number_check("seconds, more than 0", true))

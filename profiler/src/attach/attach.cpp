@@ -298,6 +298,7 @@ HS_EXPORT int heapscope_attach_start(const char* config, char* msg, size_t msg_l
     }
   }
   pthread_mutex_unlock(&g_mu);
+  if (rc == 0) control_channel_follow();  // the control channel opens with the attach
   return rc;
 }
 
@@ -330,6 +331,7 @@ HS_EXPORT int heapscope_attach_stop(char* msg, size_t msg_len) {
     else format(msg, msg_len, "final snapshot %s; %lu slots put back", path, (unsigned long)c.slots_changed);
   }
   pthread_mutex_unlock(&g_mu);
+  if (rc == 0) control_channel_follow();  // ... and closes with the detach
   return rc;
 }
 }  // extern "C"

@@ -1,5 +1,6 @@
 // target.cpp -- see target.h.
 #include "inject/target.h"
+#include "util/file.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -16,26 +17,6 @@
 
 namespace heapscope::inject {
 namespace {
-
-bool slurp(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
-
-std::string status_field(const std::string& status, const std::string& name) {
-  size_t at = status.find("\n" + name + ":");
-  if (at == std::string::npos && status.rfind(name + ":", 0) == 0) at = 0;
-  else if (at == std::string::npos) return "";
-  else ++at;
-  size_t v = at + name.size() + 1;
-  while (v < status.size() && (status[v] == ' ' || status[v] == '\t')) ++v;
-  size_t e = status.find('\n', v);
-  return status.substr(v, e == std::string::npos ? std::string::npos : e - v);
-}
 
 struct Fd {
   int fd;
@@ -143,7 +124,7 @@ Process preflight(pid_t pid, bool for_detach) {
   std::string proc = "/proc/" + std::to_string(pid);
   std::string ps = "process " + std::to_string(pid);
   std::string status, maps;
-  if (pid <= 0 || !slurp(proc + "/status", status)) throw Refusal(ps + ": no such process");
+  if (pid <= 0 || !read_file(proc + "/status", status)) throw Refusal(ps + ": no such process");
   std::string tgid = status_field(status, "Tgid");
   if (tgid != std::to_string(pid))
     throw Refusal(ps + ": a thread of process " + tgid + "; give the process id (" + tgid + ")");
@@ -158,9 +139,9 @@ Process preflight(pid_t pid, bool for_detach) {
   // Permission first: without it, maps and exe cannot be read anyway.
   PtracePolicyInput pol;
   std::string yama;
-  if (slurp("/proc/sys/kernel/yama/ptrace_scope", yama)) pol.yama_scope = std::atoi(yama.c_str());
+  if (read_file("/proc/sys/kernel/yama/ptrace_scope", yama)) pol.yama_scope = std::atoi(yama.c_str());
   std::string self;
-  slurp("/proc/self/status", self);
+  read_file("/proc/self/status", self);
   uint64_t cap_eff = std::strtoull(status_field(self, "CapEff").c_str(), nullptr, 16);
   pol.cap_sys_ptrace = (cap_eff >> 19) & 1;  // CAP_SYS_PTRACE
   pol.tool_euid = geteuid();
@@ -184,7 +165,7 @@ Process preflight(pid_t pid, bool for_detach) {
                   " is statically linked, so there is no dynamic loader to load heapscope into it; link it "
                   "with -lheapscope (see README, \"Link it\")");
 
-  if (!slurp(proc + "/maps", maps)) throw Refusal(ps + ": cannot read " + proc + "/maps: " + std::strerror(errno));
+  if (!read_file(proc + "/maps", maps)) throw Refusal(ps + ": cannot read " + proc + "/maps: " + std::strerror(errno));
   std::istringstream ml(maps);
   for (std::string line; std::getline(ml, line);) {
     Mapping m;
@@ -206,7 +187,7 @@ Process preflight(pid_t pid, bool for_detach) {
                   "supports glibc x86-64 programs only");
 
   std::string environ;
-  if (slurp(proc + "/environ", environ)) {
+  if (read_file(proc + "/environ", environ)) {
     for (size_t at = 0; at < environ.size();) {
       size_t end = environ.find('\0', at);
       if (end == std::string::npos) end = environ.size();
@@ -229,7 +210,7 @@ Process preflight(pid_t pid, bool for_detach) {
                   "first (kill -CONT " + std::to_string(pid) + ")");
   if (p.tracer != 0) {
     std::string comm;
-    slurp("/proc/" + std::to_string(p.tracer) + "/comm", comm);
+    read_file("/proc/" + std::to_string(p.tracer) + "/comm", comm);
     if (!comm.empty() && comm.back() == '\n') comm.pop_back();
     throw Refusal(ps + ": already traced by process " + std::to_string(p.tracer) + (comm.empty() ? "" : " (" + comm + ")") +
                   "; a process has one tracer: detach that debugger first");
