@@ -138,7 +138,7 @@ def site_counts(path):
     check(rc == 0, "heapscope report %s: exit %d, %r" % (path, rc, err))
     counts = {}
     for s in json.loads(out)["sites"]:
-        names = {f.get("function", "") for f in s.get("frames", [])}
+        names = {f.get("function") or "" for f in s.get("frames", [])}  # null: no symbol
         for n in names:
             counts[n] = counts.get(n, 0) + s["inuse_count"]
     return counts

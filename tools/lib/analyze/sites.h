@@ -56,6 +56,7 @@ struct SymbolizedProfile {
   const Profile* profile = nullptr;
   std::vector<SiteView> sites;     // one per distinct key, figures summed; file order
   std::vector<std::string> notes;  // for stderr / JSON "notes"; never silent
+  DebuginfodStatus debuginfod;     // what debuginfod fetched or lacked (report's line and key)
 };
 
 // Symbolizes every site of `profile` (which must outlive the result), merges
