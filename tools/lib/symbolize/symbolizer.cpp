@@ -15,6 +15,7 @@
 // missing module: frames then say "0x..." and name the module.
 #include "symbolize/symbolizer.h"
 #include "model/strings.h"
+#include "symbolize/symbol_index.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -132,6 +133,11 @@ struct Symbolizer::Impl {
     Dwfl* dwfl = nullptr;
     Dwfl_Module* dm = nullptr;
     bool has_dwarf = false;
+    // The module's ELF symbols, sorted once on first need (names of frames
+    // without DWARF, and linkage names of outermost frames without
+    // DW_AT_linkage_name): one binary search per address.
+    SymbolIndex symbols;
+    bool symbols_built = false;
   };
   struct RangeRef {
     uint64_t start, end;
@@ -540,7 +546,8 @@ struct Symbolizer::Impl {
         }
       }
     }
-    // No DWARF for this address: the symbol table, and the line table if any.
+    // No DWARF for this address: the symbol table, and the line table if any
+    // (there is none without DWARF: skip libdw's search then).
     Frame f = base;
     std::string sym = raw_symbol(m, vaddr);
     if (!sym.empty()) {
@@ -548,6 +555,7 @@ struct Symbolizer::Impl {
       f.mangled = sym;
       f.resolved = true;
     }
+    if (!m.has_dwarf) return {f};
     if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) {
@@ -560,16 +568,13 @@ struct Symbolizer::Impl {
 
   // The ELF symbol containing vaddr (.symtab, else .dynsym), mangled as
   // written, without a symbol version ("__libc_start_main@@GLIBC_2.34");
-  // empty when none does.
-  static std::string raw_symbol(const Mod& m, Dwarf_Addr vaddr) {
-    GElf_Off offset = 0;
-    GElf_Sym sym;
-    const char* name = dwfl_module_addrinfo(m.dm, vaddr, &offset, &sym, nullptr, nullptr, nullptr);
-    if (!name) return {};
-    std::string s(name);
-    auto at = s.find('@');
-    if (at != std::string::npos && at > 0) s.resize(at);
-    return s;
+  // empty when none does. The module's index is built on first use.
+  static std::string raw_symbol(Mod& m, Dwarf_Addr vaddr) {
+    if (!m.symbols_built) {
+      m.symbols.build(m.dm);
+      m.symbols_built = true;
+    }
+    return m.symbols.lookup(vaddr);
   }
 
   // True when the function DIE's name came from its DW_AT_linkage_name.
