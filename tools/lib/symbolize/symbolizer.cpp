@@ -9,8 +9,10 @@
 // CU's DIE tree the first time an address falls in it (walking the tree per
 // address, as dwarf_getscopes does, is minutes for 100k stacks); demangling;
 // THE return-address-minus-one adjustment (lookup_pc).
-// Separate debug info (.gnu_debuglink, build-id) is found by
-// dwfl_standard_find_debuginfo. Modules are opened lazily on first use and
+// Separate debug info (.gnu_debuglink, build-id, debuginfod with
+// DEBUGINFOD_URLS) is found by dwfl_standard_find_debuginfo. ELF symbol names
+// come from one sorted SymbolIndex per module (symbol_index.h), not libdwfl's
+// linear dwfl_module_addrinfo. Modules are opened lazily on first use and
 // cached, as are results per pc. Not thread-safe; never throws for a bad or
 // missing module: frames then say "0x..." and name the module.
 #include "symbolize/symbolizer.h"
