@@ -14,7 +14,7 @@
 # both print the same report; HS_BEFORE_ALL=1 does the same for trend and export (minutes
 # each with the linear symbol search). PERIODIC=0 skips the periodic run and the trend.
 #
-# Usage: bench/clang_workload.sh [--no-doc]
+# Usage: bench/clang_workload.sh [--no-doc | --doc-only]  (--doc-only: the section from the last CSV)
 # Env: BUILD_DIR=build  ROUNDS=3  SRC=tools/lib/analyze/trend.cpp  INTERVAL=0.5 (seconds
 #   between periodic snapshots)  TREND_N=10  RESULTS_DIR=bench/results/clang  DOC=docs/benchmarks.md
 #   HS_BEFORE=  HS_BEFORE_ALL=0  PERIODIC=1  CLANG=/usr/bin/clang-14
@@ -23,11 +23,13 @@ top="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$top"
 
 WRITE_DOC=1
+DOC_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --no-doc) WRITE_DOC=0 ;;
+    --doc-only) DOC_ONLY=1 ;;
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "bench/clang_workload.sh: unknown argument '$arg' (expected --no-doc)" >&2; exit 2 ;;
+    *) echo "bench/clang_workload.sh: unknown argument '$arg' (expected --no-doc or --doc-only)" >&2; exit 2 ;;
   esac
 done
 : "${BUILD_DIR:=build}" "${ROUNDS:=3}" "${SRC:=tools/lib/analyze/trend.cpp}" "${INTERVAL:=0.5}"
@@ -50,14 +52,16 @@ HS_CLI="$B/tools/heapscope"
 
 RESULTS="$top/$RESULTS_DIR"
 WORK="$RESULTS/work"
+if [ "$DOC_ONLY" = 0 ]; then
 rm -rf "$WORK"; mkdir -p "$WORK"; rm -f "$RESULTS/report_differs"
 TIMEIT="$B/bench/bench_timeit"
 if [ ! -x "$TIMEIT" ]; then
   TIMEIT="$WORK/timeit"
   cc -O2 -o "$TIMEIT" bench/timeit.c || die "cannot build bench/timeit.c"
 fi
+fi
 CSV="$RESULTS/clang.csv"
-echo "round,what,wall_s,cpu_s,maxrss_kib,out_bytes,files,status" > "$CSV"
+[ "$DOC_ONLY" = 1 ] || echo "round,what,wall_s,cpu_s,maxrss_kib,out_bytes,files,status" > "$CSV"
 
 COMPILE=("$CLANG" -x c++ -std=c++20 -O1 -I"$top/tools/lib" -I"$top/profiler/format" -c "$top/$SRC")
 
@@ -71,7 +75,9 @@ record() {  # ROUND WHAT TIMEFILE OUT_BYTES FILES
 dir_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 dir_files() { find "$1" -type f | wc -l; }
 
+[ "$DOC_ONLY" = 1 ] && ROUNDS=$(awk -F, 'NR > 1 {print $1}' "$CSV" | sort -n | tail -1)
 for round in $(seq 1 "$ROUNDS"); do
+  [ "$DOC_ONLY" = 1 ] && break
   r="$WORK/r$round"; mkdir -p "$r"/{plain,hs,hsp,ht}
   # plain
   "$TIMEIT" "$r/plain.time" "${COMPILE[@]}" -o "$r/plain/out.o" 2>"$r/plain.err" || true
