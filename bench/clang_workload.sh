@@ -154,10 +154,10 @@ exit_snap=$(ls "$last"/hs/hs.*.exit.hsnap 2>/dev/null | head -1 || true)
 if [ -n "$exit_snap" ]; then
   stacks=$("$HS_CLI" report --json --top 1 "$exit_snap" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["totals"]["alloc_count"], d["total_sites"])' 2>/dev/null || true)
 fi
-differs=$(cat "$RESULTS/report_differs" 2>/dev/null | tr '\n' ' ')
-python3 - "$CSV" "$RESULTS/clang.md" "$SRC" "$INTERVAL" "$TREND_N" "$ROUNDS" "$allocs" "$stacks" "$HS_BEFORE" "$differs" <<'EOF'
+differs=$(cat "$RESULTS/report_differs" 2>/dev/null | tr '\n' ' ' || true)
+python3 - "$CSV" "$RESULTS/clang.md" "$SRC" "$INTERVAL" "$TREND_N" "$ROUNDS" "$allocs" "$stacks" "$HS_BEFORE" "$differs" "${HS_BEFORE_LABEL:-}" <<'EOF'
 import csv, statistics, sys, subprocess, datetime, os
-path, out, src, interval, trend_n, rounds, ht_allocs, hs, before, differs = sys.argv[1:11]
+path, out, src, interval, trend_n, rounds, ht_allocs, hs, before, differs, before_label = sys.argv[1:12]
 rows = list(csv.DictReader(open(path)))
 def med(what, field):
     v = [float(r[field]) for r in rows if r["what"] == what and r[field] not in ("", None) and r["status"] == "0"]
@@ -179,8 +179,9 @@ L = []
 L.append("<!-- clang-workload: written by bench/clang_workload.sh; edits here are replaced -->")
 L.append("## A big real program: Debian's clang compiling one of our files")
 L.append("")
+periodic = any(r["what"] == "heapscope-periodic" for r in rows)
 L.append(f"`clang-14 -x c++ -std=c++20 -O1 -c {src}` (issue 11), {rounds} rounds, each: plain, under heapscope "
-         f"(exit snapshot), under heapscope with `HEAPSCOPE_INTERVAL={interval}`, under heaptrack; then each tool's "
+         f"(exit snapshot), " + (f"under heapscope with `HEAPSCOPE_INTERVAL={interval}`, " if periodic else "") + "under heaptrack; then each tool's "
          "first answer on that round's output. Medians over the rounds; ratios are medians of per-round ratios. "
          f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip()} CPUs "
          "(a shared machine: absolute times are noisy, the paired ratios less so).")
@@ -191,7 +192,7 @@ if hs_allocs or ht_allocs:
     L.append("")
 L.append("| run | wall | vs plain | peak RSS | output |")
 L.append("| --- | --- | --- | --- | --- |")
-for what in ("plain", "heapscope", "heapscope-periodic", "heaptrack"):
+for what in ("plain", "heapscope") + (("heapscope-periodic",) if periodic else ()) + ("heaptrack",):
     files = [r["files"] for r in rows if r["what"] == what]
     L.append(f"| {what} | {s(med(what,'wall_s'))} | {x_(ratio(what,'plain')) if what != 'plain' else '-'} | "
              f"{mib(med(what,'maxrss_kib'))} | {mb(med(what,'out_bytes')) if what != 'plain' else '-'}"
@@ -204,14 +205,14 @@ answers = [("heapscope report", "exit snapshot"), ("heapscope trend", f"{trend_f
 if before:
     answers = [(w + s_, i) for w, i in answers for s_ in ((" (before)", "") if w != "heaptrack_print" else ("",))]
 for what, inp in answers:
-    if med(what, 'wall_s') is None and what.endswith("(before)"): continue
+    if med(what, 'wall_s') is None: continue
     L.append(f"| `{what}` | {s(med(what,'wall_s'))} | {s(med(what,'cpu_s'))} | {mib(med(what,'maxrss_kib'))} | {inp}, {mb(med(what,'out_bytes'))} |")
 L.append("")
 if before:
     L.append("")
-    L.append(f"Before/after (the same files, each round timed back to back; before = `{os.path.basename(before)}`, "
-             "the command built from the commit before the symbol index): "
-             + "; ".join(f"{w} {x_(ratio(w, w + ' (before)'))} of before in wall time, {x_(ratio(w, w + ' (before)', 'cpu_s'))} in CPU time"
+    L.append(f"Before/after (the same files, each round timed back to back; before = "
+             f"{before_label or os.path.basename(before)}): "
+             + "; ".join(f"{w}: before/after {x_(ratio(w + ' (before)', w))} in wall time, {x_(ratio(w + ' (before)', w, 'cpu_s'))} in CPU time"
                          for w in ("heapscope report", "heapscope trend", "heapscope export pprof")
                          if ratio(w, w + ' (before)') is not None)
              + (". Report output identical before and after in every round." if not differs.strip()
