@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -621,8 +622,15 @@ def main():
       "sqlite3's query results), so a profiler that changed the program's behaviour shows as a "
       "failed row.")
     w("")
+    text = "\n".join(L)
+    # Keep the section bench/clang_workload.sh writes (between its markers), before the notes.
+    if os.path.exists(args.doc):
+        m = re.search(r"<!-- clang-workload:.*?<!-- /clang-workload -->\n", open(args.doc).read(), re.S)
+        if m:
+            i = text.find("\n## Notes on the method")
+            text = text[:i + 1] + m.group(0) + "\n" + text[i + 1:] if i >= 0 else text + "\n" + m.group(0)
     with open(args.doc, "w") as f:
-        f.write("\n".join(L))
+        f.write(text)
     return 0
 
 

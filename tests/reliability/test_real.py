@@ -195,7 +195,7 @@ def test_symbolized():
         check(sites, "heapscope report %s: no sites" % snap)
         for i, site in enumerate(sites[:5]):
             named = [f.get("function") for f in site.get("frames", [])
-                     if f.get("function") and not str(f.get("function")).startswith("0x")]
+                     if f.get("function") is not None]  # null where no symbol covers the address
             check(named, "heapscope report %s: site %d has no named frame: %s" % (snap, i, site.get("frames")))
 
 

@@ -199,6 +199,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
   }
   out.notes = profile_notes(profile);
   for (const auto& p : symbolizer.problems()) out.notes.push_back(p);
+  out.debuginfod = symbolizer.debuginfod();
   return out;
 }
 }  // namespace

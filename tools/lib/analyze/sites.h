@@ -64,6 +64,7 @@ struct SymbolizedProfile {
   std::vector<SiteView> sites;     // one per distinct key, figures summed; file order
   std::vector<std::string> notes;  // for stderr / JSON "notes"; never silent
   std::vector<Wrapper> wrappers;   // allocation wrappers skipped for origins (wrappers.h)
+  DebuginfodStatus debuginfod;     // what debuginfod fetched or lacked (report's line and key)
 };
 
 // Symbolizes every site of `profile` (which must outlive the result), merges

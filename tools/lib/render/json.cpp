@@ -18,11 +18,35 @@ json counts_json(const Counts& c) {
               {"alloc_count", c.alloc_count}};
 }
 
-json frame_json(const Frame& f) {
+namespace {
+std::string hex(uint64_t v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, f.address);
-  return json{{"function", f.function}, {"file", f.file},       {"line", f.line},
-              {"module", f.module},     {"inlined", f.inlined}, {"address", buf}};
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+// The function's name, or null where no symbol covers the address (the
+// symbolizer then puts "0x..." in Frame::function).
+json function_json(const Frame& f) {
+  if (!f.resolved || f.function.empty() || f.function.rfind("0x", 0) == 0) return nullptr;
+  return f.function;
+}
+
+// What the debuginfod servers gave: null without DEBUGINFOD_URLS.
+json debuginfod_json(const DebuginfodStatus& d) {
+  if (!d.enabled) return nullptr;
+  return json{{"urls", d.urls}, {"client", d.client}, {"fetched", d.fetched}, {"missing", d.missing}};
+}
+}  // namespace
+
+json frame_json(const Frame& f) {
+  // module and offset are the text's module+0xoffset: null only for an
+  // address in no mapped module.
+  json module = f.module.empty() ? json(nullptr) : json(f.module);
+  json offset = f.module.empty() ? json(nullptr) : json(hex(f.rel_address));
+  return json{{"function", function_json(f)}, {"file", f.file},     {"line", f.line},
+              {"module", module},             {"offset", offset},   {"inlined", f.inlined},
+              {"address", hex(f.address)}};
 }
 
 void append_where(json& j, const SiteView& s);
@@ -35,7 +59,7 @@ json site_json(const SiteView& s) {
 
 void append_where(json& j, const SiteView& s) {
   if (const Frame* o = s.origin_frame())
-    j["origin"] = json{{"function", o->function}, {"file", o->file}, {"line", o->line}};
+    j["origin"] = json{{"function", function_json(*o)}, {"file", o->file}, {"line", o->line}};
   else
     j["origin"] = nullptr;
   j["container"] = s.container.empty() ? json(nullptr) : json(s.container);
@@ -53,7 +77,8 @@ json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
               {"total_sites", r.total_sites},
               {"sites", std::move(sites)},
               {"wrappers", wrappers_json(profile.wrappers)},
-              {"notes", profile.notes}};
+              {"notes", profile.notes},
+              {"debuginfod", debuginfod_json(profile.debuginfod)}};
 }
 
 json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now, const DiffResult& d) {

@@ -99,6 +99,24 @@ void site_details(std::ostream& out, const SiteView& s, const std::string& inden
   if (s.truncated) out << indent << "| ... (stack truncated at the depth limit)\n";
 }
 
+// One line on what debuginfod did, only with DEBUGINFOD_URLS set.
+void debuginfod_line(std::ostream& out, const DebuginfodStatus& d) {
+  if (!d.enabled) return;
+  auto names = [](const std::vector<std::string>& paths) {
+    std::string s;
+    for (const auto& p : paths) s += (s.empty() ? "" : ", ") + basename_of(p);
+    return s;
+  };
+  out << "debuginfod: ";
+  if (!d.client) {
+    out << "DEBUGINFOD_URLS is set but libdebuginfod.so.1 is not loaded; nothing was fetched\n";
+    return;
+  }
+  out << "fetched " << (d.fetched.empty() ? "nothing" : names(d.fetched));
+  if (!d.missing.empty()) out << "; not on the server: " << names(d.missing);
+  out << "\n";
+}
+
 }  // namespace
 
 std::string format_size(int64_t bytes) {
@@ -184,7 +202,9 @@ void render_report_text(std::ostream& out, const SymbolizedProfile& profile, con
   out << "heapscope report: " << describe(*profile.profile) << "\n";
   out << totals_line(r.totals) << "; " << r.total_sites << (r.total_sites == 1 ? " site" : " sites");
   if (r.sites.size() < r.total_sites) out << ", top " << r.sites.size() << " shown";
-  out << "\n" << wrappers_line(profile.wrappers) << "\n";
+  out << "\n" << wrappers_line(profile.wrappers);
+  debuginfod_line(out, profile.debuginfod);
+  out << "\n";
   out << pad_left("#", 4) << pad_left("live", 12) << pad_left("blocks", 10)
       << pad_left("allocated", 12) << pad_left("allocs", 10) << "  where\n";
   const std::string indent(50, ' ');

@@ -9,17 +9,22 @@
 // CU's DIE tree the first time an address falls in it (walking the tree per
 // address, as dwarf_getscopes does, is minutes for 100k stacks); demangling;
 // THE return-address-minus-one adjustment (lookup_pc).
-// Separate debug info (.gnu_debuglink, build-id) is found by
-// dwfl_standard_find_debuginfo. Modules are opened lazily on first use and
+// Separate debug info (.gnu_debuglink, build-id, debuginfod with
+// DEBUGINFOD_URLS) is found by dwfl_standard_find_debuginfo. ELF symbol names
+// come from one sorted SymbolIndex per module (symbol_index.h), not libdwfl's
+// linear dwfl_module_addrinfo. Modules are opened lazily on first use and
 // cached, as are results per pc. Not thread-safe; never throws for a bad or
 // missing module: frames then say "0x..." and name the module.
 #include "symbolize/symbolizer.h"
 #include "model/strings.h"
+#include "symbolize/symbol_index.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <dlfcn.h>
+#include <gelf.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -130,6 +135,11 @@ struct Symbolizer::Impl {
     Dwfl* dwfl = nullptr;
     Dwfl_Module* dm = nullptr;
     bool has_dwarf = false;
+    // The module's ELF symbols, sorted once on first need (names of frames
+    // without DWARF, and linkage names of outermost frames without
+    // DW_AT_linkage_name): one binary search per address.
+    SymbolIndex symbols;
+    bool symbols_built = false;
   };
   struct RangeRef {
     uint64_t start, end;
@@ -177,6 +187,13 @@ struct Symbolizer::Impl {
   std::unordered_map<uint64_t, std::vector<Frame>> cache;
   std::vector<std::string> problems;
   std::set<std::string> problem_keys;
+  DebuginfodStatus debuginfod;
+
+  Impl() {
+    const char* urls = std::getenv("DEBUGINFOD_URLS");
+    debuginfod.enabled = urls && *urls;
+    if (debuginfod.enabled) debuginfod.urls = urls;
+  }
 
   ~Impl() {
     for (auto& m : mods)
@@ -220,16 +237,16 @@ struct Symbolizer::Impl {
       dwfl_end(dwfl);
       return false;
     }
+    const unsigned char* bits = nullptr;
+    GElf_Addr id_vaddr = 0;
+    int n = dwfl_module_build_id(dm, &bits, &id_vaddr);
+    std::string got;
+    for (int i = 0; i < n; ++i) {
+      char b[3];
+      std::snprintf(b, sizeof b, "%02x", bits[i]);
+      got += b;
+    }
     if (!want_build_id.empty()) {
-      const unsigned char* bits = nullptr;
-      GElf_Addr vaddr = 0;
-      int n = dwfl_module_build_id(dm, &bits, &vaddr);
-      std::string got;
-      for (int i = 0; i < n; ++i) {
-        char b[3];
-        std::snprintf(b, sizeof b, "%02x", bits[i]);
-        got += b;
-      }
       if (n > 0 && got != want_build_id) {
         why = (file == m.module->path ? std::string("the file") : file) + " has build-id " + got +
               ", the snapshot recorded " + want_build_id + " (rebuilt since?)";
@@ -241,7 +258,45 @@ struct Symbolizer::Impl {
     m.dm = dm;
     Dwarf_Addr bias = 0;
     m.has_dwarf = dwfl_module_getdwarf(dm, &bias) != nullptr;
+    note_debuginfod(m, got);
     return true;
+  }
+
+  // libdwfl has looked for the module's debug info (dwfl_module_getdwarf):
+  // in the file itself, then locally (.gnu_debuglink, /usr/lib/debug, by
+  // build-id: it then names the debug file), then, with DEBUGINFOD_URLS set,
+  // on the servers (libdwfl 0.188 takes the client's file descriptor and
+  // keeps no name). So DWARF that is not in the file and has no debug file
+  // name came from a server; a module with a build-id and still no DWARF was
+  // asked for and not provided.
+  void note_debuginfod(const Mod& m, const std::string& build_id) {
+    if (!debuginfod.enabled || build_id.empty()) return;
+    if (!debuginfod.client)
+      debuginfod.client = dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_NOLOAD) != nullptr;
+    if (!m.has_dwarf) {
+      debuginfod.missing.push_back(m.module->path);
+      return;
+    }
+    const char* debugfile = nullptr;
+    dwfl_module_info(m.dm, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, &debugfile);
+    GElf_Addr bias = 0;
+    if (!debugfile && !elf_has_dwarf(dwfl_module_getelf(m.dm, &bias)))
+      debuginfod.fetched.push_back(m.module->path);
+  }
+
+  // True when the ELF has a .debug_info with contents (not a NOBITS stub).
+  static bool elf_has_dwarf(Elf* elf) {
+    size_t strndx = 0;
+    if (!elf || elf_getshdrstrndx(elf, &strndx) != 0) return false;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+      GElf_Shdr shdr;
+      if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS) continue;
+      const char* name = elf_strptr(elf, strndx, shdr.sh_name);
+      if (name && (std::strcmp(name, ".debug_info") == 0 || std::strcmp(name, ".zdebug_info") == 0))
+        return true;
+    }
+    return false;
   }
 
   void open(Mod& m) {
@@ -493,7 +548,8 @@ struct Symbolizer::Impl {
         }
       }
     }
-    // No DWARF for this address: the symbol table, and the line table if any.
+    // No DWARF for this address: the symbol table, and the line table if any
+    // (there is none without DWARF: skip libdw's search then).
     Frame f = base;
     std::string sym = raw_symbol(m, vaddr);
     if (!sym.empty()) {
@@ -501,6 +557,7 @@ struct Symbolizer::Impl {
       f.mangled = sym;
       f.resolved = true;
     }
+    if (!m.has_dwarf) return {f};
     if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) {
@@ -513,16 +570,13 @@ struct Symbolizer::Impl {
 
   // The ELF symbol containing vaddr (.symtab, else .dynsym), mangled as
   // written, without a symbol version ("__libc_start_main@@GLIBC_2.34");
-  // empty when none does.
-  static std::string raw_symbol(const Mod& m, Dwarf_Addr vaddr) {
-    GElf_Off offset = 0;
-    GElf_Sym sym;
-    const char* name = dwfl_module_addrinfo(m.dm, vaddr, &offset, &sym, nullptr, nullptr, nullptr);
-    if (!name) return {};
-    std::string s(name);
-    auto at = s.find('@');
-    if (at != std::string::npos && at > 0) s.resize(at);
-    return s;
+  // empty when none does. The module's index is built on first use.
+  static std::string raw_symbol(Mod& m, Dwarf_Addr vaddr) {
+    if (!m.symbols_built) {
+      m.symbols.build(m.dm);
+      m.symbols_built = true;
+    }
+    return m.symbols.lookup(vaddr);
   }
 
   // True when the function DIE's name came from its DW_AT_linkage_name.
@@ -565,5 +619,7 @@ std::vector<Frame> Symbolizer::stack(const std::vector<uint64_t>& pcs) {
 }
 
 std::vector<std::string> Symbolizer::problems() const { return impl_->problems; }
+
+DebuginfodStatus Symbolizer::debuginfod() const { return impl_->debuginfod; }
 
 }  // namespace heapscope

@@ -34,6 +34,22 @@ struct Frame {
   bool resolved = false;  // function/file/line came from the module's symbols
 };
 
+// What debuginfod did for the modules this Symbolizer opened. libdwfl asks
+// the servers in DEBUGINFOD_URLS (through libdebuginfod.so.1, loaded by
+// libdw on demand) for a module's debug info by build-id when none is found
+// locally; without the variable nothing is asked.
+struct DebuginfodStatus {
+  bool enabled = false;      // DEBUGINFOD_URLS is set and not empty
+  std::string urls;          // its value
+  bool client = false;       // libdebuginfod.so.1 was loaded (else nothing could be asked)
+  // Module paths (in the order opened) whose debug info came from a server:
+  // DWARF neither in the file nor in a local debug file libdwfl names.
+  std::vector<std::string> fetched;
+  // Modules with a build-id and no debug info anywhere, the servers included
+  // (not found there, or a server could not be reached).
+  std::vector<std::string> missing;
+};
+
 class Symbolizer {
  public:
   explicit Symbolizer(const Profile& profile);
@@ -47,6 +63,9 @@ class Symbolizer {
   std::vector<Frame> stack(const std::vector<uint64_t>& pcs);
   // Modules that could not be opened or had no symbols, with the reason.
   std::vector<std::string> problems() const;
+  // Debuginfod's part for the modules opened so far (modules are opened on
+  // first use, so call this after symbolizing).
+  DebuginfodStatus debuginfod() const;
 
  private:
   struct Impl;
