@@ -368,7 +368,16 @@ struct BuildChain {
 };
 BuildChain g_build;
 
-int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
+// Whether a and b name files in the same directory (the chain names its
+// predecessor relative to this file's directory).
+bool same_dir(const char* a, const char* b) {
+  const char* sa = strrchr(a, '/');
+  const char* sb = strrchr(b, '/');
+  const size_t na = sa ? (size_t)(sa - a) : 0, nb = sb ? (size_t)(sb - b) : 0;
+  return na == nb && memcmp(a, b, na) == 0;
+}
+
+int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const char* final_path) {
   const uint64_t t0 = now_ns(CLOCK_MONOTONIC);
   HsFileHeader fh;
   memset(&fh, 0, sizeof fh);
@@ -409,9 +418,9 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   // the sites whose figures changed since the committed base.
   const bool series = trigger != HS_TRIGGER_EXIT;
   bool chained = series && g_chain.have_base && g_chain.chain_len < kChainFiles;
-  if (chained) {  // the predecessor deleted meanwhile: start a new chain rather than name a lost file
+  if (chained) {  // the predecessor deleted meanwhile, or elsewhere: start a new chain rather than name a lost file
     struct stat st;
-    if (lstat(g_chain.base_path, &st) != 0) chained = false;
+    if (!same_dir(g_chain.base_path, final_path) || lstat(g_chain.base_path, &st) != 0) chained = false;
   }
   const bool sampled = g_cfg.sample_period != 0;
   const int cur = g_chain.cur, nx = cur ^ 1;
@@ -648,7 +657,7 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
   if (n + 16 > sizeof tmp) return ENAMETOOLONG;
   Buf b;
   uint64_t live = 0;
-  int err = build(b, trigger, seq, &live);
+  int err = build(b, trigger, seq, &live, final_path);
   if (err) return err;
   // FINAL.tmp, or FINAL.tmp.N when a temporary of that name exists (left by a
   // killed earlier process, or planted): never opened through, never deleted.
