@@ -47,8 +47,8 @@ Snapshot must_parse(const std::string& path) {
   EXPECT_EQ(sum.inuse_count, s.totals.inuse_count) << path;
   EXPECT_EQ(sum.alloc_bytes, s.totals.alloc_bytes) << path;
   EXPECT_EQ(sum.alloc_count, s.totals.alloc_count) << path;
-  std::vector<uint32_t> order = {HS_SEC_META, HS_SEC_TOTALS, HS_SEC_STATS, HS_SEC_MODULES,
-                                 HS_SEC_STACKS, HS_SEC_SITES, HS_SEC_END};
+  std::vector<uint32_t> order = {HS_SEC_META,   HS_SEC_TOTALS,  HS_SEC_STATS,  HS_SEC_MODULES, HS_SEC_CHAIN,
+                                 HS_SEC_FRAMES, HS_SEC_STACKS2, HS_SEC_SITES2, HS_SEC_END};
   EXPECT_EQ(s.section_order, order) << path;
   return s;
 }
