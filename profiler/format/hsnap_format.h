@@ -31,6 +31,12 @@
  *     address. A stack is a leaf node: its frames, innermost first, are the pcs
  *     met walking from the leaf to the root. A new stack costs only the nodes
  *     its callers do not already have.
+ *   - Frame addresses are predicted: a node's predicted pc is the pc of the
+ *     latest earlier node (in id order, over the whole chain from node 1)
+ *     whose parent has the same pc as this node's parent, or the parent's pc
+ *     when there is none (the root's pc counts as 0). A call site usually
+ *     calls one function from one place, so most nodes hit the prediction
+ *     and cost one varint; a miss adds zigzag(pc - predicted).
  *   - Stacks are numbered 0..S-1 in the order they were first written; a stack
  *     is a key = leaf << 2 | hs_stack_flags. Sites refer to stack numbers; at
  *     most one site per stack.
@@ -100,7 +106,8 @@ enum hs_section_kind {
   HS_SEC_STACKS = 5,  /* u64 count, then count HsStack records (index = stack id) */
   HS_SEC_SITES = 6,   /* u64 count, then count HsSite records */
   HS_SEC_CHAIN = 7,   /* v2: one HsChain, then the predecessor's file name padded to 8 */
-  HS_SEC_FRAMES = 8,  /* v2: HsRun; per node varint(id - parent), zigzag(pc - parent's pc) */
+  HS_SEC_FRAMES = 8,  /* v2: HsRun; per node varint((id - parent) << 1 | miss), then if miss
+                         zigzag(pc - predicted pc): see "Frame addresses" above */
   HS_SEC_STACKS2 = 9, /* v2: HsRun; per stack zigzag(leaf - previous leaf) << 2 | flags */
   HS_SEC_SITES2 = 10, /* v2: HsRun; per site zigzag(stack - previous stack - 1), then the
                          figures as varints: inuse_bytes, inuse_count, alloc_bytes,

@@ -296,7 +296,7 @@ inline uint64_t slot_hash(uint32_t parent, uint64_t pc) { return hs_mix64(pc ^ (
 
 bool index_grow() {
   size_t cap = g_chain.index_cap ? g_chain.index_cap * 2 : (size_t)1 << 16;
-  Slot* ix = (Slot*)os_map(cap * sizeof(Slot), true);
+  Slot* ix = (Slot*)os_map(cap * sizeof(Slot));  // counted: os_unmap below subtracts it
   if (!ix) return false;
   for (uint32_t id = 1; id < g_chain.node_count; ++id) {
     const Node& n = g_chain.nodes.data()[id];
@@ -348,6 +348,53 @@ uint32_t tree_insert(const uint64_t* pcs, uint32_t depth) {
   }
   g_chain.prev_depth = depth;
   return node;
+}
+
+// The frame-address predictions (hsnap_format.h, "Frame addresses"): parent
+// pc -> the pc of its latest child node, open addressing, at most half full,
+// rebuilt by every build.
+struct PredSlot {
+  uint64_t parent_pc;
+  uint64_t child_pc;
+  uint64_t used;
+};
+PredSlot* g_pred = nullptr;
+size_t g_pred_cap = 0, g_pred_count = 0;
+
+bool pred_clear() {
+  if (!g_pred) {
+    g_pred = (PredSlot*)os_map(((size_t)1 << 14) * sizeof(PredSlot));
+    if (!g_pred) return false;
+    g_pred_cap = (size_t)1 << 14;
+  }
+  memset(g_pred, 0, g_pred_cap * sizeof(PredSlot));
+  g_pred_count = 0;
+  return true;
+}
+
+PredSlot* pred_find(PredSlot* t, size_t cap, uint64_t parent_pc) {
+  for (size_t i = hs_mix64(parent_pc) & (cap - 1);; i = (i + 1) & (cap - 1))
+    if (!t[i].used || t[i].parent_pc == parent_pc) return &t[i];
+}
+
+// The slot of parent_pc (used = 0 when new); nullptr when out of memory.
+PredSlot* pred_slot(uint64_t parent_pc) {
+  PredSlot* s = pred_find(g_pred, g_pred_cap, parent_pc);
+  if (s->used) return s;
+  if ((g_pred_count + 1) * 2 > g_pred_cap) {
+    const size_t cap = g_pred_cap * 2;
+    PredSlot* t = (PredSlot*)os_map(cap * sizeof(PredSlot));
+    if (!t) return nullptr;
+    for (size_t i = 0; i < g_pred_cap; ++i)
+      if (g_pred[i].used) *pred_find(t, cap, g_pred[i].parent_pc) = g_pred[i];
+    os_unmap(g_pred, g_pred_cap * sizeof(PredSlot));
+    g_pred = t;
+    g_pred_cap = cap;
+    s = pred_find(g_pred, g_pred_cap, parent_pc);
+  }
+  ++g_pred_count;
+  s->parent_pc = parent_pc;
+  return s;
 }
 
 uint64_t make_run_id() {
@@ -496,11 +543,21 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   uint64_t frames_hash = chained ? g_chain.base_frames_hash : 0;
   uint64_t stacks_hash = chained ? g_chain.base_stacks_hash : 0;
   const Node* nodes = g_chain.nodes.data();
-  for (uint32_t id = base_frames + 1; id < g_chain.node_count; ++id) {
+  // The address predictions replay every node from 1 (they span the chain);
+  // only the nodes after the base are written.
+  if (!pred_clear()) return ENOMEM;
+  for (uint32_t id = 1; id < g_chain.node_count; ++id) {
     const Node& n = nodes[id];
     const uint64_t parent_pc = n.parent ? nodes[n.parent].pc : 0;
-    frames.put_varint(id - n.parent);
-    frames.put_varint(hs_zigzag((int64_t)(n.pc - parent_pc)));
+    PredSlot* ps = pred_slot(parent_pc);
+    if (!ps) return ENOMEM;
+    const uint64_t predicted = ps->used ? ps->child_pc : parent_pc;
+    ps->used = 1;
+    ps->child_pc = n.pc;
+    if (id <= base_frames) continue;
+    const bool miss = n.pc != predicted;
+    frames.put_varint((uint64_t)(id - n.parent) << 1 | miss);
+    if (miss) frames.put_varint(hs_zigzag((int64_t)(n.pc - predicted)));
     frames_hash = hs_hash_step(frames_hash, n.parent, n.pc);
   }
   const uint32_t* keys = g_chain.keys.data();

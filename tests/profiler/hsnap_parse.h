@@ -117,12 +117,18 @@ inline std::string decode_v2(const std::string& path, Snapshot* s, int depth) {
   uint64_t h = ch.base_seq ? ch.base_frames_hash : 0;
   if (!run(HS_SEC_FRAMES, &r, &p, &end) || r.first != ch.base_frames + 1 || r.count != ch.frames - ch.base_frames)
     return err("FRAMES run");
+  std::map<uint64_t, uint64_t> last;  // the address predictions, replayed from node 1
+  for (size_t id = 1; id < s->node_parent.size(); ++id) last[s->node_pc[s->node_parent[id]]] = s->node_pc[id];
   for (uint32_t i = 0; i < r.count; ++i) {
-    uint64_t d, z;
+    uint64_t head, z = 0;
     const uint64_t id = s->node_parent.size();
-    if (!get_varint(&p, end, &d) || !get_varint(&p, end, &z) || d == 0 || d > id) return err("FRAMES node");
+    if (!get_varint(&p, end, &head) || ((head & 1) && !get_varint(&p, end, &z))) return err("FRAMES node");
+    const uint64_t d = head >> 1;
+    if (d == 0 || d > id) return err("FRAMES node parent");
     const uint32_t parent = (uint32_t)(id - d);
-    const uint64_t pc = s->node_pc[parent] + (uint64_t)hs_unzigzag(z);
+    auto it = last.find(s->node_pc[parent]);
+    const uint64_t pc = (it != last.end() ? it->second : s->node_pc[parent]) + (uint64_t)hs_unzigzag(z);
+    last[s->node_pc[parent]] = pc;
     s->node_parent.push_back(parent);
     s->node_pc.push_back(pc);
     h = hs_hash_step(h, parent, pc);

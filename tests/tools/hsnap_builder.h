@@ -259,9 +259,16 @@ class Builder {
     str(p, name);
     section(out, HS_SEC_CHAIN, p);
     std::string f;
-    for (size_t id = b.parent.size(); id < t.parent.size(); ++id) {
-      varint(f, id - t.parent[id]);
-      varint(f, hs_zigzag(int64_t(t.pc[id] - t.pc[t.parent[id]])));
+    std::map<uint64_t, uint64_t> last;  // parent pc -> latest child pc: the address prediction
+    for (size_t id = 1; id < t.parent.size(); ++id) {
+      const uint64_t ppc = t.pc[t.parent[id]];
+      auto it = last.find(ppc);
+      const uint64_t predicted = it == last.end() ? ppc : it->second;
+      last[ppc] = t.pc[id];
+      if (id < b.parent.size()) continue;  // the base's nodes: in the predecessor
+      const bool miss = t.pc[id] != predicted;
+      varint(f, uint64_t(id - t.parent[id]) << 1 | miss);
+      if (miss) varint(f, hs_zigzag(int64_t(t.pc[id] - predicted)));
     }
     run(out, HS_SEC_FRAMES, ch.base_frames + 1, ch.frames - ch.base_frames, f);
     f.clear();

@@ -243,7 +243,7 @@ TEST(ReaderV2, HostileFieldsEndInFormatErrors) {
     return d;
   };
   // The first node's parent distance 2 (only the root exists).
-  EXPECT_NE(error_of(patched(frames + 16, "\x02")).find("frame 1 has parent distance 2 (expected 1 to 1)"),
+  EXPECT_NE(error_of(patched(frames + 16, "\x04")).find("frame 1 has parent distance 2 (expected 1 to 1)"),
             std::string::npos);
   // A varint longer than 64 bits.
   EXPECT_NE(error_of(patched(frames + 16, std::string(10, '\xff'))).find("longer than 64 bits"), std::string::npos);

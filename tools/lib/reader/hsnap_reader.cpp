@@ -15,6 +15,7 @@
 // tree into per-site stacks is bounded by kFramesPerByte frames per byte read.
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hsnap_format.h"
@@ -413,6 +414,7 @@ struct V2State {
   std::vector<uint32_t> keys;  // per stack: leaf << 2 | flags
   std::vector<V2Site> sites;   // per stack
   uint64_t frames_hash = 0, stacks_hash = 0;
+  std::unordered_map<uint64_t, uint64_t> last_child;  // parent pc -> pc of its latest child (the prediction)
   uint32_t files = 0;
   uint64_t bytes_read = 0;
   uint64_t site_count() const {
@@ -489,9 +491,9 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
     if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
       c.fail_at(at + 8, "FRAMES stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
                             std::to_string(c.remaining()) + " bytes of its section");
-    if (run.count > run.bytes / 2)
+    if (run.count > run.bytes)
       c.fail_at(at + 4, "FRAMES count " + std::to_string(run.count) + " does not fit in " +
-                            std::to_string(run.bytes) + " bytes (2 or more per node)");
+                            std::to_string(run.bytes) + " bytes (1 or more per node)");
     Cursor s(data, c.pos(), c.pos() + run.bytes, path);
     st.parent.reserve(st.parent.size() + run.count);
     st.pc.reserve(st.pc.size() + run.count);
@@ -499,14 +501,19 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
     for (uint32_t i = 0; i < run.count; ++i) {
       const uint64_t id = st.parent.size();
       size_t nat = s.pos();
-      uint64_t d = s.varint("frame parent distance");
+      const uint64_t head = s.varint("frame parent distance");
+      const uint64_t d = head >> 1;
       if (d == 0 || d > id)
         s.fail_at(nat, "frame " + std::to_string(id) + " has parent distance " + std::to_string(d) +
                            " (expected 1 to " + std::to_string(id) + ")");
       const uint32_t parent = uint32_t(id - d);
       if (st.depth[parent] >= HS_MAX_DEPTH)
         s.fail_at(nat, "frame " + std::to_string(id) + " is deeper than the limit " + std::to_string(HS_MAX_DEPTH));
-      const uint64_t pc = st.pc[parent] + uint64_t(hs_unzigzag(s.varint("frame address delta")));
+      const uint64_t parent_pc = st.pc[parent];
+      auto [it, first_child] = st.last_child.try_emplace(parent_pc, parent_pc);  // the prediction
+      uint64_t pc = it->second;
+      if (head & 1) pc += uint64_t(hs_unzigzag(s.varint("frame address delta")));
+      it->second = pc;
       st.parent.push_back(parent);
       st.pc.push_back(pc);
       st.depth.push_back(uint16_t(st.depth[parent] + 1));
