@@ -275,17 +275,17 @@ struct ChainState {
   uint64_t base_seq = 0;
   uint32_t base_frames = 0, base_stacks = 0;
   uint64_t base_frames_hash = 0, base_stacks_hash = 0, base_sites_hash = 0;
-  char base_path[4200];
+  char base_path[4200] = {};
   uint64_t run_id = 0, start_unix_ns = 0;
   // The previous stack inserted, outermost first, with its nodes: the next
   // stack reuses the common callers without a lookup.
-  uint64_t prev_pcs[HS_MAX_DEPTH];
-  uint32_t prev_nodes[HS_MAX_DEPTH];
+  uint64_t prev_pcs[HS_MAX_DEPTH] = {};
+  uint32_t prev_nodes[HS_MAX_DEPTH] = {};
   uint32_t prev_depth = 0;
-  uint64_t scratch[HS_MAX_DEPTH];
-  uint64_t filtered[HS_MAX_DEPTH];
+  uint64_t scratch[HS_MAX_DEPTH] = {};
+  uint64_t filtered[HS_MAX_DEPTH] = {};
 };
-ChainState g_chain;
+constinit ChainState g_chain;  // constant-initialized: set by writer_set_start_time from an earlier constructor
 
 // A chain is cut after this many files: the next periodic snapshot is
 // self-contained again, so a reader follows at most this many files and a
