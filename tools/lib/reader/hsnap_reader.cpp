@@ -473,6 +473,28 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
+// The varint stream of a FRAMES, STACKS2 or SITES2 section: its HsRun must
+// say `first` (and `count` when want_count >= 0), its stream must fill the
+// section, and count entries of at least min_entry bytes must fit in it.
+Cursor run_stream(std::string_view data, const std::string& path, const Parsed& f, uint32_t kind, uint64_t first,
+                  int64_t want_count, uint64_t min_entry, HsRun& run) {
+  const char* name = section_name(kind);
+  Cursor c(data, f.off[kind], f.off[kind] + f.len[kind], path);
+  size_t at = c.pos();
+  run = c.record<HsRun>("run header");
+  if (run.first != first || (want_count >= 0 && run.count != uint64_t(want_count)))
+    c.fail_at(at, std::string(name) + " holds entries " + std::to_string(run.first) + " + " +
+                      std::to_string(run.count) + ", CHAIN expects " + std::to_string(first) +
+                      (want_count >= 0 ? " + " + std::to_string(want_count) : std::string()));
+  if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
+    c.fail_at(at + 8, std::string(name) + " stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
+                          std::to_string(c.remaining()) + " bytes of its section");
+  if (run.count > run.bytes / min_entry)
+    c.fail_at(at + 4, std::string(name) + " count " + std::to_string(run.count) + " does not fit in " +
+                          std::to_string(run.bytes) + " bytes (" + std::to_string(min_entry) + " or more each)");
+  return Cursor(data, c.pos(), c.pos() + run.bytes, path);
+}
+
 // Applies one file's FRAMES, STACKS2 and SITES2 to st (its predecessors
 // already applied), then checks the state hashes the file promises.
 void apply_v2(std::string_view data, const std::string& path, const Parsed& f, const V2File& v, V2State& st) {
@@ -481,20 +503,8 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
   st.bytes_read += data.size();
   // FRAMES
   {
-    Cursor c(data, f.off[HS_SEC_FRAMES], f.off[HS_SEC_FRAMES] + f.len[HS_SEC_FRAMES], path);
-    size_t at = c.pos();
-    auto run = c.record<HsRun>("FRAMES run header");
-    if (run.first != ch.base_frames + 1 || run.count != ch.frames - ch.base_frames)
-      c.fail_at(at, "FRAMES holds nodes " + std::to_string(run.first) + " + " + std::to_string(run.count) +
-                        ", CHAIN expects " + std::to_string(ch.base_frames + 1) + " + " +
-                        std::to_string(ch.frames - ch.base_frames));
-    if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
-      c.fail_at(at + 8, "FRAMES stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
-                            std::to_string(c.remaining()) + " bytes of its section");
-    if (run.count > run.bytes)
-      c.fail_at(at + 4, "FRAMES count " + std::to_string(run.count) + " does not fit in " +
-                            std::to_string(run.bytes) + " bytes (1 or more per node)");
-    Cursor s(data, c.pos(), c.pos() + run.bytes, path);
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_FRAMES, ch.base_frames + 1, ch.frames - ch.base_frames, 1, run);
     st.parent.reserve(st.parent.size() + run.count);
     st.pc.reserve(st.pc.size() + run.count);
     st.depth.reserve(st.depth.size() + run.count);
@@ -523,20 +533,8 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
   }
   // STACKS2
   {
-    Cursor c(data, f.off[HS_SEC_STACKS2], f.off[HS_SEC_STACKS2] + f.len[HS_SEC_STACKS2], path);
-    size_t at = c.pos();
-    auto run = c.record<HsRun>("STACKS2 run header");
-    if (run.first != ch.base_stacks || run.count != ch.stacks - ch.base_stacks)
-      c.fail_at(at, "STACKS2 holds stacks " + std::to_string(run.first) + " + " + std::to_string(run.count) +
-                        ", CHAIN expects " + std::to_string(ch.base_stacks) + " + " +
-                        std::to_string(ch.stacks - ch.base_stacks));
-    if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
-      c.fail_at(at + 8, "STACKS2 stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
-                            std::to_string(c.remaining()) + " bytes of its section");
-    if (run.count > run.bytes)
-      c.fail_at(at + 4, "STACKS2 count " + std::to_string(run.count) + " does not fit in " +
-                            std::to_string(run.bytes) + " bytes");
-    Cursor s(data, c.pos(), c.pos() + run.bytes, path);
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_STACKS2, ch.base_stacks, ch.stacks - ch.base_stacks, 1, run);
     int64_t leaf = st.keys.empty() ? 0 : int64_t(st.keys.back() >> 2);
     st.keys.reserve(st.keys.size() + run.count);
     for (uint32_t i = 0; i < run.count; ++i) {
@@ -555,19 +553,10 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
   st.sites.resize(st.keys.size());
   // SITES2
   {
-    Cursor c(data, f.off[HS_SEC_SITES2], f.off[HS_SEC_SITES2] + f.len[HS_SEC_SITES2], path);
-    size_t at = c.pos();
-    auto run = c.record<HsRun>("SITES2 run header");
-    if (run.first != 0) c.fail_at(at, "SITES2 first " + std::to_string(run.first) + " is not 0");
-    if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
-      c.fail_at(at + 8, "SITES2 stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
-                            std::to_string(c.remaining()) + " bytes of its section");
     const bool sampled = f.h.mode == HS_MODE_SAMPLED;
     const unsigned nfig = sampled ? 6 : 4;
-    if (run.count > run.bytes / (1 + nfig))
-      c.fail_at(at + 4, "SITES2 count " + std::to_string(run.count) + " does not fit in " +
-                            std::to_string(run.bytes) + " bytes");
-    Cursor s(data, c.pos(), c.pos() + run.bytes, path);
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_SITES2, 0, -1, 1 + nfig, run);
     int64_t num = -1;
     static const char* names[6] = {"site inuse_bytes", "site inuse_count", "site alloc_bytes",
                                    "site alloc_count", "site sampled_inuse_count", "site sampled_alloc_count"};
