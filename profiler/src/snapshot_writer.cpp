@@ -675,8 +675,13 @@ void writer_begin_exit() { g_exit_begun.store(true); }
 
 void writer_set_start_time() {
   g_start_ns = now_ns(CLOCK_MONOTONIC);
+  // A new run (the start, or heapscope attach after a detach, which zeroes
+  // the figures): its first periodic snapshot is self-contained. The tree and
+  // the stack numbers stay valid (the stack table keeps its ids).
   g_chain.start_unix_ns = now_ns(CLOCK_REALTIME);
   g_chain.run_id = make_run_id();
+  g_chain.have_base = false;
+  g_chain.chain_len = 0;
   find_own_text();
 }
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
