@@ -1,5 +1,6 @@
 /*
- * hsnap_format.h -- the heapscope snapshot file format (".hsnap"), version 1.
+ * hsnap_format.h -- the heapscope snapshot file format (".hsnap"), version 2
+ * (readers also read version 1).
  *
  * Owns: the magic, the version, the section kinds and every record layout.
  * Shared by the in-process writer (profiler/snapshot_writer) and the offline
@@ -19,8 +20,40 @@
  *     equals the file size. Writers write to a temporary name and rename, so
  *     an incomplete file is a bug or a copy gone wrong, never a normal state.
  *
- * Section order written by heapscope 1: META, TOTALS, STATS, MODULES, STACKS,
- * SITES, END. Readers must not depend on the order except END being last.
+ * Section order written by version 1: META, TOTALS, STATS, MODULES, STACKS,
+ * SITES, END. Version 2: META, TOTALS, STATS, MODULES, CHAIN, FRAMES, STACKS2,
+ * SITES2, END (STACKS and SITES do not appear in a version-2 file). Readers
+ * must not depend on the order except END being last.
+ *
+ * Version 2: a frame tree, varints, and chains (docs/snapshot-format.md)
+ *   - Frames form a tree rooted at the outermost frame: node 0 is the root (no
+ *     pc), nodes 1..N each have a parent with a smaller id and one return
+ *     address. A stack is a leaf node: its frames, innermost first, are the pcs
+ *     met walking from the leaf to the root. A new stack costs only the nodes
+ *     its callers do not already have.
+ *   - Frame addresses are predicted: a node's predicted pc is the pc of the
+ *     latest earlier node (in id order, over the whole chain from node 1)
+ *     whose parent has the same pc as this node's parent, or the parent's pc
+ *     when there is none (the root's pc counts as 0). A call site usually
+ *     calls one function from one place, so most nodes hit the prediction
+ *     and cost one varint; a miss adds zigzag(pc - predicted).
+ *   - Stacks are numbered 0..S-1 in the order they were first written; a stack
+ *     is a key = leaf << 2 | hs_stack_flags. Sites refer to stack numbers; at
+ *     most one site per stack.
+ *   - FRAMES, STACKS2 and SITES2 payloads are an HsRun header followed by a
+ *     stream of LEB128 varints (zigzag for signed deltas), zero-padded to 8.
+ *   - A periodic snapshot may be chained: CHAIN names its predecessor (a file
+ *     of the same process and run, by file name relative to this file's
+ *     directory) and carries the predecessor's identity (seq, frame and stack
+ *     counts, and the three state hashes below). Such a file holds only the
+ *     frames and stacks added since the predecessor, and only the sites whose
+ *     figures changed (a site whose figures are all zero is removed). The
+ *     reader follows the chain; a missing or mismatching predecessor is an
+ *     error naming it. A file with base_seq 0 is self-contained.
+ *   - State hashes let a reader verify that it rebuilt exactly the state the
+ *     writer had: frames_hash and stacks_hash chain hs_hash_step over every
+ *     node (parent, pc) and every stack key in id order from 0; sites_hash is
+ *     the sum (mod 2^64) of hs_site_hash over every site of the result.
  *
  * Addresses
  *   Stack frames are raw return addresses as captured (innermost first, the
@@ -44,12 +77,15 @@
 
 #define HS_MAGIC "HSNAP\r\n\032" /* 8 bytes, no terminator written */
 #define HS_MAGIC_LEN 8
-#define HS_VERSION 1u
+#define HS_VERSION 2u
+#define HS_VERSION_MIN 1u /* oldest version readers still read */
 
 /* Hard limits that both the writer and the reader enforce. */
 #define HS_MAX_DEPTH 512u        /* frames per stack */
 #define HS_MAX_STRING 65536u     /* bytes per string (paths, command lines) */
 #define HS_MAX_RANGES 256u       /* mapped ranges per module */
+#define HS_MAX_FRAMES 0x3fffffffu /* frame-tree nodes (a stack key keeps 2 flag bits) */
+#define HS_MAX_CHAIN 256u        /* files a reader follows back along one chain */
 
 enum hs_mode { HS_MODE_FULL = 0, HS_MODE_SAMPLED = 1 };
 
@@ -69,6 +105,14 @@ enum hs_section_kind {
   HS_SEC_MODULES = 4, /* u64 count, then count HsModule records */
   HS_SEC_STACKS = 5,  /* u64 count, then count HsStack records (index = stack id) */
   HS_SEC_SITES = 6,   /* u64 count, then count HsSite records */
+  HS_SEC_CHAIN = 7,   /* v2: one HsChain, then the predecessor's file name padded to 8 */
+  HS_SEC_FRAMES = 8,  /* v2: HsRun; per node varint((id - parent) << 1 | miss), then if miss
+                         zigzag(pc - predicted pc): see "Frame addresses" above */
+  HS_SEC_STACKS2 = 9, /* v2: HsRun; per stack zigzag(leaf - previous leaf) << 2 | flags */
+  HS_SEC_SITES2 = 10, /* v2: HsRun; per site zigzag(stack - previous stack - 1), then the
+                         figures as varints: inuse_bytes, inuse_count, alloc_bytes,
+                         alloc_count, and in HS_MODE_SAMPLED sampled_inuse_count,
+                         sampled_alloc_count (in full mode they equal the counts) */
   HS_SEC_END = 0x7fffffff /* u64 total file size, last section */
 };
 
@@ -171,7 +215,65 @@ typedef struct HsSite {
   uint64_t sampled_alloc_count;
 } HsSite;
 
+/* CHAIN: who this file is and what it builds on. */
+typedef struct HsChain {
+  uint64_t run_id;        /* random per process run (new in a fork child) */
+  uint64_t start_unix_ns; /* CLOCK_REALTIME when the profiler started */
+  uint64_t base_seq;      /* the predecessor's seq; 0: self-contained */
+  uint32_t base_frames;   /* nodes 1..base_frames come from the predecessor chain */
+  uint32_t frames;        /* nodes after this file (FRAMES adds base_frames+1..frames) */
+  uint32_t base_stacks;   /* stacks 0..base_stacks-1 come from the predecessor chain */
+  uint32_t stacks;        /* stacks after this file */
+  uint32_t sites;         /* sites after this file */
+  uint32_t base_name_len; /* bytes of the predecessor's file name that follow (0 if none) */
+  uint64_t base_frames_hash, base_stacks_hash, base_sites_hash; /* the predecessor's */
+  uint64_t frames_hash, stacks_hash, sites_hash;                /* after this file */
+} HsChain;
+
+/* Header of a varint stream (FRAMES, STACKS2, SITES2). */
+typedef struct HsRun {
+  uint32_t first; /* FRAMES: id of the first node; STACKS2: number of the first stack; SITES2: 0 */
+  uint32_t count; /* entries in the stream */
+  uint64_t bytes; /* stream bytes that follow (then zero padding to 8) */
+} HsRun;
+
 static inline uint64_t hs_pad8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
+
+static inline uint64_t hs_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t hs_unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+/* Writes v as LEB128 (at most 10 bytes) at p; returns the bytes written. */
+static inline unsigned hs_put_varint(uint8_t* p, uint64_t v) {
+  unsigned n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+static inline uint64_t hs_mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+/* One step of frames_hash (a = parent, b = pc) and stacks_hash (a = key, b = 0). */
+static inline uint64_t hs_hash_step(uint64_t h, uint64_t a, uint64_t b) {
+  return hs_mix64(h ^ hs_mix64(a + 0x9e3779b97f4a7c15ull) ^ (hs_mix64(b) << 1));
+}
+/* One site's term of sites_hash. */
+static inline uint64_t hs_site_hash(uint64_t stack, uint64_t inuse_bytes, uint64_t inuse_count,
+                                    uint64_t alloc_bytes, uint64_t alloc_count,
+                                    uint64_t sampled_inuse_count, uint64_t sampled_alloc_count) {
+  uint64_t h = hs_hash_step(0x5173u, stack, inuse_bytes);
+  h = hs_hash_step(h, inuse_count, alloc_bytes);
+  h = hs_hash_step(h, alloc_count, sampled_inuse_count);
+  return hs_hash_step(h, sampled_alloc_count, 0);
+}
 
 #ifdef __cplusplus
 static_assert(sizeof(HsFileHeader) == 64, "HsFileHeader layout");
@@ -183,9 +285,13 @@ static_assert(sizeof(HsRange) == 32, "HsRange layout");
 static_assert(sizeof(HsModule) == 24, "HsModule layout");
 static_assert(sizeof(HsStack) == 8, "HsStack layout");
 static_assert(sizeof(HsSite) == 56, "HsSite layout");
+static_assert(sizeof(HsChain) == 96, "HsChain layout");
+static_assert(sizeof(HsRun) == 16, "HsRun layout");
 #else
 _Static_assert(sizeof(HsFileHeader) == 64, "HsFileHeader layout");
 _Static_assert(sizeof(HsSite) == 56, "HsSite layout");
+_Static_assert(sizeof(HsChain) == 96, "HsChain layout");
+_Static_assert(sizeof(HsRun) == 16, "HsRun layout");
 #endif
 
 #endif /* HEAPSCOPE_HSNAP_FORMAT_H */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -72,6 +73,10 @@ class Buf {
     len_ += n;
   }
   void put_u64(uint64_t v) { put(&v, 8); }
+  void put_varint(uint64_t v) {
+    if (!reserve(10)) return;
+    len_ += hs_put_varint((uint8_t*)p_ + len_, v);
+  }
   void pad8() {
     static const char zeros[8] = {};
     size_t n = hs_pad8(len_) - len_;
@@ -202,7 +207,226 @@ bool in_own_text(uint64_t pc) {
   return false;
 }
 
-int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
+
+// ---- Version 2: the frame tree, the stack numbers and the chain ----------
+// Writer-only state that lives from snapshot to snapshot (guarded by the
+// writer mutex; a re-entered writer is refused before it gets here), in
+// mappings grown with mremap, never malloc:
+//   nodes     the frame tree: node i = {pc, parent}; node 0 is the root.
+//   index     open addressing (parent, pc) -> node, at most half full.
+//   seen      per stack-table id: its stack number + 1 (0: not numbered yet)
+//             and the fingerprints of the figures written, fp[cur] as of the
+//             committed (last published) chained snapshot, fp[cur ^ 1] being built.
+//   keys      per stack number: leaf << 2 | flags.
+// A build only appends nodes and numbers stacks: a failed write leaves them
+// valid, and the next chained file carries everything after the committed
+// counts. Only a published chained snapshot advances the committed base.
+struct Node {
+  uint64_t pc;
+  uint32_t parent;
+  uint32_t reserved;
+};
+struct Slot {  // index entry; node 0 = empty
+  uint64_t pc;
+  uint32_t parent;
+  uint32_t node;
+};
+struct Seen {
+  uint32_t num1;  // stack number + 1
+  uint32_t reserved;
+  uint64_t fp[2];  // 0: no site
+};
+
+// A growable array of T in its own mapping (zero-filled on growth).
+template <typename T>
+class Grow {
+ public:
+  T* data() const { return p_; }
+  size_t cap() const { return cap_; }
+  bool ensure(size_t n) {
+    if (n <= cap_) return true;
+    size_t cap = cap_ ? cap_ : 4096;
+    while (cap < n) cap *= 2;
+    void* q = p_ ? mremap(p_, cap_ * sizeof(T), cap * sizeof(T), MREMAP_MAYMOVE) : os_map(cap * sizeof(T));
+    if (!q || q == MAP_FAILED) return false;
+    if (p_) self_memory_add((int64_t)((cap - cap_) * sizeof(T)));
+    p_ = (T*)q;
+    cap_ = cap;
+    if (cap * sizeof(T) >= ((size_t)2 << 20)) madvise(p_, cap * sizeof(T), MADV_HUGEPAGE);  // advice only
+    return true;
+  }
+
+ private:
+  T* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+struct ChainState {
+  Grow<Node> nodes;
+  uint32_t node_count = 1;  // node 0, the root
+  Slot* index = nullptr;
+  size_t index_cap = 0;  // a power of 2
+  Grow<Seen> seen;
+  Grow<uint32_t> keys;
+  uint32_t stack_count = 0;
+  int cur = 0;
+  // The committed base: the last published chained-series snapshot.
+  bool have_base = false;
+  uint32_t chain_len = 0;  // files in the current chain, keyframe included
+  uint64_t base_seq = 0;
+  uint32_t base_frames = 0, base_stacks = 0;
+  uint64_t base_frames_hash = 0, base_stacks_hash = 0, base_sites_hash = 0;
+  char base_path[4200] = {};
+  uint64_t run_id = 0, start_unix_ns = 0;
+  // The previous stack inserted, outermost first, with its nodes: the next
+  // stack reuses the common callers without a lookup.
+  uint64_t prev_pcs[HS_MAX_DEPTH] = {};
+  uint32_t prev_nodes[HS_MAX_DEPTH] = {};
+  uint32_t prev_depth = 0;
+  uint64_t scratch[HS_MAX_DEPTH] = {};
+  uint64_t filtered[HS_MAX_DEPTH] = {};
+};
+constinit ChainState g_chain;  // constant-initialized: set by writer_set_start_time from an earlier constructor
+
+// A chain is cut after this many files: the next periodic snapshot is
+// self-contained again, so a reader follows at most this many files and a
+// user may delete every file older than the newest self-contained one.
+constexpr uint32_t kChainFiles = 32;
+
+inline uint64_t slot_hash(uint32_t parent, uint64_t pc) { return hs_mix64(pc ^ ((uint64_t)parent << 40 | parent)); }
+
+bool index_grow() {
+  size_t cap = g_chain.index_cap ? g_chain.index_cap * 2 : (size_t)1 << 16;
+  Slot* ix = (Slot*)os_map(cap * sizeof(Slot));  // counted: os_unmap below subtracts it
+  if (!ix) return false;
+  madvise(ix, cap * sizeof(Slot), MADV_HUGEPAGE);  // random probes: fewer TLB misses (advice only)
+  for (uint32_t id = 1; id < g_chain.node_count; ++id) {
+    const Node& n = g_chain.nodes.data()[id];
+    for (size_t i = slot_hash(n.parent, n.pc) & (cap - 1);; i = (i + 1) & (cap - 1))
+      if (!ix[i].node) {
+        ix[i] = Slot{n.pc, n.parent, id};
+        break;
+      }
+  }
+  if (g_chain.index) os_unmap(g_chain.index, g_chain.index_cap * sizeof(Slot));
+  g_chain.index = ix;
+  g_chain.index_cap = cap;
+  return true;
+}
+
+// The child of `parent` for `pc`, added if new; 0 when out of memory or frames.
+uint32_t tree_child(uint32_t parent, uint64_t pc) {
+  if ((size_t)g_chain.node_count * 2 >= g_chain.index_cap && !index_grow()) return 0;
+  const size_t mask = g_chain.index_cap - 1;
+  for (size_t i = slot_hash(parent, pc) & mask;; i = (i + 1) & mask) {
+    Slot& s = g_chain.index[i];
+    if (!s.node) {
+      const uint32_t id = g_chain.node_count;
+      if (id > HS_MAX_FRAMES || !g_chain.nodes.ensure((size_t)id + 1)) return 0;
+      g_chain.nodes.data()[id] = Node{pc, parent, 0};
+      ++g_chain.node_count;
+      s = Slot{pc, parent, id};
+      return id;
+    }
+    if (s.pc == pc && s.parent == parent) return s.node;
+  }
+}
+
+// The leaf node of a stack (innermost first, own frames already removed);
+// UINT32_MAX when out of memory.
+uint32_t tree_insert(const uint64_t* pcs, uint32_t depth) {
+  uint64_t* outer = g_chain.scratch;
+  for (uint32_t k = 0; k < depth; ++k) outer[k] = pcs[depth - 1 - k];
+  uint32_t node = 0, k = 0;
+  while (k < depth && k < g_chain.prev_depth && outer[k] == g_chain.prev_pcs[k]) node = g_chain.prev_nodes[k++];
+  for (; k < depth; ++k) {
+    node = tree_child(node, outer[k]);
+    if (!node) {
+      g_chain.prev_depth = 0;
+      return UINT32_MAX;
+    }
+    g_chain.prev_pcs[k] = outer[k];
+    g_chain.prev_nodes[k] = node;
+  }
+  g_chain.prev_depth = depth;
+  return node;
+}
+
+// The frame-address predictions (hsnap_format.h, "Frame addresses"): parent
+// pc -> the pc of its latest child node, open addressing, at most half full,
+// rebuilt by every build.
+struct PredSlot {
+  uint64_t parent_pc;
+  uint64_t child_pc;
+  uint64_t used;
+};
+PredSlot* g_pred = nullptr;
+size_t g_pred_cap = 0, g_pred_count = 0;
+
+bool pred_clear() {
+  if (!g_pred) {
+    g_pred = (PredSlot*)os_map(((size_t)1 << 14) * sizeof(PredSlot));
+    if (!g_pred) return false;
+    g_pred_cap = (size_t)1 << 14;
+  }
+  memset(g_pred, 0, g_pred_cap * sizeof(PredSlot));
+  g_pred_count = 0;
+  return true;
+}
+
+PredSlot* pred_find(PredSlot* t, size_t cap, uint64_t parent_pc) {
+  for (size_t i = hs_mix64(parent_pc) & (cap - 1);; i = (i + 1) & (cap - 1))
+    if (!t[i].used || t[i].parent_pc == parent_pc) return &t[i];
+}
+
+// The slot of parent_pc (used = 0 when new); nullptr when out of memory.
+PredSlot* pred_slot(uint64_t parent_pc) {
+  PredSlot* s = pred_find(g_pred, g_pred_cap, parent_pc);
+  if (s->used) return s;
+  if ((g_pred_count + 1) * 2 > g_pred_cap) {
+    const size_t cap = g_pred_cap * 2;
+    PredSlot* t = (PredSlot*)os_map(cap * sizeof(PredSlot));
+    if (!t) return nullptr;
+    for (size_t i = 0; i < g_pred_cap; ++i)
+      if (g_pred[i].used) *pred_find(t, cap, g_pred[i].parent_pc) = g_pred[i];
+    os_unmap(g_pred, g_pred_cap * sizeof(PredSlot));
+    g_pred = t;
+    g_pred_cap = cap;
+    s = pred_find(g_pred, g_pred_cap, parent_pc);
+  }
+  ++g_pred_count;
+  s->parent_pc = parent_pc;
+  return s;
+}
+
+uint64_t make_run_id() {
+  uint64_t id = 0;
+#ifdef SYS_getrandom
+  if (syscall(SYS_getrandom, &id, sizeof id, 1 /* GRND_NONBLOCK */) == (long)sizeof id && id) return id;
+#endif
+  id = hs_mix64(now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&id);
+  return id ? id : 1;
+}
+
+// What a build wrote about the chain, for the commit after a publish.
+struct BuildChain {
+  bool chained_series;  // a periodic snapshot (may be the keyframe of a new chain)
+  bool chained;         // builds on the committed base
+  uint32_t frames, stacks;
+  uint64_t frames_hash, stacks_hash, sites_hash;
+};
+BuildChain g_build;
+
+// Whether a and b name files in the same directory (the chain names its
+// predecessor relative to this file's directory).
+bool same_dir(const char* a, const char* b) {
+  const char* sa = strrchr(a, '/');
+  const char* sb = strrchr(b, '/');
+  const size_t na = sa ? (size_t)(sa - a) : 0, nb = sb ? (size_t)(sb - b) : 0;
+  return na == nb && memcmp(a, b, na) == 0;
+}
+
+int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const char* final_path) {
   const uint64_t t0 = now_ns(CLOCK_MONOTONIC);
   HsFileHeader fh;
   memset(&fh, 0, sizeof fh);
@@ -222,7 +446,7 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   size_t sec = b.begin_section(HS_SEC_META);
   b.put_pair_from_file("cmdline", "/proc/self/cmdline", true);
   {
-    char exe[4096];
+    static char exe[4096];  // writer-only (mutex): not on a signal handler's stack
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe);
     b.put_pair("exe", exe, n > 0 ? (size_t)n : 0);
   }
@@ -238,47 +462,117 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   if (uname(&u) == 0) b.put_pair("hostname", u.nodename, strnlen(u.nodename, sizeof u.nodename));
   b.end_section(sec);
 
-  // Stacks and sites are built in one pass (sites into their own buffer), so
-  // each site's figures belong to the stack written with it.
-  Buf stacks, sites;
-  size_t stacks_count_at = stacks.size();
-  stacks.put_u64(0);
-  sites.put_u64(0);
-  uint64_t count = 0;
+  // Sites in one pass over the stack table: each stack gets its number (and
+  // its frames in the tree) when first written; a chained file keeps only
+  // the sites whose figures changed since the committed base.
+  const bool series = trigger != HS_TRIGGER_EXIT;
+  bool chained = series && g_chain.have_base && g_chain.chain_len < kChainFiles;
+  if (chained) {  // the predecessor deleted meanwhile, or elsewhere: start a new chain rather than name a lost file
+    struct stat st;
+    if (!same_dir(g_chain.base_path, final_path) || lstat(g_chain.base_path, &st) != 0) chained = false;
+  }
+  const bool sampled = g_cfg.sample_period != 0;
+  const int cur = g_chain.cur, nx = cur ^ 1;
+  Buf sites;
+  uint64_t count = 0, written = 0, sites_hash = 0;
+  int64_t prev_num = -1;
   HsTotals tot;
   memset(&tot, 0, sizeof tot);
   const uint32_t ids = g_stacks.ready() ? g_stacks.ids_issued() : 0;
+  if (!g_chain.seen.ensure(ids)) return ENOMEM;
+  Seen* seen = g_chain.seen.data();
   for (uint32_t id = 0; id < ids; ++id) {
+    Seen& sn = seen[id];
     const StackRec* r = g_stacks.by_id(id);
-    if (!r) continue;
-    SiteFigures f = site_figures(r);
-    if (!f.alloc_count && !f.inuse_count && !f.sampled_alloc) continue;
-    const uint64_t* pcs = r->pcs();
-    uint32_t kept = 0;
-    for (uint32_t k = 0; k < r->depth; ++k) kept += !in_own_text(pcs[k]);
-    HsStack hs{kept, r->flags};
-    stacks.put(&hs, sizeof hs);
-    if (kept == r->depth) {
-      if (r->depth) stacks.put(pcs, sizeof(uint64_t) * r->depth);
-    } else {
-      for (uint32_t k = 0; k < r->depth; ++k)
-        if (!in_own_text(pcs[k])) stacks.put(&pcs[k], sizeof(uint64_t));
+    SiteFigures f{};
+    if (r) f = site_figures(r);
+    const bool present = r && (f.alloc_count || f.inuse_count || f.sampled_alloc);
+    if (!present) {
+      if (chained && sn.fp[cur] && sn.num1) {  // a site that disappeared: all-zero figures remove it
+        const int64_t num = (int64_t)sn.num1 - 1;
+        sites.put_varint(hs_zigzag(num - prev_num - 1));
+        for (int k = 0; k < (sampled ? 6 : 4); ++k) sites.put_varint(0);
+        prev_num = num;
+        ++written;
+      }
+      sn.fp[nx] = 0;
+      continue;
     }
-    HsSite s{(uint32_t)count, 0, f.inuse_bytes, f.inuse_count, f.alloc_bytes, f.alloc_count, f.sampled_inuse,
-             f.sampled_alloc};
-    sites.put(&s, sizeof s);
+    if (!sn.num1) {
+      const uint64_t* pcs = r->pcs();
+      uint32_t kept = 0;
+      uint64_t* filtered = g_chain.filtered;
+      for (uint32_t k = 0; k < r->depth && k < HS_MAX_DEPTH; ++k)
+        if (!in_own_text(pcs[k])) filtered[kept++] = pcs[k];
+      const uint32_t leaf = tree_insert(filtered, kept);
+      if (leaf == UINT32_MAX || !g_chain.keys.ensure((size_t)g_chain.stack_count + 1)) return ENOMEM;
+      g_chain.keys.data()[g_chain.stack_count] = leaf << 2 | (r->flags & 3u);
+      sn.num1 = ++g_chain.stack_count;
+    }
+    const uint64_t num = sn.num1 - 1;
+    const uint64_t h = hs_site_hash(num, f.inuse_bytes, f.inuse_count, f.alloc_bytes, f.alloc_count, f.sampled_inuse,
+                                    f.sampled_alloc);
+    const uint64_t fp = h ? h : 1;
+    sites_hash += h;
+    if (!chained || sn.fp[cur] != fp) {
+      sites.put_varint(hs_zigzag((int64_t)num - prev_num - 1));
+      sites.put_varint(f.inuse_bytes);
+      sites.put_varint(f.inuse_count);
+      sites.put_varint(f.alloc_bytes);
+      sites.put_varint(f.alloc_count);
+      if (sampled) {
+        sites.put_varint(f.sampled_inuse);
+        sites.put_varint(f.sampled_alloc);
+      }
+      prev_num = (int64_t)num;
+      ++written;
+    }
+    sn.fp[nx] = fp;
     tot.inuse_bytes += f.inuse_bytes;
     tot.inuse_count += f.inuse_count;
     tot.alloc_bytes += f.alloc_bytes;
     tot.alloc_count += f.alloc_count;
     ++count;
   }
-  if (!stacks.ok() || !sites.ok()) return ENOMEM;
-  *(uint64_t*)stacks.at(stacks_count_at) = count;
-  *(uint64_t*)sites.at(0) = count;
+  if (!sites.ok()) return ENOMEM;
   tot.free_count = tot.alloc_count - tot.inuse_count;
   *live_out = tot.inuse_bytes;
 
+  // The frames and stacks this file adds: everything after the base.
+  const uint32_t base_frames = chained ? g_chain.base_frames : 0;
+  const uint32_t base_stacks = chained ? g_chain.base_stacks : 0;
+  Buf frames, stacks;
+  uint64_t frames_hash = chained ? g_chain.base_frames_hash : 0;
+  uint64_t stacks_hash = chained ? g_chain.base_stacks_hash : 0;
+  const Node* nodes = g_chain.nodes.data();
+  // The address predictions replay every node from 1 (they span the chain);
+  // only the nodes after the base are written.
+  if (!pred_clear()) return ENOMEM;
+  for (uint32_t id = 1; id < g_chain.node_count; ++id) {
+    const Node& n = nodes[id];
+    const uint64_t parent_pc = n.parent ? nodes[n.parent].pc : 0;
+    PredSlot* ps = pred_slot(parent_pc);
+    if (!ps) return ENOMEM;
+    const uint64_t predicted = ps->used ? ps->child_pc : parent_pc;
+    ps->used = 1;
+    ps->child_pc = n.pc;
+    if (id <= base_frames) continue;
+    const bool miss = n.pc != predicted;
+    frames.put_varint((uint64_t)(id - n.parent) << 1 | miss);
+    if (miss) frames.put_varint(hs_zigzag((int64_t)(n.pc - predicted)));
+    frames_hash = hs_hash_step(frames_hash, n.parent, n.pc);
+  }
+  const uint32_t* keys = g_chain.keys.data();
+  uint64_t prev_leaf = base_stacks ? keys[base_stacks - 1] >> 2 : 0;
+  for (uint32_t i = base_stacks; i < g_chain.stack_count; ++i) {
+    const uint64_t leaf = keys[i] >> 2;
+    stacks.put_varint(hs_zigzag((int64_t)(leaf - prev_leaf)) << 2 | (keys[i] & 3u));
+    stacks_hash = hs_hash_step(stacks_hash, keys[i], 0);
+    prev_leaf = leaf;
+  }
+  if (!frames.ok() || !stacks.ok()) return ENOMEM;
+  g_build = BuildChain{series, chained, g_chain.node_count - 1, g_chain.stack_count, frames_hash, stacks_hash,
+                       sites_hash};
   sec = b.begin_section(HS_SEC_TOTALS);
   b.put(&tot, sizeof tot);
   b.end_section(sec);
@@ -302,7 +596,7 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   size_t self_at = b.put_stat("self_memory_bytes", 0);
   size_t ns_at = b.put_stat("snapshot_ns", 0);
   b.put_stat("live_table_entries", g_live.entries());
-  b.put_stat("stacks", count);
+  b.put_stat("stacks", count);  // sites in the profile this file gives (chain followed)
   b.put_stat("allocator_inuse_bytes", hf.known ? hf.used : 0);
   b.put_stat("rss_bytes", rss_bytes());
   b.put_stat("threads_seen", g_counters.threads_seen.load(std::memory_order_relaxed));
@@ -324,12 +618,47 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out) {
   if (b.ok()) *(uint64_t*)b.at(mcount_at) = mcount;
   b.end_section(sec);
 
-  sec = b.begin_section(HS_SEC_STACKS);
-  b.put(stacks.data(), stacks.size());
+  sec = b.begin_section(HS_SEC_CHAIN);
+  {
+    HsChain ch;
+    memset(&ch, 0, sizeof ch);
+    ch.run_id = g_chain.run_id;
+    ch.start_unix_ns = g_chain.start_unix_ns;
+    const char* base_name = "";
+    if (chained) {
+      ch.base_seq = g_chain.base_seq;
+      ch.base_frames_hash = g_chain.base_frames_hash;
+      ch.base_stacks_hash = g_chain.base_stacks_hash;
+      ch.base_sites_hash = g_chain.base_sites_hash;
+      const char* slash = strrchr(g_chain.base_path, '/');
+      base_name = slash ? slash + 1 : g_chain.base_path;
+    }
+    ch.base_frames = base_frames;
+    ch.frames = g_build.frames;
+    ch.base_stacks = base_stacks;
+    ch.stacks = g_build.stacks;
+    ch.sites = (uint32_t)count;
+    ch.base_name_len = (uint32_t)strlen(base_name);
+    ch.frames_hash = frames_hash;
+    ch.stacks_hash = stacks_hash;
+    ch.sites_hash = sites_hash;
+    b.put(&ch, sizeof ch);
+    b.put_string(base_name, ch.base_name_len);
+  }
   b.end_section(sec);
-  sec = b.begin_section(HS_SEC_SITES);
-  b.put(sites.data(), sites.size());
-  b.end_section(sec);
+  const struct {
+    uint32_t kind, first, count;
+    Buf* body;
+  } runs[3] = {{HS_SEC_FRAMES, base_frames + 1, g_build.frames - base_frames, &frames},
+               {HS_SEC_STACKS2, base_stacks, g_build.stacks - base_stacks, &stacks},
+               {HS_SEC_SITES2, 0, (uint32_t)written, &sites}};
+  for (const auto& run : runs) {
+    sec = b.begin_section(run.kind);
+    HsRun hr{run.first, run.count, run.body->size()};
+    b.put(&hr, sizeof hr);
+    b.put(run.body->data(), run.body->size());
+    b.end_section(sec);
+  }
 
   sec = b.begin_section(HS_SEC_END);
   b.put_u64(0);
@@ -346,6 +675,13 @@ void writer_begin_exit() { g_exit_begun.store(true); }
 
 void writer_set_start_time() {
   g_start_ns = now_ns(CLOCK_MONOTONIC);
+  // A new run (the start, or heapscope attach after a detach, which zeroes
+  // the figures): its first periodic snapshot is self-contained. The tree and
+  // the stack numbers stay valid (the stack table keeps its ids).
+  g_chain.start_unix_ns = now_ns(CLOCK_REALTIME);
+  g_chain.run_id = make_run_id();
+  g_chain.have_base = false;
+  g_chain.chain_len = 0;
   find_own_text();
 }
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
@@ -358,6 +694,11 @@ void writer_after_fork_child() {
   g_writer_tid.store(0);
   g_seq = 0;
   g_error_reported = false;
+  // The child's snapshots start a chain of their own (its first is
+  // self-contained); the inherited frame tree and stack numbers stay valid.
+  g_chain.have_base = false;
+  g_chain.chain_len = 0;
+  g_chain.run_id = make_run_id();
 }
 
 // Publishes tmp under final_path without replacing an existing file (a
@@ -380,7 +721,7 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
   if (n + 16 > sizeof tmp) return ENAMETOOLONG;
   Buf b;
   uint64_t live = 0;
-  int err = build(b, trigger, seq, &live);
+  int err = build(b, trigger, seq, &live, final_path);
   if (err) return err;
   // FINAL.tmp, or FINAL.tmp.N when a temporary of that name exists (left by a
   // killed earlier process, or planted): never opened through, never deleted.
@@ -412,6 +753,18 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
     return err;
   }
   g_last_live.store(live, std::memory_order_relaxed);
+  if (g_build.chained_series && seq != 0) {  // commit: the next periodic snapshot builds on this one
+    g_chain.cur ^= 1;
+    g_chain.have_base = true;
+    g_chain.chain_len = g_build.chained ? g_chain.chain_len + 1 : 1;
+    g_chain.base_seq = seq;
+    g_chain.base_frames = g_build.frames;
+    g_chain.base_stacks = g_build.stacks;
+    g_chain.base_frames_hash = g_build.frames_hash;
+    g_chain.base_stacks_hash = g_build.stacks_hash;
+    g_chain.base_sites_hash = g_build.sites_hash;
+    memcpy(g_chain.base_path, final_path, n + 1);
+  }
   return 0;
 }
 

@@ -2,7 +2,11 @@
 // and publishes it atomically.
 // Owns: the in-memory image (an mmap'd buffer grown with mremap, never
 // malloc), the temporary file (O_EXCL|O_NOFOLLOW, mode 0600), write, fsync,
-// rename, the sequence numbers, and the sticky error reported once.
+// rename, the sequence numbers, and the sticky error reported once; and, for
+// format version 2, the frame tree, the stack numbers and the chain state
+// kept from one snapshot to the next (mmap'd, grown with mremap), so a
+// periodic snapshot holds only what changed since its predecessor (every
+// 32nd, the first and the exit one are self-contained).
 // Safety: cold path. One writer at a time (a mutex). Call with the re-entry
 // guard held. Reads the tables lock-free: never takes a live-table lock, so a
 // snapshot cannot deadlock with the hooks.

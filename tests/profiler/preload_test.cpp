@@ -47,9 +47,14 @@ Snapshot must_parse(const std::string& path) {
   EXPECT_EQ(sum.inuse_count, s.totals.inuse_count) << path;
   EXPECT_EQ(sum.alloc_bytes, s.totals.alloc_bytes) << path;
   EXPECT_EQ(sum.alloc_count, s.totals.alloc_count) << path;
-  std::vector<uint32_t> order = {HS_SEC_META, HS_SEC_TOTALS, HS_SEC_STATS, HS_SEC_MODULES,
-                                 HS_SEC_STACKS, HS_SEC_SITES, HS_SEC_END};
+  std::vector<uint32_t> order = {HS_SEC_META,   HS_SEC_TOTALS,  HS_SEC_STATS,  HS_SEC_MODULES, HS_SEC_CHAIN,
+                                 HS_SEC_FRAMES, HS_SEC_STACKS2, HS_SEC_SITES2, HS_SEC_END};
   EXPECT_EQ(s.section_order, order) << path;
+  // The chain identity is set at start-up (it was zeroed by the writer's
+  // late static initialization once: every run then shared run_id 0).
+  EXPECT_NE(s.chain.run_id, 0u) << path;
+  EXPECT_GT(s.chain.start_unix_ns, 1600000000ull * 1000000000ull) << path;
+  EXPECT_LE(s.chain.start_unix_ns, s.header.time_unix_ns) << path;
   return s;
 }
 

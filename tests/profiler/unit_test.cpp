@@ -265,14 +265,17 @@ TEST(SnapshotWriter, RoundTripsThroughTheFormat) {
   HsTotals sum = hstest::sum_sites(s);
   EXPECT_EQ(sum.inuse_bytes, s.totals.inuse_bytes);
   EXPECT_EQ(sum.alloc_count, s.totals.alloc_count);
-  std::vector<uint32_t> order = {HS_SEC_META, HS_SEC_TOTALS, HS_SEC_STATS, HS_SEC_MODULES, HS_SEC_STACKS, HS_SEC_SITES, HS_SEC_END};
+  std::vector<uint32_t> order = {HS_SEC_META,  HS_SEC_TOTALS, HS_SEC_STATS,   HS_SEC_MODULES, HS_SEC_CHAIN,
+                                 HS_SEC_FRAMES, HS_SEC_STACKS2, HS_SEC_SITES2, HS_SEC_END};
   EXPECT_EQ(s.section_order, order);
   for (const char* k : {"cmdline", "exe", "allocator", "unwinder", "heapscope_version", "hostname"})
     EXPECT_EQ(s.meta.count(k), 1u) << k;
   EXPECT_NE(s.meta["cmdline"].find("profiler_unit_test"), std::string::npos);
   EXPECT_EQ(s.stats.size(), 16u);
   EXPECT_GT(s.stats["self_memory_bytes"], 0u);
-  EXPECT_EQ(s.stats["stacks"], s.stacks.size());
+  EXPECT_EQ(s.stats["stacks"], s.sites.size());
+  EXPECT_EQ(s.chain_files, 1);  // a file written to a new directory is self-contained
+  EXPECT_EQ(s.chain.base_seq, 0u);
   // All 10 live blocks come from one call site in this test: one site, 10 blocks.
   bool site = false;
   for (const HsSite& x : s.sites) site |= x.inuse_count == 10 && x.inuse_bytes == 1045 && x.alloc_count == 10;
@@ -290,6 +293,87 @@ TEST(SnapshotWriter, RoundTripsThroughTheFormat) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(stat((path + ".tmp").c_str(), &st), 0);  // no temporary left behind
   for (uintptr_t i = 0; i < 10; ++i) record_free((void*)(0x7000000 + i * 64));
+}
+
+namespace {
+// A block allocated d frames below the caller: one distinct stack per depth.
+__attribute__((noinline)) void record_deep(int d, void* p, size_t n) {
+  if (d == 0) {
+    record_alloc(p, n, (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0));
+  } else {
+    record_deep(d - 1, p, n);
+  }
+  asm volatile("" ::: "memory");  // not a tail call: one frame per level
+}
+void* chain_block(int step, int i) { return (void*)(uintptr_t)(0x9000000 + step * 0x1000 + i * 64); }
+
+// Sites as the tests compare them: stack frames and figures, in stack order.
+std::vector<std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> site_list(const hstest::Snapshot& s) {
+  std::vector<std::pair<std::vector<uint64_t>, std::vector<uint64_t>>> out;
+  for (const HsSite& x : s.sites)
+    out.push_back({s.stacks.at(x.stack), {x.inuse_bytes, x.inuse_count, x.alloc_bytes, x.alloc_count,
+                                          x.sampled_inuse_count, x.sampled_alloc_count}});
+  return out;
+}
+}  // namespace
+
+// A periodic series: each file after the first names its predecessor, holds
+// only what changed, and reads back exactly as a self-contained snapshot
+// taken at the same moment (here: the exit-trigger file written right after
+// it, with nothing recorded in between).
+TEST(SnapshotWriter, ChainedSeriesReadsBackAsSelfContained) {
+  Books books;
+  std::string dir = hstest::make_temp_dir("unit-chain");
+  std::vector<std::string> series;
+  const int steps = 6;
+  for (int step = 1; step <= steps; ++step) {
+    for (int i = 0; i < 4; ++i) record_deep(step * 4 + i, chain_block(step, i), 16 * (step + i));  // new stacks
+    if (step >= 2) record_deep(4, chain_block(step, 9), 1000);  // an old stack grows
+    if (step >= 3) record_free(chain_block(step - 2, 0));       // an old site shrinks
+    char name[4200];
+    snprintf(name, sizeof name, "%s/p.%d.%04d.hsnap", dir.c_str(), (int)getpid(), 100 + step);
+    ASSERT_EQ(write_snapshot_to(name, HS_TRIGGER_INTERVAL, 100 + step), 0);
+    std::string ref = dir + "/ref." + std::to_string(step) + ".hsnap";
+    ASSERT_EQ(write_snapshot_to(ref.c_str(), HS_TRIGGER_EXIT, 0), 0);
+    series.push_back(name);
+    hstest::Snapshot c, r;
+    ASSERT_EQ(hstest::parse(name, &c), "");
+    ASSERT_EQ(hstest::parse(ref, &r), "");
+    EXPECT_EQ(c.chain_files, step) << name;
+    EXPECT_EQ(r.chain_files, 1);
+    EXPECT_EQ(c.chain.base_seq, step == 1 ? 0u : (uint64_t)(100 + step - 1));
+    if (step > 1) EXPECT_EQ(c.base_name, series[step - 2].substr(dir.size() + 1));
+    EXPECT_EQ(site_list(c), site_list(r)) << "step " << step;
+    EXPECT_EQ(c.totals.inuse_bytes, r.totals.inuse_bytes);
+    EXPECT_EQ(c.totals.alloc_count, r.totals.alloc_count);
+    EXPECT_EQ(hstest::sum_sites(c).alloc_bytes, c.totals.alloc_bytes);
+    if (step > 1) EXPECT_LT(c.file_size, r.file_size) << "a chained file holds only what changed";
+  }
+  // Only the sites that changed are in a chained file: step 6 changed 4 new
+  // stacks, the growing stack and the shrinking one (6 sites).
+  hstest::Snapshot last;
+  ASSERT_EQ(hstest::parse(series.back(), &last), "");
+  HsRun run;
+  memcpy(&run, last.raw[HS_SEC_SITES2].data(), sizeof run);
+  EXPECT_EQ(run.count, 6u);
+  memcpy(&run, last.raw[HS_SEC_STACKS2].data(), sizeof run);
+  EXPECT_EQ(run.count, 4u);
+  // The predecessor missing: an error that names it.
+  ASSERT_EQ(unlink(series[2].c_str()), 0);
+  hstest::Snapshot broken;
+  std::string e = hstest::parse(series.back(), &broken);
+  EXPECT_NE(e.find(series[2]), std::string::npos) << e;
+  // The writer notices the lost predecessor and starts a new chain.
+  record_deep(3, chain_block(7, 0), 8);
+  char name[4200];
+  snprintf(name, sizeof name, "%s/p.%d.%04d.hsnap", dir.c_str(), (int)getpid(), 107);
+  ASSERT_EQ(unlink(series.back().c_str()), 0);
+  ASSERT_EQ(write_snapshot_to(name, HS_TRIGGER_INTERVAL, 107), 0);
+  hstest::Snapshot fresh;
+  ASSERT_EQ(hstest::parse(name, &fresh), "");
+  EXPECT_EQ(fresh.chain_files, 1);
+  for (int step = 1; step <= 7; ++step)
+    for (int i : {0, 1, 2, 3, 9}) record_free(chain_block(step, i));
 }
 
 TEST(SnapshotWriter, DoesNotFollowAPlantedSymlink) {

@@ -29,6 +29,7 @@ JEMALLOC = os.environ.get("REL_JEMALLOC", "/usr/lib/x86_64-linux-gnu/libjemalloc
 
 MAGIC = b"HSNAP\r\n\x1a"
 SEC_META, SEC_TOTALS, SEC_STATS, SEC_MODULES, SEC_STACKS, SEC_SITES, SEC_END = 1, 2, 3, 4, 5, 6, 0x7FFFFFFF
+SEC_CHAIN, SEC_FRAMES, SEC_STACKS2, SEC_SITES2 = 7, 8, 9, 10  # format version 2
 MOD_MAIN, MOD_UNLOADED, MOD_VDSO = 1, 2, 4
 TRIG_SIGNAL, TRIG_INTERVAL, TRIG_API, TRIG_EXIT, TRIG_ALERT = 1, 2, 3, 4, 5
 
@@ -104,7 +105,102 @@ def pad8(n):
     return (n + 7) & ~7
 
 
-def parse_snap(path):
+def _varints(buf, path, what):
+    """The LEB128 varints of buf, in order."""
+    out, v, shift = [], 0, 0
+    for b in buf:
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            out.append(v)
+            v, shift = 0, 0
+        check(shift < 70, "%s: %s: varint too long" % (path, what))
+    check(shift == 0, "%s: %s: stream ends inside a varint" % (path, what))
+    return out
+
+
+def _unzigzag(u):
+    return (u >> 1) ^ -(u & 1)
+
+
+def decode_v2(path, s, depth):
+    """Version 2: rebuilds the frame tree, stacks and sites, following a chained
+    file's predecessors in its directory; fills s.stacks (by stack number) and
+    s.sites (in stack order) as version 1 does."""
+    raw = getattr(s, "raw", {})
+    for k, name in ((SEC_CHAIN, "CHAIN"), (SEC_FRAMES, "FRAMES"), (SEC_STACKS2, "STACKS2"), (SEC_SITES2, "SITES2")):
+        check(k in raw, "%s: no %s section" % (path, name))
+    (run_id, _start, base_seq, base_frames, frames, base_stacks, stacks, nsites, name_len) = struct.unpack_from(
+        "<QQQIIIIII", raw[SEC_CHAIN], 0)
+    s.run_id, s.base_seq = run_id, base_seq
+    parent, pcs, keys, sites = [0], [0], [], {}
+    if base_seq:
+        check(depth < 256, "%s: chain too long" % path)
+        name = raw[SEC_CHAIN][96:96 + name_len].decode()
+        base = os.path.join(os.path.dirname(path), name)
+        check(os.path.exists(base), "%s: its predecessor %s is missing" % (path, base))
+        b = parse_snap(base, depth + 1)
+        check(b.pid == s.pid and b.seq == base_seq and b.run_id == run_id,
+              "%s: predecessor %s is not seq %d of this run" % (path, base, base_seq))
+        parent, pcs, keys, sites = b.v2_state
+        check(len(parent) - 1 == base_frames and len(keys) == base_stacks,
+              "%s: predecessor %s does not hold the base this file names" % (path, base))
+    last = {}
+    for i in range(1, len(parent)):
+        last[pcs[parent[i]]] = pcs[i]
+    first, count, nbytes = struct.unpack_from("<IIQ", raw[SEC_FRAMES], 0)
+    vals = _varints(raw[SEC_FRAMES][16:16 + nbytes], path, "FRAMES")
+    i = 0
+    for _ in range(count):
+        head = vals[i]
+        i += 1
+        node = len(parent)
+        par = node - (head >> 1)
+        check(0 <= par < node, "%s: FRAMES: node %d parent %d" % (path, node, par))
+        pc = last.get(pcs[par], pcs[par])
+        if head & 1:
+            pc = (pc + _unzigzag(vals[i])) & 0xFFFFFFFFFFFFFFFF
+            i += 1
+        last[pcs[par]] = pc
+        parent.append(par)
+        pcs.append(pc)
+    check(i == len(vals) and len(parent) - 1 == frames, "%s: FRAMES count" % path)
+    first, count, nbytes = struct.unpack_from("<IIQ", raw[SEC_STACKS2], 0)
+    leaf = keys[-1] >> 2 if keys else 0
+    for u in _varints(raw[SEC_STACKS2][16:16 + nbytes], path, "STACKS2"):
+        leaf += _unzigzag(u >> 2)
+        check(0 <= leaf < len(parent), "%s: STACKS2: leaf %d" % (path, leaf))
+        keys.append(leaf << 2 | (u & 3))
+    check(len(keys) == stacks, "%s: STACKS2 count" % path)
+    first, count, nbytes = struct.unpack_from("<IIQ", raw[SEC_SITES2], 0)
+    vals = _varints(raw[SEC_SITES2][16:16 + nbytes], path, "SITES2")
+    nfig = 6 if s.mode == 1 else 4
+    num, i = -1, 0
+    sites = dict(sites)
+    for _ in range(count):
+        num += 1 + _unzigzag(vals[i])
+        fig = vals[i + 1:i + 1 + nfig]
+        i += 1 + nfig
+        check(0 <= num < len(keys) and len(fig) == nfig, "%s: SITES2: site of stack %d" % (path, num))
+        if not any(fig):
+            check(num in sites, "%s: SITES2 removes a missing site" % path)
+            del sites[num]
+        else:
+            sites[num] = fig
+    check(i == len(vals) and len(sites) == nsites, "%s: SITES2 count" % path)
+    s.v2_state = (parent, pcs, keys, sites)
+    s.stacks = []
+    for key in keys:
+        st, n = [], key >> 2
+        while n:
+            st.append(pcs[n])
+            n = parent[n]
+        s.stacks.append(st)
+    s.sites = [dict(stack=n, inuse_bytes=f[0], inuse_count=f[1], alloc_bytes=f[2], alloc_count=f[3])
+               for n, f in sorted(sites.items())]
+
+
+def parse_snap(path, depth=0):
     """Parses a complete .hsnap file; raises Fail naming path, offset and what is wrong."""
     with open(path, "rb") as f:
         data = f.read()
@@ -118,7 +214,7 @@ def parse_snap(path):
     check(data[:8] == MAGIC, "%s: offset 0: magic %r, expected %r" % (path, data[:8], MAGIC))
     version, header_size, pid, time_ns, uptime_ns, mode, trigger, period, seq = struct.unpack_from(
         "<IIQQQIIQQ", data, 8)
-    check(version == 1, "%s: offset 8: version %d, expected 1" % (path, version))
+    check(version in (1, 2), "%s: offset 8: version %d, expected 1 or 2" % (path, version))
     check(header_size >= 64 and header_size % 8 == 0, "%s: header_size %d, expected >=64 and a multiple of 8" % (path, header_size))
     s = Snap()
     s.path, s.version, s.pid, s.time_ns, s.uptime_ns = path, version, pid, time_ns, uptime_ns
@@ -200,8 +296,13 @@ def parse_snap(path):
                 p += 56
                 s.sites.append(dict(stack=st, inuse_bytes=ib, inuse_count=ic, alloc_bytes=ab, alloc_count=ac))
             check(p <= end, "%s: SITES overruns its section" % path)
+        elif kind in (SEC_CHAIN, SEC_FRAMES, SEC_STACKS2, SEC_SITES2):
+            s.raw = getattr(s, "raw", {})
+            s.raw[kind] = data[body:end]
         off = end
     check(ended, "%s: no END section (incomplete file, %d bytes)" % (path, size))
+    if version >= 2:
+        decode_v2(path, s, depth)
     check(s.totals is not None, "%s: no TOTALS section" % path)
     for i, site in enumerate(s.sites):
         check(site["stack"] < len(s.stacks) or not s.stacks,

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "hsnap_builder.h"
 #include "test_util.h"
 
 using nlohmann::json;
@@ -211,6 +212,79 @@ TEST_F(EndToEnd, TrendLeakFirstChurnLastExitLeftOut) {
   for (const auto& s : j["sites"])
     if (s["origin"].is_object() && s["origin"]["line"] != marked_line(kSource, "LINE:leak"))
       EXPECT_EQ(s["suspect"], false) << s.dump(1);
+}
+
+namespace {
+// The same profile as a version-1 file (the tests' own v1 writer): what the
+// profiler wrote before version 2, figure for figure.
+std::string as_version1(const heapscope::Profile& p) {
+  hsnap_test::Builder b;
+  b.header.pid = p.pid;
+  b.header.seq = p.seq;
+  b.header.time_unix_ns = p.time_unix_ns;
+  b.header.uptime_ns = p.uptime_ns;
+  b.header.mode = p.sampled ? HS_MODE_SAMPLED : HS_MODE_FULL;
+  b.header.sample_period = p.sample_period;
+  const char* triggers[] = {"unknown", "signal", "interval", "api", "exit", "alert"};
+  for (uint32_t t = 0; t < 6; ++t)
+    if (p.trigger == triggers[t]) b.header.trigger = t;
+  b.auto_totals = false;
+  b.totals.inuse_bytes = uint64_t(p.totals.inuse_bytes), b.totals.inuse_count = uint64_t(p.totals.inuse_count);
+  b.totals.alloc_bytes = uint64_t(p.totals.alloc_bytes), b.totals.alloc_count = uint64_t(p.totals.alloc_count);
+  b.totals.free_count = b.totals.alloc_count - b.totals.inuse_count;
+  for (const auto& [k, v] : p.meta) b.meta.push_back({k, v});
+  b.stats = p.stats;
+  for (const auto& m : p.modules) {
+    hsnap_test::ModuleSpec ms;
+    ms.path = m.path, ms.load_bias = m.load_bias;
+    ms.flags = (m.main ? HS_MODULE_MAIN : 0) | (m.unloaded ? HS_MODULE_UNLOADED : 0) | (m.vdso ? HS_MODULE_VDSO : 0);
+    for (size_t i = 0; i + 1 < m.build_id.size(); i += 2) ms.build_id += char(std::stoi(m.build_id.substr(i, 2), nullptr, 16));
+    for (const auto& r : m.ranges) ms.ranges.push_back(HsRange{r.start, r.end, r.file_offset, r.flags});
+    b.modules.push_back(ms);
+  }
+  for (const auto& site : p.sites) {
+    uint32_t id = b.add_stack(site.pcs, site.truncated ? HS_STACK_TRUNCATED : 0);
+    b.add_site(id, uint64_t(site.counts.inuse_bytes), uint64_t(site.counts.inuse_count),
+               uint64_t(site.counts.alloc_bytes), uint64_t(site.counts.alloc_count));
+  }
+  return b.bytes();
+}
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+  return s;
+}
+}  // namespace
+
+// The profiler's periodic snapshots are a chain (each names its predecessor
+// and holds only what changed); report, diff and trend print exactly what
+// they print for the same snapshots written as version 1.
+TEST_F(EndToEnd, ChainedSnapshotsReportExactlyAsTheirVersion1Copies) {
+  for (int seq = 2; seq <= 4; ++seq) {
+    std::string bytes = read_text(snap(seq)), base = snap(seq - 1);
+    EXPECT_NE(bytes.find(base.substr(base.rfind('/') + 1)), std::string::npos) << snap(seq) << " names no predecessor";
+    EXPECT_LT(bytes.size(), read_text(exit_snap()).size()) << snap(seq);
+  }
+  TempDir v1;
+  std::vector<std::string> names;
+  for (int seq = 1; seq <= 4; ++seq) names.push_back(snap(seq));
+  names.push_back(exit_snap());
+  for (const std::string& n : names) {
+    std::string copy = v1.path + n.substr(n.rfind('/'));
+    ASSERT_TRUE(hsnap_test::Builder::write_file(copy, as_version1(heapscope::read_profile(n))));
+  }
+  const std::string v1_prefix = v1.path + "/leaky";
+  for (const std::string& args :
+       {"report " + snap(4), "report --json " + snap(2), "report " + exit_snap(), "diff " + snap(1) + " " + snap(4),
+        "diff --json " + snap(2) + " " + exit_snap(),
+        "trend " + snap(1) + " " + snap(2) + " " + snap(3) + " " + snap(4) + " " + exit_snap(),
+        "trend --json " + snap(1) + " " + snap(2) + " " + snap(3) + " " + snap(4)}) {
+    RunResult now = run_command(kHeapscope + " " + args, dir_->path);
+    RunResult before = run_command(kHeapscope + " " + replace_all(args, prefix_, v1_prefix), dir_->path);
+    ASSERT_EQ(now.status, 0) << args << "\n" << now.err;
+    EXPECT_EQ(now.status, before.status) << args;
+    EXPECT_EQ(replace_all(now.out, prefix_, v1_prefix), before.out) << args;
+    EXPECT_EQ(replace_all(now.err, prefix_, v1_prefix), before.err) << args;
+  }
 }
 
 TEST_F(EndToEnd, RunPassesExitStatusAndSignals) {

@@ -240,7 +240,7 @@ TEST(Reader, NewerVersionIsRefusedNamingBoth) {
   Builder b = sample_builder();
   b.header.version = 7;
   EXPECT_EQ(read_error(b.bytes(), "new.hsnap"),
-            "new.hsnap: format version 7 is newer than this heapscope reads (1)");
+            "new.hsnap: format version 7 is newer than this heapscope reads (2)");
 }
 
 TEST(Reader, BadModuleFields) {

@@ -7,8 +7,15 @@
 // (N = absolute file offset of the bad field) and never in a crash, a hang or
 // an allocation larger than the file. Unknown section kinds are skipped
 // (forward compatibility within a version); a newer version is refused.
+//
+// Versions: 1 (STACKS, SITES: fixed records) and 2 (CHAIN, FRAMES, STACKS2,
+// SITES2: a frame tree and varints; a chained file is applied on top of the
+// state its predecessors rebuild, read through the loader, each checked
+// against the identity and state hashes the next file names). Expanding the
+// tree into per-site stacks is bounded by kFramesPerByte frames per byte read.
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hsnap_format.h"
@@ -25,6 +32,10 @@ const char* section_name(uint32_t kind) {
     case HS_SEC_MODULES: return "MODULES";
     case HS_SEC_STACKS: return "STACKS";
     case HS_SEC_SITES: return "SITES";
+    case HS_SEC_CHAIN: return "CHAIN";
+    case HS_SEC_FRAMES: return "FRAMES";
+    case HS_SEC_STACKS2: return "STACKS2";
+    case HS_SEC_SITES2: return "SITES2";
     case HS_SEC_END: return "END";
     default: return "unknown";
   }
@@ -74,6 +85,18 @@ class Cursor {
   void skip(uint64_t n, const char* what) {
     need(n, what);
     pos_ += n;
+  }
+  // An unsigned LEB128 of at most 10 bytes (the 10th holds only bit 63).
+  uint64_t varint(const char* what) {
+    size_t at = pos_;
+    uint64_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+      if (pos_ >= end_) fail_at(at, std::string("truncated: ") + what + " (a varint) runs past its section");
+      uint8_t b = uint8_t(data_[pos_++]);
+      if (shift == 63 && b > 1) fail_at(at, std::string(what) + " is a varint longer than 64 bits");
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
   }
   template <typename T>
   T record(const char* what) {
@@ -244,9 +267,18 @@ void parse_sites(Cursor c, std::vector<RawSite>& sites) {
   c.expect_end("SITES");
 }
 
-}  // namespace
 
-Profile read_hsnap(std::string_view data, const std::string& path) {
+// ---- the container: header and sections, both versions -------------------------------
+
+// One file's sections, parsed where they are version-independent, located
+// where they are not.
+struct Parsed {
+  HsFileHeader h{};
+  bool seen[11] = {};
+  size_t off[11] = {}, len[11] = {};  // payload of each known section
+};
+
+void parse_container(std::string_view data, const std::string& path, Profile& p, Parsed& f) {
   Cursor c(data, 0, data.size(), path);
   if (data.size() < HS_MAGIC_LEN || std::memcmp(data.data(), HS_MAGIC, HS_MAGIC_LEN) != 0)
     throw FormatError(path + ": not a heapscope snapshot (wrong magic)");
@@ -258,7 +290,9 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
   if (h.version > HS_VERSION)
     throw FormatError(path + ": format version " + std::to_string(h.version) +
                       " is newer than this heapscope reads (" + std::to_string(HS_VERSION) + ")");
-  if (h.version == 0) c.fail_at(8, "format version 0 is invalid (expected 1)");
+  if (h.version < HS_VERSION_MIN)
+    c.fail_at(8, "format version " + std::to_string(h.version) + " is invalid (expected " +
+                     std::to_string(HS_VERSION_MIN) + " to " + std::to_string(HS_VERSION) + ")");
   if (h.header_size < sizeof(HsFileHeader) || h.header_size % 8 != 0 ||
       h.header_size > data.size())
     c.fail_at(12, "header_size " + std::to_string(h.header_size) + " is invalid (expected " +
@@ -267,8 +301,8 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
   c.skip(h.header_size - sizeof(HsFileHeader), "file header extension");
   if (h.mode > HS_MODE_SAMPLED)
     c.fail_at(40, "mode " + std::to_string(h.mode) + " is unknown (expected 0 or 1)");
+  f.h = h;
 
-  Profile p;
   p.path = path;
   p.format = "hsnap";
   p.pid = h.pid;
@@ -279,9 +313,6 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
   p.sampled = h.mode == HS_MODE_SAMPLED;
   p.sample_period = h.sample_period;
 
-  RawStacks stacks;
-  std::vector<RawSite> sites;
-  bool seen[8] = {};
   bool end_seen = false;
   while (c.remaining() > 0) {
     size_t at = c.pos();
@@ -294,18 +325,22 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
       c.fail_at(at + 8, std::string(section_name(sh.kind)) + " section size " +
                             std::to_string(sh.size) + " is not a multiple of 8");
     Cursor payload(data, c.pos(), c.pos() + sh.size, path);
-    if (sh.kind >= 1 && sh.kind <= 6) {
-      if (seen[sh.kind])
+    if (sh.kind >= 1 && sh.kind <= 10) {
+      if (f.seen[sh.kind])
         c.fail_at(at, std::string("duplicate ") + section_name(sh.kind) + " section");
-      seen[sh.kind] = true;
+      const bool v2_only = sh.kind >= HS_SEC_CHAIN, v1_only = sh.kind == HS_SEC_STACKS || sh.kind == HS_SEC_SITES;
+      if ((h.version == 1 && v2_only) || (h.version >= 2 && v1_only))
+        c.fail_at(at, std::string("a ") + section_name(sh.kind) + " section does not belong in a version-" +
+                          std::to_string(h.version) + " file");
+      f.seen[sh.kind] = true;
+      f.off[sh.kind] = c.pos();
+      f.len[sh.kind] = sh.size;
     }
     switch (sh.kind) {
       case HS_SEC_META: parse_meta(payload, p); break;
       case HS_SEC_TOTALS: parse_totals(payload, p); break;
       case HS_SEC_STATS: parse_stats(payload, p); break;
       case HS_SEC_MODULES: parse_modules(payload, p); break;
-      case HS_SEC_STACKS: parse_stacks(payload, stacks); break;
-      case HS_SEC_SITES: parse_sites(payload, sites); break;
       case HS_SEC_END: {
         if (sh.size != 8)
           c.fail_at(at + 8, "END section size " + std::to_string(sh.size) + " is not 8");
@@ -317,7 +352,7 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
         end_seen = true;
         break;
       }
-      default: break;  // unknown kind: skip (forward compatible)
+      default: break;  // stacks and sites below; unknown kind: skip (forward compatible)
     }
     c.skip(sh.size, "section payload");
     if (end_seen) break;
@@ -325,11 +360,23 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
   if (!end_seen)
     c.fail_at(data.size(), "truncated: the file ends without an END section");
   if (c.remaining() != 0) c.fail("data after the END section");
-  for (uint32_t k : {HS_SEC_TOTALS, HS_SEC_MODULES, HS_SEC_STACKS, HS_SEC_SITES})
-    if (!seen[k])
+  std::vector<uint32_t> needed = {HS_SEC_TOTALS, HS_SEC_MODULES, HS_SEC_STACKS, HS_SEC_SITES};
+  if (h.version >= 2) needed = {HS_SEC_TOTALS, HS_SEC_MODULES, HS_SEC_CHAIN, HS_SEC_FRAMES, HS_SEC_STACKS2, HS_SEC_SITES2};
+  for (uint32_t k : needed)
+    if (!f.seen[k])
       throw FormatError(path + ": the " + section_name(k) +
-                        " section is missing (a complete snapshot has one)");
+                        " section is missing (a complete version-" + std::to_string(h.version) +
+                        " snapshot has one)");
+}
 
+// ---- version 1 ------------------------------------------------------------------------
+
+void read_v1(std::string_view data, const std::string& path, const Parsed& f, Profile& p) {
+  RawStacks stacks;
+  std::vector<RawSite> sites;
+  parse_stacks(Cursor(data, f.off[HS_SEC_STACKS], f.off[HS_SEC_STACKS] + f.len[HS_SEC_STACKS], path), stacks);
+  parse_sites(Cursor(data, f.off[HS_SEC_SITES], f.off[HS_SEC_SITES] + f.len[HS_SEC_SITES], path), sites);
+  Cursor c(data, 0, data.size(), path);
   p.sites.reserve(sites.size());
   for (size_t i = 0; i < sites.size(); ++i) {
     const auto& [at, r] = sites[i];
@@ -345,6 +392,306 @@ Profile read_hsnap(std::string_view data, const std::string& path) {
     s.counts.alloc_count = figure(c, at + 32, r.alloc_count, "site alloc_count");
     p.sites.push_back(std::move(s));
   }
+}
+
+// ---- version 2: the frame tree, stacks, sites and the chain ---------------------------
+
+// Expanding stacks into per-site frame lists may cost at most this many
+// frames per byte of the files read (a legitimate clang snapshot needs ~2).
+constexpr uint64_t kFramesPerByte = 64;
+
+struct V2Site {
+  bool present = false;
+  uint64_t fig[6] = {};  // inuse_bytes, inuse_count, alloc_bytes, alloc_count, sampled_inuse, sampled_alloc
+  uint32_t file = 0;     // the file (1-based along the chain) that last wrote it
+};
+
+// The state a chain rebuilds, file by file from its self-contained start.
+struct V2State {
+  std::vector<uint32_t> parent{0};
+  std::vector<uint64_t> pc{0};
+  std::vector<uint16_t> depth{0};
+  std::vector<uint32_t> keys;  // per stack: leaf << 2 | flags
+  std::vector<V2Site> sites;   // per stack
+  uint64_t frames_hash = 0, stacks_hash = 0;
+  std::unordered_map<uint64_t, uint64_t> last_child;  // parent pc -> pc of its latest child (the prediction)
+  uint32_t files = 0;
+  uint64_t bytes_read = 0;
+  uint64_t site_count() const {
+    uint64_t n = 0;
+    for (const auto& s : sites) n += s.present;
+    return n;
+  }
+  uint64_t sites_hash() const {
+    uint64_t h = 0;
+    for (size_t i = 0; i < sites.size(); ++i)
+      if (sites[i].present) {
+        const uint64_t* f = sites[i].fig;
+        h += hs_site_hash(i, f[0], f[1], f[2], f[3], f[4], f[5]);
+      }
+    return h;
+  }
+};
+
+struct V2File {
+  HsChain chain{};
+  std::string base_name;
+};
+
+V2File parse_chain(std::string_view data, const std::string& path, const Parsed& f) {
+  Cursor c(data, f.off[HS_SEC_CHAIN], f.off[HS_SEC_CHAIN] + f.len[HS_SEC_CHAIN], path);
+  V2File v;
+  size_t at = c.pos();
+  v.chain = c.record<HsChain>("CHAIN record");
+  const HsChain& ch = v.chain;
+  if (ch.base_name_len > 4096)
+    c.fail_at(at + 44, "predecessor name length " + std::to_string(ch.base_name_len) + " exceeds the limit 4096");
+  v.base_name = std::string(c.padded_bytes(ch.base_name_len, "predecessor name"));
+  c.expect_end("CHAIN");
+  if (ch.base_frames > ch.frames || ch.frames > HS_MAX_FRAMES)
+    c.fail_at(at + 28, "frame count " + std::to_string(ch.frames) + " is below the predecessor's " +
+                           std::to_string(ch.base_frames) + " or above the limit " + std::to_string(HS_MAX_FRAMES));
+  if (ch.base_stacks > ch.stacks || ch.sites > ch.stacks)
+    c.fail_at(at + 36, "stack count " + std::to_string(ch.stacks) + " is below the predecessor's " +
+                           std::to_string(ch.base_stacks) + " or the site count " + std::to_string(ch.sites));
+  if (ch.base_seq == 0) {
+    if (ch.base_frames || ch.base_stacks || ch.base_name_len)
+      c.fail_at(at + 16, "a self-contained file (base_seq 0) names a predecessor or builds on its frames");
+  } else {
+    if (ch.base_seq >= f.h.seq)
+      c.fail_at(at + 16, "predecessor seq " + std::to_string(ch.base_seq) + " is not below this file's seq " +
+                             std::to_string(f.h.seq));
+    if (v.base_name.empty() || v.base_name == "." || v.base_name == ".." ||
+        v.base_name.find('/') != std::string::npos || v.base_name.find('\0') != std::string::npos)
+      c.fail_at(at + 96, "predecessor name \"" + v.base_name + "\" is not a plain file name");
+  }
+  return v;
+}
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+// The varint stream of a FRAMES, STACKS2 or SITES2 section: its HsRun must
+// say `first` (and `count` when want_count >= 0), its stream must fill the
+// section, and count entries of at least min_entry bytes must fit in it.
+Cursor run_stream(std::string_view data, const std::string& path, const Parsed& f, uint32_t kind, uint64_t first,
+                  int64_t want_count, uint64_t min_entry, HsRun& run) {
+  const char* name = section_name(kind);
+  Cursor c(data, f.off[kind], f.off[kind] + f.len[kind], path);
+  size_t at = c.pos();
+  run = c.record<HsRun>("run header");
+  if (run.first != first || (want_count >= 0 && run.count != uint64_t(want_count)))
+    c.fail_at(at, std::string(name) + " holds entries " + std::to_string(run.first) + " + " +
+                      std::to_string(run.count) + ", CHAIN expects " + std::to_string(first) +
+                      (want_count >= 0 ? " + " + std::to_string(want_count) : std::string()));
+  if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining())
+    c.fail_at(at + 8, std::string(name) + " stream of " + std::to_string(run.bytes) + " bytes does not fill the " +
+                          std::to_string(c.remaining()) + " bytes of its section");
+  if (run.count > run.bytes / min_entry)
+    c.fail_at(at + 4, std::string(name) + " count " + std::to_string(run.count) + " does not fit in " +
+                          std::to_string(run.bytes) + " bytes (" + std::to_string(min_entry) + " or more each)");
+  return Cursor(data, c.pos(), c.pos() + run.bytes, path);
+}
+
+// Applies one file's FRAMES, STACKS2 and SITES2 to st (its predecessors
+// already applied), then checks the state hashes the file promises.
+void apply_v2(std::string_view data, const std::string& path, const Parsed& f, const V2File& v, V2State& st) {
+  const HsChain& ch = v.chain;
+  const uint32_t file = ++st.files;
+  st.bytes_read += data.size();
+  // FRAMES
+  {
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_FRAMES, ch.base_frames + 1, ch.frames - ch.base_frames, 1, run);
+    st.parent.reserve(st.parent.size() + run.count);
+    st.pc.reserve(st.pc.size() + run.count);
+    st.depth.reserve(st.depth.size() + run.count);
+    for (uint32_t i = 0; i < run.count; ++i) {
+      const uint64_t id = st.parent.size();
+      size_t nat = s.pos();
+      const uint64_t head = s.varint("frame parent distance");
+      const uint64_t d = head >> 1;
+      if (d == 0 || d > id)
+        s.fail_at(nat, "frame " + std::to_string(id) + " has parent distance " + std::to_string(d) +
+                           " (expected 1 to " + std::to_string(id) + ")");
+      const uint32_t parent = uint32_t(id - d);
+      if (st.depth[parent] >= HS_MAX_DEPTH)
+        s.fail_at(nat, "frame " + std::to_string(id) + " is deeper than the limit " + std::to_string(HS_MAX_DEPTH));
+      const uint64_t parent_pc = st.pc[parent];
+      auto [it, first_child] = st.last_child.try_emplace(parent_pc, parent_pc);  // the prediction
+      uint64_t pc = it->second;
+      if (head & 1) pc += uint64_t(hs_unzigzag(s.varint("frame address delta")));
+      it->second = pc;
+      st.parent.push_back(parent);
+      st.pc.push_back(pc);
+      st.depth.push_back(uint16_t(st.depth[parent] + 1));
+      st.frames_hash = hs_hash_step(st.frames_hash, parent, pc);
+    }
+    s.expect_end("FRAMES stream");
+  }
+  // STACKS2
+  {
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_STACKS2, ch.base_stacks, ch.stacks - ch.base_stacks, 1, run);
+    int64_t leaf = st.keys.empty() ? 0 : int64_t(st.keys.back() >> 2);
+    st.keys.reserve(st.keys.size() + run.count);
+    for (uint32_t i = 0; i < run.count; ++i) {
+      size_t sat = s.pos();
+      uint64_t u = s.varint("stack");
+      leaf += hs_unzigzag(u >> 2);
+      if (leaf < 0 || uint64_t(leaf) >= st.parent.size())
+        s.fail_at(sat, "stack " + std::to_string(st.keys.size()) + " ends at frame " + std::to_string(leaf) +
+                           ", but there are " + std::to_string(st.parent.size()) + " frames");
+      const uint32_t key = uint32_t(leaf) << 2 | uint32_t(u & 3);
+      st.keys.push_back(key);
+      st.stacks_hash = hs_hash_step(st.stacks_hash, key, 0);
+    }
+    s.expect_end("STACKS2 stream");
+  }
+  st.sites.resize(st.keys.size());
+  // SITES2
+  {
+    const bool sampled = f.h.mode == HS_MODE_SAMPLED;
+    const unsigned nfig = sampled ? 6 : 4;
+    HsRun run;
+    Cursor s = run_stream(data, path, f, HS_SEC_SITES2, 0, -1, 1 + nfig, run);
+    int64_t num = -1;
+    static const char* names[6] = {"site inuse_bytes", "site inuse_count", "site alloc_bytes",
+                                   "site alloc_count", "site sampled_inuse_count", "site sampled_alloc_count"};
+    for (uint32_t i = 0; i < run.count; ++i) {
+      size_t sat = s.pos();
+      num += 1 + hs_unzigzag(s.varint("site stack"));
+      if (num < 0 || uint64_t(num) >= st.keys.size())
+        s.fail_at(sat, "site " + std::to_string(i) + " refers to stack " + std::to_string(num) + ", but there are " +
+                           std::to_string(st.keys.size()) + " stacks");
+      V2Site& site = st.sites[size_t(num)];
+      if (site.file == file)
+        s.fail_at(sat, "stack " + std::to_string(num) + " has two sites in this file");
+      uint64_t fig[6];
+      bool zero = true;
+      for (unsigned k = 0; k < nfig; ++k) {
+        size_t fat = s.pos();
+        fig[k] = s.varint(names[k]);
+        figure(s, fat, fig[k], names[k]);
+        zero &= fig[k] == 0;
+      }
+      if (!sampled) fig[4] = fig[1], fig[5] = fig[3];
+      if (zero) {
+        if (!site.present)
+          s.fail_at(sat, "site " + std::to_string(i) + " removes the site of stack " + std::to_string(num) +
+                             ", which has none");
+        site = V2Site{};
+      } else {
+        site.present = true;
+        std::memcpy(site.fig, fig, sizeof fig);
+      }
+      site.file = file;
+    }
+    s.expect_end("SITES2 stream");
+  }
+  Cursor c(data, f.off[HS_SEC_CHAIN], f.off[HS_SEC_CHAIN] + f.len[HS_SEC_CHAIN], path);
+  if (st.frames_hash != ch.frames_hash || st.stacks_hash != ch.stacks_hash)
+    c.fail_at(c.pos() + 72, "the frames and stacks do not match the CHAIN's state hashes");
+  if (st.site_count() != ch.sites)
+    c.fail_at(c.pos() + 40, "CHAIN says " + std::to_string(ch.sites) + " sites, the file gives " +
+                                std::to_string(st.site_count()));
+  if (st.sites_hash() != ch.sites_hash)
+    c.fail_at(c.pos() + 88, "the sites do not match the CHAIN's sites hash");
+}
+
+// Rebuilds the state after the file `path` (already parsed: f, v): its
+// predecessors first, read through `loader`, each checked against what the
+// next file says of it.
+void rebuild_v2(std::string_view data, const std::string& path, const Parsed& f, const V2File& v,
+                const HsnapLoader& loader, V2State& st, unsigned depth) {
+  const HsChain& ch = v.chain;
+  if (ch.base_seq != 0) {
+    const std::string base_path = dir_of(path) + v.base_name;
+    if (depth + 1 >= HS_MAX_CHAIN)
+      throw FormatError(path + ": its chain of predecessors is longer than the limit " +
+                        std::to_string(HS_MAX_CHAIN) + " files (at " + base_path + ")");
+    if (!loader)
+      throw FormatError(path + ": its predecessor " + base_path + " (seq " + std::to_string(ch.base_seq) +
+                        ") cannot be read here (no file access)");
+    std::string bytes;
+    try {
+      bytes = loader(base_path);
+    } catch (const FormatError& e) {
+      throw FormatError(path + ": its predecessor " + base_path + " (seq " + std::to_string(ch.base_seq) +
+                        ") is missing or unreadable (" + e.what() +
+                        "); a chained snapshot needs every file back to a self-contained one");
+    }
+    try {
+      Profile bp;
+      Parsed bf;
+      parse_container(bytes, base_path, bp, bf);
+      if (bf.h.version < 2)
+        throw FormatError(base_path + ": a version-" + std::to_string(bf.h.version) +
+                          " file cannot be a predecessor (version 2 or later)");
+      V2File bv = parse_chain(bytes, base_path, bf);
+      if (bf.h.pid != f.h.pid || bf.h.seq != ch.base_seq || bv.chain.run_id != ch.run_id ||
+          bf.h.mode != f.h.mode)
+        throw FormatError(base_path + ": is not the predecessor named (pid " + std::to_string(bf.h.pid) + ", seq " +
+                          std::to_string(bf.h.seq) + ", run " + std::to_string(bv.chain.run_id) + "; expected pid " +
+                          std::to_string(f.h.pid) + ", seq " + std::to_string(ch.base_seq) + ", run " +
+                          std::to_string(ch.run_id) + ", the same mode)");
+      rebuild_v2(bytes, base_path, bf, bv, loader, st, depth + 1);
+      if (st.parent.size() - 1 != ch.base_frames || st.keys.size() != ch.base_stacks ||
+          st.frames_hash != ch.base_frames_hash || st.stacks_hash != ch.base_stacks_hash ||
+          st.sites_hash() != ch.base_sites_hash)
+        throw FormatError(base_path + ": its content (" + std::to_string(st.parent.size() - 1) + " frames, " +
+                          std::to_string(st.keys.size()) + " stacks) is not what the next file built on (" +
+                          std::to_string(ch.base_frames) + " frames, " + std::to_string(ch.base_stacks) +
+                          " stacks, and the state hashes)");
+    } catch (const FormatError& e) {
+      const std::string what = e.what();
+      if (what.rfind(path + ": its predecessor", 0) == 0) throw;  // already says which file
+      throw FormatError(path + ": its predecessor " + base_path + " is corrupt: " + what);
+    }
+  }
+  apply_v2(data, path, f, v, st);
+}
+
+void read_v2(std::string_view data, const std::string& path, const Parsed& f, Profile& p,
+             const HsnapLoader& loader) {
+  V2File v = parse_chain(data, path, f);
+  V2State st;
+  rebuild_v2(data, path, f, v, loader, st, 0);
+  uint64_t frames = 0;
+  for (size_t i = 0; i < st.sites.size(); ++i)
+    if (st.sites[i].present) frames += st.depth[st.keys[i] >> 2];
+  const uint64_t budget = kFramesPerByte * st.bytes_read + HS_MAX_DEPTH;
+  if (frames > budget)
+    throw FormatError(path + ": its stacks expand to " + std::to_string(frames) + " frames, more than the limit " +
+                      std::to_string(budget) + " (" + std::to_string(kFramesPerByte) + " per byte read)");
+  p.sites.reserve(size_t(v.chain.sites));
+  for (size_t i = 0; i < st.sites.size(); ++i) {
+    const V2Site& vs = st.sites[i];
+    if (!vs.present) continue;
+    Site s;
+    const uint32_t key = st.keys[i];
+    for (uint32_t n = key >> 2; n != 0; n = st.parent[n]) s.pcs.push_back(st.pc[n]);
+    s.truncated = key & HS_STACK_TRUNCATED;
+    s.counts.inuse_bytes = int64_t(vs.fig[0]);
+    s.counts.inuse_count = int64_t(vs.fig[1]);
+    s.counts.alloc_bytes = int64_t(vs.fig[2]);
+    s.counts.alloc_count = int64_t(vs.fig[3]);
+    p.sites.push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
+Profile read_hsnap(std::string_view data, const std::string& path, const HsnapLoader& loader) {
+  Profile p;
+  Parsed f;
+  parse_container(data, path, p, f);
+  if (f.h.version == 1)
+    read_v1(data, path, f, p);
+  else
+    read_v2(data, path, f, p, loader);
   return p;
 }
 

@@ -47,9 +47,10 @@ bool fill(int fd, std::string& buf, size_t want, const std::string& path) {
   return true;
 }
 
-}  // namespace
+enum Format { kHsnap, kGperf, kJemalloc };
 
-Profile read_profile(const std::string& path) {
+// The whole file, refused early when it is not a regular heap profile.
+std::string read_bytes(const std::string& path, Format& format) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0)
     throw FormatError(path + ": cannot open: " + std::strerror(errno));
@@ -66,7 +67,6 @@ Profile read_profile(const std::string& path) {
   fill(f.fd, data, kPrefixBytes, path);
   if (data.empty()) throw FormatError(path + ": empty file, expected a heap profile");
 
-  enum { kHsnap, kGperf, kJemalloc } format;
   // Text formats may start with whitespace in hand-edited files; allow none for hsnap.
   if (starts_with(data, std::string_view(HS_MAGIC, HS_MAGIC_LEN))) {
     format = kHsnap;
@@ -83,8 +83,21 @@ Profile read_profile(const std::string& path) {
     if (fill(f.fd, data, kMaxProfileBytes + 1, path) || data.size() > kMaxProfileBytes)
       throw FormatError(path + ": larger than 1 GiB; not a heap profile this tool reads");
   }
+  return data;
+}
+
+}  // namespace
+
+std::string read_profile_bytes(const std::string& path) {
+  Format format;
+  return read_bytes(path, format);
+}
+
+Profile read_profile(const std::string& path) {
+  Format format;
+  std::string data = read_bytes(path, format);
   switch (format) {
-    case kHsnap: return read_hsnap(data, path);
+    case kHsnap: return read_hsnap(data, path, read_profile_bytes);
     case kGperf: return read_gperftools(data, path);
     case kJemalloc: return read_jemalloc(data, path);
   }
