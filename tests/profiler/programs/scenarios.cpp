@@ -332,13 +332,23 @@ int main(int argc, char** argv) {
         void* mine[123];
         for (auto& p : mine) p = child_block(5555);
         for (int k = 0; k < 23; ++k) free(mine[k]);
-        for (int k = 0; k < 4096; ++k) free(malloc(16 + k % 64));  // every shard of the live table
+        static void* many[4096];  // distinct addresses: every shard of the live table
+        for (int k = 0; k < 4096; ++k) many[k] = malloc(16 + k % 64);
+        for (void* p : many) free(p);
         char path[4096];
         int rc = heapscope_snapshot_or_inactive(path, sizeof path);
         _exit(rc == 0 ? 0 : 2);
       }
+      // A child that inherited a held lock spins for good: waited for up to 30 s
+      // (polled, a bounded count), then killed, so no stray process outlives the test.
       int st = -1;
-      waitpid(pid, &st, 0);
+      pid_t got = 0;
+      for (int w = 0; w < 3000 && (got = waitpid(pid, &st, WNOHANG)) == 0; ++w) usleep(10000);
+      if (got == 0) {
+        fprintf(stderr, "fork_books: child %d (fork %d) did not exit within 30 s; killed\n", (int)pid, i);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+      }
       CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
       usleep(2000);
     }
