@@ -38,7 +38,7 @@ mkdir -p "$RESULTS"
 WORK="$(mktemp -d /tmp/hs-forkbench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 CSV="$RESULTS/fork.csv"
-echo "round,what,config,cpu_us,fork_us_median,rss_kb,wall_s" > "$CSV"
+echo "round,what,config,cpu_us,fork_us_median,rss_kb,wall_s,faults" > "$CSV"
 
 CONFIGS=(plain)
 [ -n "$BEFORE_LIB" ] && CONFIGS+=(before)
@@ -60,9 +60,10 @@ for round in $(seq 1 "$PAIRS"); do
     cpu=$(sed -n 's/.* cpu_us=\([0-9.]*\).*/\1/p' <<<"$line")
     med=$(sed -n 's/.* fork_us_median=\([0-9.]*\).*/\1/p' <<<"$line")
     rss=$(sed -n 's/.* rss_kb=\([0-9]*\).*/\1/p' <<<"$line")
-    echo "$round,fork_cost,$cfg,$cpu,$med,$rss," >> "$CSV"
+    flt=$(sed -n 's/.* faults=\([0-9.]*\).*/\1/p' <<<"$line")
+    echo "$round,fork_cost,$cfg,$cpu,$med,$rss,,$flt" >> "$CSV"
     shrss=$("${PRE[@]}" /bin/sh -c 'grep VmRSS /proc/$$/status' | awk '{print $2}')
-    echo "$round,sh,$cfg,,,$shrss," >> "$CSV"
+    echo "$round,sh,$cfg,,,$shrss,," >> "$CSV"
     echo "bench: r$round $cfg fork cpu ${cpu} us (median wall ${med} us), rss ${rss} KiB, sh rss ${shrss} KiB" >&2
   done
 done
@@ -76,7 +77,7 @@ for round in $(seq 1 "$LOOP_PAIRS"); do
           { echo "bench/fork_cost.sh: alloc_loop -t $t ($cfg $mode) failed: $(tail -c 300 "$WORK/err")" >&2; exit 1; }
         read -r wall user sys rss code < "$WORK/time"
         cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f", (u + s) * 1e6 }')
-        echo "$round,loop$t-$mode,$cfg,$cpu,,$rss,$wall" >> "$CSV"
+        echo "$round,loop$t-$mode,$cfg,$cpu,,$rss,$wall," >> "$CSV"
         echo "bench: r$round loop$t $mode $cfg wall ${wall}s cpu $((cpu / 1000)) ms" >&2
       done
     done
@@ -109,6 +110,9 @@ print("| --- | --- |" + " --- |" * len(configs))
 p = med("fork_cost", "cpu_us", "plain")
 print("| fork+_exit+wait, CPU of parent and child per fork (ratio to plain) | %.0f us | " % p +
       " | ".join("%.0f us, %s" % (med("fork_cost", "cpu_us", c), fmt_ratio(ratios("fork_cost", "cpu_us", c))) for c in configs) + " |")
+p = med("fork_cost", "faults", "plain")
+print("| the same, minor page faults of parent and child per fork (steady under load) | %.1f | " % p +
+      " | ".join("%.1f (+%.1f)" % (med("fork_cost", "faults", c), med("fork_cost", "faults", c) - p) for c in configs) + " |")
 p = med("fork_cost", "fork_us_median", "plain")
 print("| the same, median wall time of one fork (ratio to plain) | %.0f us | " % p +
       " | ".join("%.0f us, %s" % (med("fork_cost", "fork_us_median", c), fmt_ratio(ratios("fork_cost", "fork_us_median", c))) for c in configs) + " |")
