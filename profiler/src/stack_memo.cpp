@@ -110,8 +110,12 @@ StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
              (*(const uintptr_t*)e.addr[i + 2] ^ e.val[i + 2]) | (*(const uintptr_t*)e.addr[i + 3] ^ e.val[i + 3]);
     for (; i < n; ++i) diff |= *(const uintptr_t*)e.addr[i] ^ e.val[i];
     if (!diff) {
-      e.stamp = ++m->clock;
-      m->streak[(set - m->e) / kWays] = 0;
+      // Written only when it changes: a program that allocates at one site
+      // between forks then writes no memo page (each would be a
+      // copy-on-write fault after every fork).
+      if (e.stamp != m->clock) e.stamp = ++m->clock;
+      uint32_t& streak = m->streak[(set - m->e) / kWays];
+      if (streak) streak = 0;
       return e.rec;
     }
   }
