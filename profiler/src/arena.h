@@ -1,5 +1,7 @@
 // arena.h -- the profiler's own memory: mmap only, never the watched allocator.
-// Owns: os_map/os_unmap (counted in self_memory_bytes) and Region, a lock-free
+// Owns: os_map/os_unmap (counted in self_memory_bytes), the table arena (one
+// 80 MiB MAP_NORESERVE reservation the tables are carved from: one VMA for
+// fork to copy, not one per table) and Region, a lock-free
 // bump allocator over one MAP_NORESERVE reservation (pages are committed by
 // the kernel on first touch; nothing is ever returned).
 // Safety: hook-safe and thread-safe (one atomic fetch_add per allocation).
