@@ -421,8 +421,9 @@ void atfork_prepare() {
   // passes the gate instead of waiting for it.
   tls.fork_owner = 1;
   // A process with one thread (glibc's own flag: no thread was ever
-  // created) has nobody to hold a lock or to stop at the gate: nothing to
-  // take, and nothing is written that fork would then have to copy.
+  // created; glibc's malloc skips its own locks on it too) has nobody to
+  // hold a lock or to stop at the gate: nothing to take, and nothing is
+  // written that fork would then have to copy.
   const bool alone = __libc_single_threaded;
   if (g_fork_alone != alone) g_fork_alone = alone;  // unchanged: no write, no page to copy
   if (alone) return;
