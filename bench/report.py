@@ -623,12 +623,16 @@ def main():
       "failed row.")
     w("")
     text = "\n".join(L)
-    # Keep the section bench/clang_workload.sh writes (between its markers), before the notes.
-    if os.path.exists(args.doc):
-        m = re.search(r"<!-- clang-workload:.*?<!-- /clang-workload -->\n", open(args.doc).read(), re.S)
-        if m:
-            i = text.find("\n## Notes on the method")
-            text = text[:i + 1] + m.group(0) + "\n" + text[i + 1:] if i >= 0 else text + "\n" + m.group(0)
+    # Sections other scripts measure and write between their markers are kept when this page is
+    # rewritten: bench/clang_workload.sh's (before the notes) and bench/fork_cost.sh's (at the end).
+    old = open(args.doc).read() if os.path.exists(args.doc) else ""
+    m = re.search(r"<!-- clang-workload:.*?<!-- /clang-workload -->\n", old, re.S)
+    if m:
+        i = text.find("\n## Notes on the method")
+        text = text[:i + 1] + m.group(0) + "\n" + text[i + 1:] if i >= 0 else text + "\n" + m.group(0)
+    m = re.search(r"<!-- fork-cost: written by bench/fork_cost.sh.*?<!-- /fork-cost -->", old, re.S)
+    if m:
+        text += "\n" + m.group(0) + "\n"
     with open(args.doc, "w") as f:
         f.write(text)
     return 0

@@ -9,9 +9,65 @@ namespace {
 std::atomic<int64_t> g_mapped{0};
 std::atomic<int64_t> g_region_used{0};
 bool g_huge_pages = true;
+
+constexpr size_t kHugePage = (size_t)2 << 20;
+// The table arena: one MAP_NORESERVE reservation, 2 MiB aligned, from which
+// os_map(noreserve) and os_map_huge carve their tables (bump, never
+// returned). Each mapping of its own would be one more VMA, and the kernel
+// pays for every touched VMA at every fork (anon_vma and page-table copies:
+// measured about 3 us per fork each, bench/workloads/fork_cost.c). 80 MiB
+// holds what start-up maps (the 2 MiB cfi rule cache first, so its
+// huge-page advice splits off one end, then the 64 MiB stack slots, the
+// first region chunks and small tables) and what a small program adds; what
+// does not fit is mapped on its own, as before. No more address space than
+// the separate mappings took (RLIMIT_AS counts it).
+constexpr size_t kTableArenaBytes = (size_t)80 << 20;
+std::atomic<char*> g_arena{nullptr};
+std::atomic<size_t> g_arena_used{0};
+std::atomic<int> g_arena_state{0};  // 0 not yet, 1 being mapped, 2 mapped, -1 failed
+
+char* map_aligned(size_t len) {  // len a multiple of 2 MiB; MAP_NORESERVE
+  char* p = (char*)mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  char* aligned = (char*)(((uintptr_t)p + kHugePage - 1) & ~(uintptr_t)(kHugePage - 1));
+  if (aligned > p) munmap(p, (size_t)(aligned - p));
+  size_t tail = (size_t)(p + len + kHugePage - (aligned + len));
+  if (tail) munmap(aligned + len, tail);
+  return aligned;
+}
+
+char* arena_base() {
+  char* b = g_arena.load(std::memory_order_acquire);
+  if (b) return b;
+  int st = 0;
+  if (g_arena_state.compare_exchange_strong(st, 1, std::memory_order_acq_rel)) {
+    b = map_aligned(kTableArenaBytes);
+    g_arena.store(b, std::memory_order_release);
+    g_arena_state.store(b ? 2 : -1, std::memory_order_release);
+    return b;
+  }
+  while (g_arena_state.load(std::memory_order_acquire) == 1) __builtin_ia32_pause();
+  return g_arena.load(std::memory_order_acquire);
+}
+
+// Zeroed (never handed out twice), `align` a power of two >= 4096; nullptr when full.
+void* arena_take(size_t bytes, size_t align) {
+  char* base = arena_base();
+  if (!base) return nullptr;
+  bytes = (bytes + 4095) & ~(size_t)4095;
+  size_t off = g_arena_used.load(std::memory_order_relaxed);
+  for (;;) {
+    size_t start = (off + align - 1) & ~(align - 1);
+    if (start + bytes > kTableArenaBytes || start + bytes < start) return nullptr;
+    if (g_arena_used.compare_exchange_weak(off, start + bytes, std::memory_order_relaxed)) return base + start;
+  }
+}
 }  // namespace
 
 void* os_map(size_t bytes, bool noreserve) {
+  if (noreserve)
+    if (void* t = arena_take(bytes, 4096)) return t;
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (p == MAP_FAILED) return nullptr;
@@ -19,17 +75,17 @@ void* os_map(size_t bytes, bool noreserve) {
   return p;
 }
 
-void* os_map_huge(size_t bytes) {
-  const size_t huge = (size_t)2 << 20;
-  size_t len = (bytes + huge - 1) & ~(huge - 1);
-  char* p = (char*)os_map(len + huge, true);
-  if (!p) return nullptr;
-  char* aligned = (char*)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
-  if (aligned > p) munmap(p, (size_t)(aligned - p));
-  size_t tail = (size_t)(p + len + huge - (aligned + len));
-  if (tail) munmap(aligned + len, tail);
-  if (g_huge_pages) madvise(aligned, len, MADV_HUGEPAGE);
+void* os_map_huge(size_t bytes, bool advise) {
+  size_t len = (bytes + kHugePage - 1) & ~(kHugePage - 1);
+  char* aligned = (char*)arena_take(len, kHugePage);
+  if (!aligned) aligned = map_aligned(len);
+  if (!aligned) return nullptr;
+  if (advise && bytes >= kHugePage) os_advise_huge(aligned, len);
   return aligned;
+}
+
+void os_advise_huge(void* p, size_t bytes) {
+  if (g_huge_pages && p) madvise(p, bytes, MADV_HUGEPAGE);
 }
 
 void arena_use_huge_pages(bool on) { g_huge_pages = on; }

@@ -1,5 +1,7 @@
 // arena.h -- the profiler's own memory: mmap only, never the watched allocator.
-// Owns: os_map/os_unmap (counted in self_memory_bytes) and Region, a lock-free
+// Owns: os_map/os_unmap (counted in self_memory_bytes), the table arena (one
+// 80 MiB MAP_NORESERVE reservation the tables are carved from: one VMA for
+// fork to copy, not one per table) and Region, a lock-free
 // bump allocator over one MAP_NORESERVE reservation (pages are committed by
 // the kernel on first touch; nothing is ever returned).
 // Safety: hook-safe and thread-safe (one atomic fetch_add per allocation).
@@ -9,15 +11,22 @@
 #include <stdint.h>
 
 namespace hs {
-// Anonymous private mapping; nullptr on failure. `noreserve` maps lazily.
+// Anonymous private mapping; nullptr on failure. `noreserve` maps lazily,
+// carved from the table arena (one VMA for all tables: every VMA costs each
+// fork, see arena.cpp) while it has room; such memory is never unmapped.
 void* os_map(size_t bytes, bool noreserve = false);
 void os_unmap(void* p, size_t bytes);
-// A MAP_NORESERVE mapping aligned to 2 MiB and advised to use transparent huge
-// pages: for tables touched at random on the hot path (TLB misses).
-void* os_map_huge(size_t bytes);
-// Whether os_map_huge advises huge pages (default yes). Sampled mode turns it
-// off: its tables stay sparse, and each first touch of a huge page commits
-// and zeroes 2 MiB (RSS a production process would pay for nothing).
+// A MAP_NORESERVE mapping aligned to 2 MiB, for tables touched at random on
+// the hot path (TLB misses). Transparent huge pages are advised only when
+// `advise` and the table is at least one huge page (2 MiB): a touched huge
+// page commits and zeroes 2 MiB, more than a smaller table holds, and a
+// small process would pay for it in RSS and at every fork (issue 10). A
+// table mapped without the advice can get it later with os_advise_huge,
+// once it is dense enough to fill its huge pages.
+void* os_map_huge(size_t bytes, bool advise = true);
+void os_advise_huge(void* p, size_t bytes);
+// Whether huge pages are advised at all (default yes). Sampled mode turns it
+// off: its tables stay sparse.
 void arena_use_huge_pages(bool on);
 // Bytes the profiler holds: eagerly mapped bytes + used bytes of regions.
 uint64_t self_memory_bytes();

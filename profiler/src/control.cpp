@@ -23,6 +23,7 @@
 #include "channel.h"
 #include "stack_memo.h"
 #include "counters.h"
+#include "fork_gate.h"
 #include "heapinfo.h"
 #include "live_table.h"
 #include "log.h"
@@ -31,6 +32,7 @@
 #include "record.h"
 #include "sampler.h"
 #include "snapshot_writer.h"
+#include "stack_table.h"
 #include "thread_state.h"
 
 namespace hs {
@@ -427,30 +429,48 @@ void install_signal() {
 
 // fork runs prepare handlers in reverse order of registration and parent/
 // child handlers in order, so the handlers of libraries whose constructors
-// ran before heapscope's run while this thread holds every lock below: with
-// fork_owner set, their allocations and frees are recorded on the live
-// table's shards this thread already holds (no memo, no snapshot).
-// A fork from inside heapscope on this thread (a signal handler that
-// interrupted a hook, which may hold a shard) takes no lock: the child is
-// then left untracked, since another thread's shard may be mid-update.
+// ran before heapscope's run while the fork gate is closed (fork_gate.h) on
+// this thread, marked fork_owner: it passes the gate, so their allocations
+// and frees are recorded (no memo, no snapshot). Prepare closes the gate and
+// waits until no table lock is held; it writes no table, so fork has no
+// table page to copy for heapscope's sake. A fork from inside heapscope on
+// this thread (a signal handler that interrupted a hook, which may hold a
+// shard) closes nothing: the child is then left untracked, since this
+// thread's interrupted hook may be mid-update.
+bool g_fork_alone = false;  // prepare found one thread: it took nothing
+template <class T>
+void clear_if_set(std::atomic<T>& a) {
+  if (a.load(std::memory_order_relaxed)) a.store(T{});
+}
 void atfork_prepare() {
   if (g_run_state.load() != kActive) return;
   if (tls.guard > 0) {
     tls.fork_skipped = 1;
     return;
   }
+  // First: a signal handler that allocates on this thread from here on
+  // passes the gate instead of waiting for it.
+  tls.fork_owner = 1;
+  // A process with one thread (glibc's own flag: no thread was ever
+  // created; glibc's malloc skips its own locks on it too) has nobody to
+  // hold a lock or to stop at the gate: nothing to take, and nothing is
+  // written that fork would then have to copy.
+  const bool alone = __libc_single_threaded;
+  if (g_fork_alone != alone) g_fork_alone = alone;  // unchanged: no write, no page to copy
+  if (alone) return;
   writer_lock();
   modules_lock();
-  memo_lock_for_fork();
-  g_live.lock_all();
-  tls.fork_owner = 1;
+  fork_gate_close();
+  memo_wait_unlocked();
+  g_stacks.wait_unlocked();
+  g_live.wait_unlocked();
 }
 void atfork_parent() {
   tls.fork_skipped = 0;
   if (!tls.fork_owner) return;  // prepare took nothing
   tls.fork_owner = 0;
-  g_live.unlock_all();
-  memo_unlock_after_fork();
+  if (g_fork_alone) return;
+  fork_gate_open();
   modules_unlock();
   writer_unlock();
 }
@@ -465,13 +485,19 @@ void atfork_child() {
   }
   if (!tls.fork_owner) return;
   tls.fork_owner = 0;
-  g_live.unlock_all();
-  memo_unlock_after_fork();
-  modules_after_fork_child();
+  if (!g_fork_alone) {
+    g_live.clear_held_after_fork();
+    g_stacks.clear_held_after_fork();
+    memo_clear_held_after_fork();
+    fork_gate_open();
+  }
+  if (!g_fork_alone) modules_after_fork_child();  // alone, nobody held the module mutex
   writer_after_fork_child();
-  g_exit_done.store(0);
-  g_exiting.store(false);
-  g_snapshot_requests.store(0);  // the parent's requests are the parent's
+  // Written only when set: every page the child writes is a copy-on-write
+  // fault (these usually hold their reset values already).
+  clear_if_set(g_exit_done);
+  clear_if_set(g_exiting);
+  clear_if_set(g_snapshot_requests);  // the parent's requests are the parent's
   tls.poked = 0;
   if (g_helper_running.load()) {
     Guard guard;
@@ -485,8 +511,8 @@ void atfork_child() {
   // The child has one thread. glibc stays in its multi-threaded mode in the
   // child of a multi-threaded parent, so there a helper costs nothing more;
   // otherwise the same rule as at start.
-  g_helper_running.store(false);
-  g_helper_started.store(false);
+  clear_if_set(g_helper_running);
+  clear_if_set(g_helper_started);
   if (g_thread_eager || !__libc_single_threaded) start_helper();
 }
 

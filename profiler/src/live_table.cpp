@@ -1,15 +1,20 @@
 // live_table.cpp -- see live_table.h.
 #include "live_table.h"
 
-#include <sched.h>
-
 #include "arena.h"
 
 namespace hs {
 LiveTable g_live;
 
 namespace {
-constexpr uint64_t kInitialCap = 256;  // 4 KiB: one page per shard at first
+// A shard starts with 16 entries (256 bytes): the 256 first arrays share one
+// 64 KiB mapping, so a small program's few hundred live blocks touch 16 pages,
+// not 256 (1 MiB). Arrays under a page (32..128 entries) come from a bump
+// region and are left there when outgrown (at most 3.75 KiB per shard); from
+// 256 entries (4 KiB) on, each array is a mapping of its own, unmapped when
+// outgrown.
+constexpr uint64_t kInitialCap = 16;
+constexpr uint64_t kMappedCap = 256;
 inline uint32_t shard_of(uint64_t h) { return (uint32_t)(h & 255); }
 inline uint64_t slot_of(uint64_t h) { return h >> 8; }
 // Saturating counters: 255 is sticky (the bucket then always answers
@@ -27,31 +32,19 @@ void filter_sub(std::atomic<uint8_t>& c) {
 }  // namespace
 
 bool LiveTable::init(bool with_filter) {
-  // The first array of every shard comes from one 2 MiB-aligned region, so a
-  // small live set costs one TLB entry instead of one per shard.
-  initial_ = (char*)os_map_huge(kShards * kInitialCap * sizeof(Entry));
+  initial_ = (char*)os_map(kShards * kInitialCap * sizeof(Entry), true);
   if (!initial_) return false;
+  if (!small_.init((size_t)1 << 20, (size_t)128 << 10)) return false;
   filter_on_ = with_filter;
   if (with_filter) self_memory_add(sizeof filter_);  // in .bss, but ours: counted like the mappings
   return true;
 }
 
-void LiveTable::lock_slow(Shard& s) {
-  if (tls.fork_owner) return;  // held since fork's prepare handler, by this thread
-  while (s.lock.exchange(1, std::memory_order_acquire)) {
-    int spins = 0;
-    while (s.lock.load(std::memory_order_relaxed)) {
-      if (++spins < 100) __builtin_ia32_pause();
-      else sched_yield();
-    }
-  }
+void LiveTable::wait_unlocked() const {
+  for (const Shard& s : shards_) gate_wait_free(s.lock);
 }
-
-void LiveTable::lock_all() {
-  for (Shard& s : shards_) lock(s);
-}
-void LiveTable::unlock_all() {
-  for (Shard& s : shards_) s.lock.store(0, std::memory_order_release);
+void LiveTable::clear_held_after_fork() {
+  for (Shard& s : shards_) gate_clear_in_child(s.lock);
 }
 
 void LiveTable::clear() {
@@ -83,8 +76,10 @@ uint64_t LiveTable::prefetch(uintptr_t addr) const {
 bool LiveTable::grow(Shard& s) {
   uint64_t old_cap = s.mask ? s.mask + 1 : 0;
   uint64_t cap = old_cap ? old_cap * 2 : kInitialCap;
-  Entry* fresh = old_cap ? (Entry*)os_map(cap * sizeof(Entry))
-                         : (Entry*)(initial_ + (size_t)(&s - shards_) * kInitialCap * sizeof(Entry));
+  Entry* fresh;
+  if (!old_cap) fresh = (Entry*)(initial_ + (size_t)(&s - shards_) * kInitialCap * sizeof(Entry));
+  else if (cap < kMappedCap) fresh = (Entry*)small_.alloc(cap * sizeof(Entry));  // zeroed: fresh pages
+  else fresh = (Entry*)os_map(cap * sizeof(Entry));
   if (!fresh) return false;
   uint64_t mask = cap - 1;
   for (uint64_t i = 0; i < old_cap; ++i) {
@@ -96,8 +91,7 @@ bool LiveTable::grow(Shard& s) {
   Entry* old = s.slots;
   s.slots = fresh;
   s.mask = mask;
-  bool from_initial = (char*)old >= initial_ && (char*)old < initial_ + kShards * kInitialCap * sizeof(Entry);
-  if (old && !from_initial) os_unmap(old, old_cap * sizeof(Entry));
+  if (old && old_cap >= kMappedCap) os_unmap(old, old_cap * sizeof(Entry));
   return true;
 }
 

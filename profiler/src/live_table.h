@@ -1,17 +1,23 @@
 // live_table.h -- live blocks: address -> (size, stack ref).
 // Owns: a table sharded 256 ways by pointer hash; each shard is a spinlock
 // and an open-addressing array (linear probing, backward-shift deletion) in
-// its own mmap, doubled by rehash at 70% load. 16 bytes per entry.
+// its own array, doubled by rehash at 70% load. 16 bytes per entry. Arrays
+// start at 16 entries in one shared mapping (a small program's live blocks
+// touch a few pages), pass through a bump region, and from 4 KiB on are
+// mappings of their own.
 // In sampled mode an 8 KiB counting filter (8192 saturating 8-bit counters,
 // small enough to stay in the CPU caches) answers "certainly not tracked" for
 // most frees without touching a shard.
 // Safety: hook-safe (mmap only); a shard lock is held only for a probe or a
-// rehash and never while calling out. lock_all()/unlock_all() serve fork.
+// rehash and never while calling out. Shard locks go through the fork gate
+// (fork_gate.h): fork never copies a shard mid-update and takes no shard.
 #pragma once
 #include <atomic>
 #include <stdint.h>
 
+#include "arena.h"
 #include "common.h"
+#include "fork_gate.h"
 #include "thread_state.h"
 
 namespace hs {
@@ -52,8 +58,10 @@ class LiveTable {
   // captured, so the miss overlaps the unwinding). Never faults.
   // Returns hash_of(addr) for insert_hashed.
   uint64_t prefetch(uintptr_t addr) const;
-  void lock_all();
-  void unlock_all();
+  // fork (control.cpp, after fork_gate_close): returns once no shard is held.
+  void wait_unlocked() const;
+  // fork, in the child: frees shards left held by threads that met the gate.
+  void clear_held_after_fork();
   // Forgets every entry (heapscope attach starts each generation with empty
   // books). Takes each shard's lock in turn; arrays keep their capacity.
   void clear();
@@ -70,21 +78,14 @@ class LiveTable {
     Entry* slots = nullptr;
   };
   bool grow(Shard& s);
-  // Uncontended: one exchange, inlined; otherwise spin then yield (lock_slow).
-  static HS_INLINE void lock(Shard& s) {
-    if (HS_LIKELY(!s.lock.exchange(1, std::memory_order_acquire))) return;
-    lock_slow(s);
-  }
-  // The forking thread already holds every shard (ThreadState::fork_owner):
-  // lock_slow lets it in and unlock leaves the shard to unlock_all().
-  static HS_NOINLINE void lock_slow(Shard& s);
-  static HS_INLINE void unlock(Shard& s) {
-    if (HS_UNLIKELY(tls.fork_owner)) return;
-    s.lock.store(0, std::memory_order_release);
-  }
+  // Uncontended: one exchange and a load of the fork gate, inlined;
+  // otherwise spin then yield (gate_lock_slow).
+  static HS_INLINE void lock(Shard& s) { gate_lock(s.lock); }
+  static HS_INLINE void unlock(Shard& s) { gate_unlock(s.lock); }
 
   Shard shards_[kShards];
-  char* initial_ = nullptr;  // every shard's first array, in one huge-page region
+  char* initial_ = nullptr;  // every shard's first array (16 entries), in one 64 KiB mapping
+  Region small_;             // arrays of 32..128 entries
   bool filter_on_ = false;
   // In the object, not behind a pointer: the free hook's lookup is one load
   // from a fixed address, not two dependent ones. Full mode never touches it

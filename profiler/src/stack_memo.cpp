@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "fork_gate.h"
 
 namespace hs {
 namespace {
@@ -34,13 +35,11 @@ void* const kDisabled = (void*)1;
 pthread_key_t g_key;
 bool g_key_ok = false;
 std::atomic<uint32_t> g_generation{1};
-std::atomic<bool> g_free_lock{false};
+std::atomic<uint32_t> g_free_lock{0};  // through the fork gate
 Memo* g_free = nullptr;
 
-void lock() {
-  while (g_free_lock.exchange(true, std::memory_order_acquire)) __builtin_ia32_pause();
-}
-void unlock() { g_free_lock.store(false, std::memory_order_release); }
+void lock() { gate_lock(g_free_lock); }
+void unlock() { gate_unlock(g_free_lock); }
 
 void on_thread_exit(void* p) {
   tls.memo = kDisabled;  // allocations later in this thread's exit go without a memo
@@ -59,7 +58,8 @@ Memo* get(ThreadState& t) {
   Memo* m = g_free;
   if (m) g_free = m->next_free;
   unlock();
-  if (!m) m = (Memo*)os_map(kMemoBytes);
+  if (!m && (m = (Memo*)os_map(kMemoBytes, true)))  // in the table arena: no VMA of its own
+    self_memory_add((int64_t)kMemoBytes);
   if (!m) return nullptr;
   memset(m->e, 0, sizeof m->e);
   memset(m->streak, 0, sizeof m->streak);
@@ -84,8 +84,8 @@ bool memo_init() {
   return g_key_ok;
 }
 
-void memo_lock_for_fork() { lock(); }
-void memo_unlock_after_fork() { unlock(); }
+void memo_wait_unlocked() { gate_wait_free(g_free_lock); }
+void memo_clear_held_after_fork() { gate_clear_in_child(g_free_lock); }
 
 void memo_forget_all() { g_generation.fetch_add(1, std::memory_order_relaxed); }
 
@@ -110,8 +110,12 @@ StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra) {
              (*(const uintptr_t*)e.addr[i + 2] ^ e.val[i + 2]) | (*(const uintptr_t*)e.addr[i + 3] ^ e.val[i + 3]);
     for (; i < n; ++i) diff |= *(const uintptr_t*)e.addr[i] ^ e.val[i];
     if (!diff) {
-      e.stamp = ++m->clock;
-      m->streak[(set - m->e) / kWays] = 0;
+      // Written only when it changes: a program that allocates at one site
+      // between forks then writes no memo page (each would be a
+      // copy-on-write fault after every fork).
+      if (e.stamp != m->clock) e.stamp = ++m->clock;
+      uint32_t& streak = m->streak[(set - m->e) / kWays];
+      if (streak) streak = 0;
       return e.rec;
     }
   }

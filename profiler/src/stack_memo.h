@@ -27,7 +27,8 @@ StackRec* memo_lookup(ThreadState& t, uintptr_t fp, uintptr_t ra);
 // Remembers a successful cfi walk (log must not have overflowed).
 void memo_store(ThreadState& t, uintptr_t fp, uintptr_t ra, const ReadLog& log, StackRec* rec);
 void memo_forget_all();  // bumps the generation: every entry becomes a miss
-// fork: the free-list lock is held across fork() so the child never inherits it taken.
-void memo_lock_for_fork();
-void memo_unlock_after_fork();
+// fork: the free-list lock goes through the fork gate (fork_gate.h): prepare
+// waits until it is free, the child clears it if a thread that met the gate held it.
+void memo_wait_unlocked();
+void memo_clear_held_after_fork();
 }  // namespace hs

@@ -2,22 +2,34 @@
 // Owns: StackRec, one 64-byte slot per distinct stack (= allocation site),
 // holding the counters and the lookup key; the slots are dense, in id order,
 // so the live ones share few pages and cache lines. The return addresses live
-// in a side record in a bump Region. The lock-free index is an open-addressing
-// array of 32-bit slot ids (id + 1; 0 = empty) in a MAP_NORESERVE mapping
-// backed by transparent huge pages (a lookup on every recorded allocation
-// must not cost a TLB miss).
+// in a side record in a bump Region. The index is an open-addressing array
+// of 32-bit slot ids (id + 1; 0 = empty), read without a lock.
 // In front of the index sits a 16 KiB direct-mapped cache of hash -> id that
 // stays in the CPU caches: a program's hot sites are found without touching
-// the big index (every hit is still verified against the slot's key).
-// Insert: take an id, fill its slot and side record, store the hash with
-// release, then CAS the id into the index (that publishes it); a lost CAS
-// wastes the slot (its hash stays 0 and readers skip it).
+// the index (every hit is still verified against the slot's key).
+// Memory follows the number of stacks (issue 10: a small program must not
+// pay for tables sized for a million stacks): the index starts at 4096
+// entries (16 KiB) and grows 4x whenever it is half full, up to
+// 2^capacity_log2 entries; the slot array is reserved for the maximum but
+// committed page by page as ids are issued. Transparent huge pages are
+// advised for the index from 2 MiB on, and for the slot array once 32768
+// slots (2 MiB) are in use: below that a touched huge page would commit more
+// than the table holds.
+// Insert (a stack not yet in the table, rare after warm-up): under a
+// spinlock, probe again, take an id, fill its slot and side record, store the
+// hash with release, then store the id into the index (that publishes it);
+// growth rebuilds the index from the slots under the same lock and publishes
+// the new array before its mask, so a lock-free reader sees either the old
+// mask or the new array, always in bounds; a reader that misses (an old
+// array, emptied with MADV_DONTNEED after the switch, reads as zeros) takes
+// the lock and probes again.
 // Equality is (64-bit hash, depth, flags, innermost pc): two different stacks
 // merge only if all four collide (about n^2 / 2^65 for n stacks).
-// Never locks, never frees. When full (max stacks or region exhausted)
-// events go to the overflow slot (id 0, depth 0, flag HS_STACK_OVERFLOW),
-// counted in stack_table_full.
-// Safety: hook-safe, thread-safe, fork-safe (no locks to hold).
+// Never frees a slot. When full (max stacks or region exhausted) events go to
+// the overflow slot (id 0, depth 0, flag HS_STACK_OVERFLOW), counted in
+// stack_table_full.
+// Safety: hook-safe, thread-safe; fork: the insert lock goes through the fork
+// gate (fork_gate.h), so fork never copies an insert or a growth half done.
 #pragma once
 #include <atomic>
 #include <stdint.h>
@@ -61,6 +73,12 @@ class StackTable {
   // which is also the number of slots reserved. region_bytes: address space
   // for the side records.
   bool init(uint32_t capacity_log2 = 21, size_t region_bytes = (size_t)1 << 31);
+  // fork (control.cpp, after fork_gate_close): returns once no insert runs.
+  void wait_unlocked() const;
+  // fork, in the child: frees the insert lock if a thread that met the gate held it.
+  void clear_held_after_fork();
+  // Index entries now (grows up to 2^capacity_log2).
+  uint64_t index_capacity() const { return mask_.load(std::memory_order_acquire) + 1; }
   bool ready() const { return slots_ != nullptr; }
 
   // Returns the slot for this stack, inserting it if new; never nullptr once
@@ -84,14 +102,22 @@ class StackTable {
   uint32_t max_stacks() const { return max_stacks_; }
 
  private:
+  StackRec* insert(const uintptr_t* pcs, uint32_t depth, uint32_t flags, uint64_t h, std::atomic<uint32_t>& hot);
+  bool grow_index();  // under lock_
+  void lock();
+  void unlock();
+
   StackRec* slots_ = nullptr;  // slot_count_ slots; id 0 is the overflow slot
-  std::atomic<uint32_t>* index_ = nullptr;
+  std::atomic<std::atomic<uint32_t>*> index_{nullptr};
+  std::atomic<uint64_t> mask_{0};
   static constexpr uint32_t kHotEntries = 4096;
   std::atomic<uint32_t> hot_[kHotEntries] = {};  // id + 1; 0 = empty
   uint32_t slot_count_ = 0;
-  uint64_t mask_ = 0;
+  uint64_t max_mask_ = 0;
   uint32_t max_stacks_ = 0;
+  bool slots_huge_ = false;
   std::atomic<uint32_t> next_id_{0};
+  std::atomic<uint32_t> lock_{0};
   Region region_;
 };
 extern StackTable g_stacks;

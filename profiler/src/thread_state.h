@@ -23,7 +23,7 @@ struct ThreadState {
   int stack_known;             // 1 known, -1 lookup failed
   volatile int poked;          // set by the snapshot signal handler: serve the request (control.h)
   int fork_owner;              // between fork's prepare and parent/child handlers: this thread
-                               // holds every live-table shard (control.cpp), and uses them unlocked
+                               // forks, and passes the closed fork gate (fork_gate.h)
   int fork_skipped;            // fork from inside heapscope on this thread: no locks taken
   void* memo;                  // stack_memo block; nullptr not yet, (void*)1 none
 };

@@ -280,6 +280,33 @@ TEST(Preload, ForkWhileThreadsAllocateAndSnapshotsRun) {
   for (auto& n : env.snaps()) must_parse(env.dir + "/" + n);
 }
 
+// The fork gate (profiler/src/fork_gate.h): 40 forks while three threads
+// allocate and free hard, inserting new stacks all the while. Each child must
+// inherit consistent tables with no lock held: it frees the parent's 50 blocks,
+// keeps 100 of 123 blocks of its own, touches every shard, and snapshots; its
+// books are exact for all of it (a child left a held shard would hang here).
+TEST(Preload, ForkWhileThreadsAllocateLeavesChildBooksExact) {
+  Env env("fork-books");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "fork_books"}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err;
+  EXPECT_NE(r.out.find("OK fork_books"), std::string::npos) << r.out;
+  auto snaps = env.snaps();
+  EXPECT_EQ(snaps.size(), 40u);
+  for (auto& n : snaps) {
+    Snapshot s = must_parse(env.dir + "/" + n);
+    EXPECT_NE(n.find("." + std::to_string(s.header.pid) + ".0001."), std::string::npos) << n;
+    const HsSite* mine = find_site(s, 100 * 5555, 100);
+    ASSERT_NE(mine, nullptr) << n;
+    EXPECT_EQ(mine->alloc_count, 123u) << n;
+    EXPECT_EQ(mine->alloc_bytes, 123u * 5555) << n;
+    bool inherited = false;  // the parent's site: 50 allocated, all freed by the child
+    for (const HsSite& x : s.sites) inherited |= x.alloc_bytes == 50 * 3333 && x.alloc_count == 50 && x.inuse_count == 0;
+    EXPECT_TRUE(inherited) << n;
+    EXPECT_EQ(s.stats["unknown_frees"], 0u) << n;
+    EXPECT_EQ(s.stats["dropped_events"], 0u) << n;
+  }
+}
+
 TEST(Preload, SignalFramesAndTinyThreadStacks) {
   for (const char* unwind : {"cfi", "check", "libunwind", "fp"}) {
     Env env(std::string("odd-") + unwind);

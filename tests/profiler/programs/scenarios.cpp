@@ -14,6 +14,9 @@
 //   chdir                    chdir("/") then a snapshot (relative HEAPSCOPE_OUT)
 //   sampled                  estimates within 10% and live totals back to exactly the start
 //   fork_stress              30 forks while threads allocate/exit and snapshots run
+//   fork_books               40 forks while 3 threads allocate/free hard over 4096 new stacks;
+//                            each child frees the parent's 50 blocks of 3333 B, makes 123 of
+//                            5555 B and frees 23, churns every shard, and snapshots
 //   odd_stacks               allocations in a signal handler and on a PTHREAD_STACK_MIN stack
 //   close_fds                closes every fd >= 3, then SIGUSR2 still snapshots
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
@@ -83,6 +86,31 @@ __attribute__((noinline)) void* attribution_marker(size_t n) {
   asm volatile("" ::"r"(p) : "memory");
   return p;
 }
+
+// fork_books: distinct call stacks from the bits of `path` (two frames per
+// level), so threads keep inserting new stacks into the stack table (and
+// growing its index) while the program forks.
+__attribute__((noinline)) void* path_alloc(unsigned path, int levels, size_t n);
+__attribute__((noinline)) void* path_left(unsigned path, int levels, size_t n) {
+  void* p = path_alloc(path >> 1, levels - 1, n);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* path_right(unsigned path, int levels, size_t n) {
+  void* p = path_alloc(path >> 1, levels - 1, n);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* path_alloc(unsigned path, int levels, size_t n) {
+  if (levels == 0) {
+    void* p = malloc(n);
+    asm volatile("" ::"r"(p) : "memory");
+    return p;
+  }
+  return path & 1 ? path_right(path, levels, n) : path_left(path, levels, n);
+}
+__attribute__((noinline)) void* child_block(size_t n) { return attribution_marker(n); }
+__attribute__((noinline)) void* parent_block(size_t n) { return attribution_marker(n); }
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -273,6 +301,61 @@ int main(int argc, char** argv) {
     stop.store(true);
     for (auto& x : th) x.join();
     printf("OK fork_stress\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "fork_books") {  // the fork gate: children's books exact while parent threads allocate hard
+    void* inherited[50];
+    for (auto& p : inherited) p = parent_block(3333);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 3; ++t)
+      th.emplace_back([&, t] {
+        void* keep[64] = {};
+        // Bounded by a count as well as by the flag.
+        for (unsigned n = 0; n < 3000000 && !stop.load(std::memory_order_relaxed); ++n) {
+          unsigned k = (n * 2654435761u) >> 26;  // 0..63
+          free(keep[k]);
+          keep[k] = path_alloc(n * 7 + (unsigned)t, 12, 16 + (n % 500));  // 4096 stacks
+          if (t == 0 && n % 5000 == 0) std::thread([] { free(malloc(10)); }).join();  // memo pool
+        }
+        for (void* p : keep) free(p);
+      });
+    usleep(20000);
+    for (int i = 0; i < 40; ++i) {
+      pid_t pid = fork();
+      if (pid < 0) {
+        perror("fork");
+        return 1;
+      }
+      if (pid == 0) {
+        for (void* p : inherited) free(p);
+        void* mine[123];
+        for (auto& p : mine) p = child_block(5555);
+        for (int k = 0; k < 23; ++k) free(mine[k]);
+        static void* many[4096];  // distinct addresses: every shard of the live table
+        for (int k = 0; k < 4096; ++k) many[k] = malloc(16 + k % 64);
+        for (void* p : many) free(p);
+        char path[4096];
+        int rc = heapscope_snapshot_or_inactive(path, sizeof path);
+        _exit(rc == 0 ? 0 : 2);
+      }
+      // A child that inherited a held lock spins for good: waited for up to 30 s
+      // (polled, a bounded count), then killed, so no stray process outlives the test.
+      int st = -1;
+      pid_t got = 0;
+      for (int w = 0; w < 3000 && (got = waitpid(pid, &st, WNOHANG)) == 0; ++w) usleep(10000);
+      if (got == 0) {
+        fprintf(stderr, "fork_books: child %d (fork %d) did not exit within 30 s; killed\n", (int)pid, i);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+      }
+      CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+      usleep(2000);
+    }
+    stop.store(true);
+    for (auto& x : th) x.join();
+    for (void* p : inherited) free(p);
+    printf("OK fork_books\n");
     return g_fail ? 1 : 0;
   }
   if (mode == "odd_stacks") {  // allocations from a signal handler and from a minimum-size thread stack
