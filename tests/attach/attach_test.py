@@ -643,7 +643,9 @@ def case_refusals():
     # Static binary.
     st = subprocess.Popen([prog("static_idle")])
     SPAWNED.append(st)
-    time.sleep(0.2)
+    deadline = time.time() + 30  # until it has exec'd (before that /proc/PID/exe is this python)
+    while time.time() < deadline and os.path.realpath("/proc/%d/exe" % st.pid) != os.path.realpath(prog("static_idle")):
+        time.sleep(0.02)
     expect_refusal(st.pid, ["statically linked", "-lheapscope"])
     check(st.poll() is None, "static target died")
 
