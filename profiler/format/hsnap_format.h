@@ -253,6 +253,7 @@ static inline unsigned hs_put_varint(uint8_t* p, uint64_t v) {
   return n;
 }
 
+/* murmur3's fmix64: the writer's hashes here, the profiler's live table too. */
 static inline uint64_t hs_mix64(uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdull;

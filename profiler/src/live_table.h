@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "common.h"
+#include "hsnap_format.h"
 #include "fork_gate.h"
 #include "thread_state.h"
 
@@ -94,14 +95,6 @@ class LiveTable {
 };
 extern LiveTable g_live;
 
-HS_INLINE uint64_t hash_addr(uintptr_t a) {  // murmur3 fmix64
-  uint64_t h = a;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
+HS_INLINE uint64_t hash_addr(uintptr_t a) { return hs_mix64(a); }  // murmur3 fmix64 (hsnap_format.h)
 HS_INLINE uint64_t LiveTable::hash_of(uintptr_t addr) { return hash_addr(addr); }
 }  // namespace hs

@@ -164,17 +164,20 @@ def stats(path):
     return rel.parse_snap(path).stats
 
 
-def exe_slots(pid, exe, names):
-    """{name: slot address} of the executable's JUMP_SLOT/GLOB_DAT relocations."""
-    out = subprocess.run(["readelf", "-rW", exe], capture_output=True, text=True, check=True).stdout
-    base = None
+def load_base(pid, path):
+    """Start of path's offset-0 mapping in pid (its load base for a PIE or shared object)."""
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 6 and os.path.realpath(parts[5]) == os.path.realpath(exe) and int(parts[2], 16) == 0:
-                base = int(parts[0].split("-")[0], 16)
-                break
-    check(base is not None, "pid %d: %s not in its maps" % (pid, exe))
+            if len(parts) >= 6 and os.path.realpath(parts[5]) == os.path.realpath(path) and int(parts[2], 16) == 0:
+                return int(parts[0].split("-")[0], 16)
+    raise Fail("pid %d: %s not in its maps" % (pid, path))
+
+
+def exe_slots(pid, exe, names):
+    """{name: slot address} of the executable's JUMP_SLOT/GLOB_DAT relocations."""
+    out = subprocess.run(["readelf", "-rW", exe], capture_output=True, text=True, check=True).stdout
+    base = load_base(pid, exe)
     slots = {}
     for line in out.splitlines():
         f = line.split()
@@ -434,16 +437,8 @@ def function_range(pid, exe, name):
     for line in out.splitlines():
         f = line.split()
         if len(f) == 4 and f[3] == name:
-            lo = int(f[0], 16)
-            base = None
-            with open("/proc/%d/maps" % pid) as m:
-                for row in m:
-                    parts = row.split()
-                    if len(parts) >= 6 and os.path.realpath(parts[5]) == os.path.realpath(exe) and int(parts[2], 16) == 0:
-                        base = int(parts[0].split("-")[0], 16)
-                        break
-            check(base is not None, "pid %d: %s not mapped" % (pid, exe))
-            return base + lo, base + lo + int(f[1], 16)
+            lo = load_base(pid, exe) + int(f[0], 16)
+            return lo, lo + int(f[1], 16)
     raise Fail("%s: no symbol %s" % (exe, name))
 
 

@@ -419,16 +419,15 @@ uint64_t RemoteThread::call(uint64_t fn, const std::vector<uint64_t>& args, int 
   return wait_return(timeout_ms);
 }
 
-// Waits for the stub's SIGURG: the call returned, its result in rbx.
-uint64_t RemoteThread::wait_return(int timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
+// The thread's next signal-delivery stop during a call (group stops and late
+// interrupts are let go on the way): its signal, or 0 when deadline_ms passed.
+// Throws when the target exited.
+int RemoteThread::next_signal_stop(int64_t deadline_ms) {
   for (;;) {
     int st = 0;
     pid_t w = waitpid(tid_, &st, __WALL | WNOHANG);
     if (w == 0) {
-      if (now_ms() >= deadline)  // at_ stays running: release() lets it finish and come back by itself
-        throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
-                         " s (a lock it needs is held?); it was left to finish and resume by itself");
+      if (now_ms() >= deadline_ms) return 0;
       std::this_thread::sleep_for(std::chrono::microseconds(50));
       continue;
     }
@@ -437,11 +436,22 @@ uint64_t RemoteThread::wait_return(int timeout_ms) {
       throw CallFailed("the target exited during the remote call");
     }
     if (!WIFSTOPPED(st)) continue;
-    int sig = WSTOPSIG(st);
     if ((st >> 16) == PTRACE_EVENT_STOP) {  // a group stop or a late interrupt: keep going
       ptrace(PTRACE_CONT, tid_, nullptr, nullptr);
       continue;
     }
+    return WSTOPSIG(st);
+  }
+}
+
+// Waits for the stub's SIGURG: the call returned, its result in rbx.
+uint64_t RemoteThread::wait_return(int timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    int sig = next_signal_stop(deadline);
+    if (!sig)  // at_ stays running: release() lets it finish and come back by itself
+      throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
+                       " s (a lock it needs is held?); it was left to finish and resume by itself");
     user_regs_struct now{};
     ptrace(PTRACE_GETREGS, tid_, nullptr, &now);
     if (sig == SIGURG) {
@@ -476,27 +486,12 @@ uint64_t RemoteThread::call_faulting(uint64_t fn, const std::vector<uint64_t>& a
     throw CallFailed(std::string("cannot start the remote call: ") + std::strerror(errno));
   int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
-    int st = 0;
-    pid_t w = waitpid(tid_, &st, __WALL | WNOHANG);
-    if (w == 0) {
-      if (now_ms() >= deadline) {
-        ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr);
-        wait_event_stop(tid_, 2000);
-        throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
-                         " s (a lock it needs is held?)");
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-      continue;
-    }
-    if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
-      held_ = false;
-      throw CallFailed("the target exited during the remote call");
-    }
-    if (!WIFSTOPPED(st)) continue;
-    int sig = WSTOPSIG(st);
-    if ((st >> 16) == PTRACE_EVENT_STOP) {
-      ptrace(PTRACE_CONT, tid_, nullptr, nullptr);
-      continue;
+    int sig = next_signal_stop(deadline);
+    if (!sig) {
+      ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr);
+      wait_event_stop(tid_, 2000);
+      throw CallFailed("the remote call did not return within " + std::to_string(timeout_ms / 1000) +
+                       " s (a lock it needs is held?)");
     }
     user_regs_struct now{};
     ptrace(PTRACE_GETREGS, tid_, nullptr, &now);

@@ -90,6 +90,7 @@ class RemoteThread {
   bool save();
   void arm();  // writes the saved state and the stub into the target
   uint64_t wait_return(int timeout_ms);
+  int next_signal_stop(int64_t deadline_ms);
   uint64_t call_faulting(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms);
   void set_call_regs(user_regs_struct& r, uint64_t fn, const std::vector<uint64_t>& args, uint64_t ret);
   void write_mem(uint64_t addr, const void* data, size_t n);
