@@ -12,6 +12,7 @@ Counts are asserted exactly where they are exact. Every wait polls with a
 generous timeout; no assertion is about time. Every spawned process is killed
 at the end, also when the test fails; the demo server listens on 127.0.0.1.
 """
+import glob
 import json
 import os
 import re
@@ -591,6 +592,46 @@ def case_signals():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def case_interval():
+    """attach --interval S --out PREFIX: periodic snapshots appear under the prefix while attached,
+    each an attach-mode snapshot of the same generation, and trend reads the series and ranks the
+    site that grows between them first; none after the detach."""
+    work = tempfile.mkdtemp(prefix="hsatt-")
+    t = Target("ledger", mode="idle", cwd=work)
+    prefix = os.path.join(work, "series", "att")
+    os.mkdir(os.path.dirname(prefix))
+    attach(t.pid, "--interval", 0.2, "--out", prefix)
+
+    def periodic():
+        return sorted(f for f in glob.glob(prefix + ".%d.*.hsnap" % t.pid) if not f.endswith(".exit.hsnap"))
+
+    seen = []
+    for step in range(5):  # grow after_site between periodic snapshots, 5 steps
+        t.cmd("make 400")
+        deadline = time.time() + 60
+        while time.time() < deadline and len(periodic()) <= len(seen):
+            time.sleep(0.05)
+        now = periodic()
+        check(len(now) > len(seen), "step %d: no new periodic snapshot under %s within 60 s" % (step, prefix))
+        seen = now
+    final = detach(t.pid)
+    check(os.path.dirname(final) == os.path.dirname(prefix), "final snapshot %s not under --out %s" % (final, prefix))
+    for f in seen:
+        st = stats(f)
+        check(st.get("attach_mode") == 1 and st.get("attach_generation") == 1,
+              "%s: attach_mode %s generation %s" % (f, st.get("attach_mode"), st.get("attach_generation")))
+    rc, out, err = hs("trend", *seen)
+    check(rc == 0, "heapscope trend over %d periodic snapshots: exit %d %r" % (len(seen), rc, err))
+    first = [l for l in out.splitlines() if re.match(r"\s+1\s+[+-]", l)]  # the table's row 1
+    check(first and "leak suspect: after_site" in first[0], "trend does not rank after_site first:\n%s" % out)
+    n = len(periodic())
+    time.sleep(0.6)
+    check(len(periodic()) == n, "periodic snapshots kept coming after the detach")
+    reply, rc = t.quit()
+    check(rc == 0 and reply == "bye 1", "target: %r exit %d %r" % (reply, rc, t.err))
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def case_cycles():
     """200 attach/detach cycles on one process whose 2 worker threads allocate in a tight loop
     throughout: each cycle's books are exact (after_site blocks counted in the snapshot by the
@@ -774,6 +815,7 @@ CASES = {
     "python": case_python,
     "seccomp": case_seccomp,
     "signals": case_signals,
+    "interval": case_interval,
     "refusals": case_refusals,
     "demo": case_demo,
 }
