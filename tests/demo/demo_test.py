@@ -237,6 +237,14 @@ def case_ttl(a):
             check(r["cache_entries"] >= 1, f"/leak #{i + 1}: cache_entries {r['cache_entries']}, expected >= 1")
         after = s.poll_status(lambda st: st["cache_entries"] == 0, "ttl cache empty after --ttl 1")
         check(after["cache_evicted"] == n, f"/status cache_evicted {after['cache_evicted']}, expected {n}")
+        # The last payloads can still be on their way out (a response buffer of the request that
+        # returned them) in the /status that first shows the cache empty: the heap comes back
+        # within the poll, or the TTL did not free them.
+        try:
+            after = s.poll_status(lambda st: st["cache_entries"] == 0 and growth(before, st) <= MIB,
+                                  "heap back within 1 MiB of the start after the TTL emptied the cache")
+        except TestFailure:
+            pass  # the check below says by how much
         g = growth(before, after)
         check(g <= MIB, f"heap_used is {g} bytes above the start once the TTL emptied the cache, expected <= 1 MiB")
     finally:
