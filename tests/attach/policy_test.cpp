@@ -1,8 +1,10 @@
 // policy_test.cpp -- the ptrace permission policy of heapscope attach
 // (tools/lib/inject/target.cpp ptrace_refusal) with injected values: this
-// kernel has no Yama, so scopes 1-3 are only reachable this way.
+// kernel has no Yama, so scopes 1-3 are only reachable this way), and the
+// stack-room rule for the hijacked thread (remote.cpp stack_room_reason).
 #include <gtest/gtest.h>
 
+#include "inject/remote.h"
 #include "inject/target.h"
 
 using heapscope::inject::ptrace_refusal;
@@ -65,4 +67,37 @@ TEST(AttachPolicy, NotDumpableNeedsCapability) {
   EXPECT_NE(ptrace_refusal(in, 9).find("not dumpable"), std::string::npos);
   in.cap_sys_ptrace = true;
   EXPECT_EQ(ptrace_refusal(in, 9), "");
+}
+
+// The thread an attach hijacks must have room below its stack pointer for the
+// saved state and the calls (remote.cpp stack_room_reason).
+namespace {
+heapscope::inject::Process with_stack(uint64_t lo, uint64_t hi, const char* path) {
+  heapscope::inject::Process p;
+  heapscope::inject::Mapping m;
+  m.start = lo, m.end = hi, m.perms = "rw-p", m.path = path;
+  p.maps.push_back(m);
+  return p;
+}
+}  // namespace
+
+TEST(AttachStack, ThreadStackWithRoomIsTaken) {
+  auto p = with_stack(0x10000000, 0x10800000, "");  // an 8 MiB pthread stack
+  EXPECT_EQ(heapscope::inject::stack_room_reason(p, 0x107ff000), "");
+}
+
+TEST(AttachStack, SmallStackOfItsOwnIsNot) {
+  auto p = with_stack(0x10000000, 0x10008000, "");  // a 32 KiB coroutine stack
+  EXPECT_EQ(heapscope::inject::stack_room_reason(p, 0x10006000),
+            "has 24 KiB of stack below its stack pointer, 64 KiB needed");
+}
+
+TEST(AttachStack, MainStackGrowsOnDemand) {
+  auto p = with_stack(0x7ffff000, 0x80000000, "[stack]");  // the main stack's VMA, 4 KiB so far
+  EXPECT_EQ(heapscope::inject::stack_room_reason(p, 0x7ffff800), "");
+}
+
+TEST(AttachStack, StackPointerOutsideEveryMapping) {
+  auto p = with_stack(0x10000000, 0x10800000, "");
+  EXPECT_EQ(heapscope::inject::stack_room_reason(p, 0x20000000), "has its stack pointer in no mapping");
 }

@@ -48,8 +48,8 @@ std::string attach(pid_t pid, const std::string& library, const std::string& con
                   "loaded into it");
   if (p.seccomp == 2 && !seccomp_ok)
     throw Refusal(ps + ": runs under a seccomp filter, which may deny (or kill the process for) the system "
-                  "calls loading heapscope and writing snapshots need (openat, mmap, mprotect, rename); not "
-                  "attached. If its filter allows those, attach with --seccomp-filter-ok");
+                  "calls loading heapscope and writing snapshots need (openat, mmap, mprotect, rename, and tgkill and "
+                  "rt_sigprocmask for the return from each call); not attached. If its filter allows those, attach with --seccomp-filter-ok");
   ElfFile libc = read_elf(target_path(pid, p.libc_path));
   uint64_t dlopen_fn = symbol(p, p.libc_path, libc, "dlopen");
   uint64_t dlsym_fn = symbol(p, p.libc_path, libc, "dlsym");

@@ -172,6 +172,21 @@ std::vector<uint8_t> stub_code(uint32_t ids_off, bool xsave, size_t* watch_end) 
 
 }  // namespace
 
+// The saved state (up to the xstate's size, 11 KiB with AMX), the pushes and
+// the calls themselves (dlopen runs the library's constructors) all live below
+// rsp: a thread on a small stack of its own (a coroutine, a sigaltstack in the
+// heap) is not taken. The main thread's [stack] grows on demand.
+std::string stack_room_reason(const Process& p, uint64_t rsp) {
+  for (const auto& m : p.maps) {
+    if (rsp <= m.start || rsp > m.end) continue;
+    if (m.path == "[stack]" || rsp - m.start >= kStackNeeded) return "";
+    return "has " + std::to_string((rsp - m.start) / 1024) + " KiB of stack below its stack pointer, " +
+           std::to_string(kStackNeeded / 1024) + " KiB needed";
+  }
+  return "has its stack pointer in no mapping";
+}
+
+
 SignalBlock::SignalBlock() {
   sigset_t s;
   sigemptyset(&s);
@@ -247,6 +262,11 @@ std::unique_ptr<RemoteThread> RemoteThread::at_safe_point(const Process& p, cons
         if (!t->save()) {
           t->release();
           throw Refusal(ps + ": cannot read thread " + std::to_string(tid) + "'s registers: " + std::strerror(errno));
+        }
+        if (std::string room = stack_room_reason(p, t->regs_.rsp); !room.empty()) {
+          last_reason = "thread " + std::to_string(tid) + " " + room;
+          t->release();  // changed nothing yet: resumes where it was
+          continue;
         }
         return t;
       }
@@ -444,6 +464,14 @@ int RemoteThread::next_signal_stop(int64_t deadline_ms) {
   }
 }
 
+// Whether the thread, stopped with SIGURG at registers r, stopped for the
+// stub's own tgkill (not a SIGURG someone else sent the program).
+bool RemoteThread::at_stub_signal(const user_regs_struct& r) {
+  siginfo_t si{};
+  return stub_at_ && r.rip == stub_at_ + watch_end_ && ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) == 0 &&
+         si.si_code == SI_TKILL && si.si_pid == pid_;
+}
+
 // Waits for the stub's SIGURG: the call returned, its result in rbx.
 uint64_t RemoteThread::wait_return(int timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms;
@@ -455,9 +483,7 @@ uint64_t RemoteThread::wait_return(int timeout_ms) {
     user_regs_struct now{};
     ptrace(PTRACE_GETREGS, tid_, nullptr, &now);
     if (sig == SIGURG) {
-      siginfo_t si{};
-      if (now.rip == stub_at_ + watch_end_ && ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) == 0 &&
-          si.si_code == SI_TKILL && si.si_pid == pid_) {
+      if (at_stub_signal(now)) {
         at_ = At::stub;
         return now.rbx;
       }
@@ -524,15 +550,22 @@ void RemoteThread::release() {
       if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st)))) return;
       if (w > 0 && WIFSTOPPED(st)) {
         if ((st >> 16) == PTRACE_EVENT_STOP) break;
-        int sig = WSTOPSIG(st);  // a signal on the way: pass it on (the stub's own SIGURG is ignored)
-        ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));
+        int sig = WSTOPSIG(st);
+        user_regs_struct now{};
+        if (sig == SIGURG && ptrace(PTRACE_GETREGS, tid_, nullptr, &now) == 0 && at_stub_signal(now)) {
+          at_ = At::stub;  // the call came back meanwhile: put it back as after any call (below)
+          break;
+        }
+        ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig)));  // the program's own
         continue;
       }
       if (now_ms() >= deadline) return;  // the kernel lets it go when the tool exits
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
-    return;
+    if (at_ == At::running) {
+      ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
+      return;
+    }
   }
   if (saved_ && at_ != At::seized) {
     // In this order, so that a tool killed between two steps leaves a thread

@@ -90,6 +90,7 @@ class RemoteThread {
   bool save();
   void arm();  // writes the saved state and the stub into the target
   uint64_t wait_return(int timeout_ms);
+  bool at_stub_signal(const user_regs_struct& r);
   int next_signal_stop(int64_t deadline_ms);
   uint64_t call_faulting(uint64_t fn, const std::vector<uint64_t>& args, int timeout_ms);
   void set_call_regs(user_regs_struct& r, uint64_t fn, const std::vector<uint64_t>& args, uint64_t ret);
@@ -119,6 +120,12 @@ class RemoteThread {
 // after its Nth change to the target (a register or memory write, a resume),
 // so tests can show the target survives a tool killed at every step.
 void kill_step();
+
+// Why a thread whose stack pointer is rsp has too little stack below it for
+// the saved state and the calls (kStackNeeded; the main thread's [stack] grows
+// on demand), or "".
+constexpr uint64_t kStackNeeded = 64 * 1024;
+std::string stack_room_reason(const Process& p, uint64_t rsp);
 
 // Waits for tid's next ptrace stop; signal-delivery stops on the way are
 // passed on (the program handles its signals as usual). Returns the stop
