@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,19 +57,32 @@ class Loop:
         self.p.wait(timeout=120)
 
 
+class BenchError(Exception):
+    pass
+
+
 def hs(tool, *args):
     r = subprocess.run([tool] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
-        sys.exit("heapscope %s: %s" % (" ".join(map(str, args)), r.stderr))
+        raise BenchError("heapscope %s: exit %d: %s" % (" ".join(map(str, args)), r.returncode, r.stderr))
     return r.stderr
 
 
 def held_ms(msg):
     m = re.search(r"was held ([0-9.]+) ms", msg)
-    return float(m.group(1)) if m else float("nan")
+    if not m:
+        raise BenchError("no 'thread T was held X ms' in heapscope's message: %r" % msg)
+    return float(m.group(1))
 
 
 def main():
+    try:
+        run()
+    except BenchError as e:
+        sys.exit("bench/attach.py: %s" % e)
+
+
+def run():
     build = os.path.abspath(sys.argv[1])
     pairs = int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 7
     iters = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 2000000
@@ -98,19 +112,31 @@ def main():
     ratio = {m: statistics.median(a / p for a, p in zip(ns[m], ns["plain"])) for m in modes}
 
     loop = Loop(exe, [16, 10 ** 9, mods, 100], dict(base), tmp)
-    assert loop.ask("spin") == "spinning"
     att, det = [], []
-    for _ in range(10):
-        att.append(held_ms(hs(tool, "attach", loop.p.pid, "--out", os.path.join(tmp, "hold"))))
-        det.append(held_ms(hs(tool, "detach", loop.p.pid)))
-    loop.quit()
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        assert loop.ask("spin") == "spinning"
+        for _ in range(10):
+            att.append(held_ms(hs(tool, "attach", loop.p.pid, "--out", os.path.join(tmp, "hold"))))
+            det.append(held_ms(hs(tool, "detach", loop.p.pid)))
+        loop.quit()
+    finally:
+        if loop.p.poll() is None:  # a failure above: the 16 spinning threads must not outlive us
+            loop.p.kill()
+            loop.p.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    print("| run (2 threads, %d malloc/free pairs each) | ns per pair (median of %d) | ratio to plain (median of pairs) |"
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    print("Measured %s at commit %s, load average %s (1, 5, 15 min) at the end." % (
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit or "?",
+        " ".join("%.2f" % x for x in os.getloadavg())))
+    print()
+    print("| run (2 threads, %d malloc/free pairs each) | ns per pair (median of %d) | ratio to plain: median of pairs (min-max) |"
           % (iters, pairs))
     print("| --- | ---: | ---: |")
     for m in modes:
-        print("| %s | %.1f | %.2fx |" % (m, statistics.median(ns[m]), ratio[m]))
+        rs = [a / p for a, p in zip(ns[m], ns["plain"])]
+        print("| %s | %.1f | %.2fx (%.2f-%.2f) |" % (m, statistics.median(ns[m]), ratio[m], min(rs), max(rs)))
     print()
     print("| 100 extra modules, 16 threads allocating | median | max |")
     print("| --- | ---: | ---: |")

@@ -623,16 +623,15 @@ def main():
       "failed row.")
     w("")
     text = "\n".join(L)
-    # Sections other scripts measure and write between their markers are kept when this page is
-    # rewritten: bench/clang_workload.sh's (before the notes) and bench/fork_cost.sh's (at the end).
+    # Sections measured by other scripts or by hand sit between <!-- NAME: ... --> and
+    # <!-- /NAME --> markers (clang-workload, fork-cost, snapshot-sizes, attach, hot-path): every
+    # such block of the old page is kept, in its order, before the notes on the method.
     old = open(args.doc).read() if os.path.exists(args.doc) else ""
-    m = re.search(r"<!-- clang-workload:.*?<!-- /clang-workload -->\n", old, re.S)
-    if m:
+    kept = [m.group(0) for m in re.finditer(r"<!-- ([a-z][a-z0-9-]*): .*?<!-- /\1 -->\n?", old, re.S)]
+    if kept:
+        blocks = "\n".join(b if b.endswith("\n") else b + "\n" for b in kept)
         i = text.find("\n## Notes on the method")
-        text = text[:i + 1] + m.group(0) + "\n" + text[i + 1:] if i >= 0 else text + "\n" + m.group(0)
-    m = re.search(r"<!-- fork-cost: written by bench/fork_cost.sh.*?<!-- /fork-cost -->", old, re.S)
-    if m:
-        text += "\n" + m.group(0) + "\n"
+        text = text[:i + 1] + blocks + "\n" + text[i + 1:] if i >= 0 else text + "\n" + blocks
     with open(args.doc, "w") as f:
         f.write(text)
     return 0
