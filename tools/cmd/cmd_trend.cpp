@@ -40,7 +40,8 @@ void add_trend(CLI::App& app) {
                            std::string s;
                            for (const auto& f : opt->snaps) s += (s.empty() ? "" : ", ") + f;
                            return s;
-                         }() + ")"));
+                         }() + ")"),
+                         2);
     std::vector<Profile> profiles;
     for (const auto& f : opt->snaps) profiles.push_back(read_profile(f));
     std::vector<SymbolizedProfile> sp = symbolize_profiles(profiles, /*with_frames=*/false,
@@ -51,7 +52,7 @@ void add_trend(CLI::App& app) {
     try {
       t = make_trend(inputs, size_t(opt->top));
     } catch (const std::invalid_argument& e) {
-      throw CommandError(e.what());
+      throw CommandError(e.what(), 2);  // the inputs cannot make a trend, as with too few files
     }
     for (const auto& s : sp)
       if (!s.profile->is_exit()) t.notes.insert(t.notes.end(), s.notes.begin(), s.notes.end());
