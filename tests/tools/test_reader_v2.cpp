@@ -287,3 +287,39 @@ TEST(ReaderV2, HostileFieldsEndInFormatErrors) {
     EXPECT_NE(error_of(deep.bytes()).find("is deeper than the limit 512"), std::string::npos);
   }
 }
+
+// A series read in order (trend, check) takes each file's predecessor state
+// from the file read just before, instead of rebuilding it from the last
+// self-contained file each time; a predecessor rewritten since is read again
+// (and its corruption found).
+TEST(ReaderV2, SeriesReadInOrderReadsEachPredecessorOnce) {
+  TempDir dir;
+  Chain c(dir.path);
+  int loads = 0;
+  HsnapLoader counting = [&](const std::string& path) {
+    ++loads;
+    return read_profile_bytes(path);
+  };
+  auto bytes_of = [](const std::string& path) { return read_profile_bytes(path); };
+  read_hsnap(bytes_of(c.p2), c.p2, counting);
+  EXPECT_EQ(loads, 1);  // file 1
+  Profile three = read_hsnap(bytes_of(c.p3), c.p3, counting);
+  EXPECT_EQ(loads, 1);  // file 2's state was remembered
+  expect_same_sites(three, read_hsnap(c.whole().bytes(), "whole.hsnap"));
+  // Out of order: rebuilt from disk, the same result.
+  loads = 0;
+  expect_same_sites(read_hsnap(bytes_of(c.p3), c.p3, counting), three);
+  EXPECT_EQ(loads, 2);
+  // File 2 read, then corrupted on disk: file 3 does not take the remembered state.
+  read_hsnap(bytes_of(c.p2), c.p2, counting);
+  std::string corrupt = c.two.bytes();
+  corrupt[c.two.section_offsets[7] + 16 + 16 + 2] ^= 0x01;
+  usleep(2000);  // a new mtime even on a coarse clock
+  ASSERT_TRUE(Builder::write_file(c.p2, corrupt));
+  try {
+    read_hsnap(bytes_of(c.p3), c.p3, counting);
+    ADD_FAILURE() << "a predecessor corrupted after it was read was not noticed";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(c.p3 + ": its predecessor " + c.p2 + " is corrupt: ", 0), 0u) << e.what();
+  }
+}

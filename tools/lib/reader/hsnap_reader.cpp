@@ -13,7 +13,10 @@
 // state its predecessors rebuild, read through the loader, each checked
 // against the identity and state hashes the next file names). Expanding the
 // tree into per-site stacks is bounded by kFramesPerByte frames per byte read.
+#include <sys/stat.h>
+
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -601,12 +604,69 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
     c.fail_at(c.pos() + 88, "the sites do not match the CHAIN's sites hash");
 }
 
+// The state after the chained file read last (with file access), so that a
+// series read in order (trend, check) rebuilds each file from its predecessor
+// once instead of from the last self-contained file every time. What the next
+// file says of its predecessor (counts and state hashes) is checked against
+// it exactly as against a state rebuilt from disk.
+struct FileId {
+  uint64_t dev = 0, ino = 0, size = 0, mtime_ns = 0;
+  bool operator==(const FileId&) const = default;
+};
+// The file at path as it is now (ok false when it cannot be stat'ed): a file
+// rewritten since it was read is not taken from memory.
+FileId file_id(const std::string& path, bool* ok) {
+  struct stat sb{};
+  *ok = ::stat(path.c_str(), &sb) == 0;
+  return {uint64_t(sb.st_dev), uint64_t(sb.st_ino), uint64_t(sb.st_size),
+          uint64_t(sb.st_mtim.tv_sec) * 1000000000u + uint64_t(sb.st_mtim.tv_nsec)};
+}
+
+struct LastChainState {
+  std::mutex mu;
+  bool valid = false;
+  std::string path;
+  FileId id;
+  uint64_t pid = 0, seq = 0, run_id = 0, mode = 0;
+  V2State st;
+};
+LastChainState& last_chain_state() {
+  static LastChainState c;
+  return c;
+}
+
+// Whether st is the state the chain `ch` says its predecessor left.
+bool is_base_of(const V2State& st, const HsChain& ch) {
+  return st.parent.size() - 1 == ch.base_frames && st.keys.size() == ch.base_stacks &&
+         st.frames_hash == ch.base_frames_hash && st.stacks_hash == ch.base_stacks_hash &&
+         st.sites_hash() == ch.base_sites_hash;
+}
+
+// Takes the remembered state if it is the one after base_path (and what ch
+// says of it); leaves st alone otherwise.
+bool take_last_state(const std::string& base_path, const Parsed& f, const HsChain& ch, V2State& st) {
+  LastChainState& c = last_chain_state();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (!c.valid || c.path != base_path || c.pid != f.h.pid || c.seq != ch.base_seq || c.run_id != ch.run_id ||
+      c.mode != f.h.mode)
+    return false;
+  bool ok = false;
+  if (!(file_id(base_path, &ok) == c.id) || !ok || !is_base_of(c.st, ch)) return false;
+  st = std::move(c.st);
+  c.valid = false;
+  return true;
+}
+
 // Rebuilds the state after the file `path` (already parsed: f, v): its
-// predecessors first, read through `loader`, each checked against what the
-// next file says of it.
+// predecessors first (the remembered state after the previous file read, or
+// read through `loader`), each checked against what the next file says of it.
 void rebuild_v2(std::string_view data, const std::string& path, const Parsed& f, const V2File& v,
                 const HsnapLoader& loader, V2State& st, unsigned depth) {
   const HsChain& ch = v.chain;
+  if (ch.base_seq != 0 && take_last_state(dir_of(path) + v.base_name, f, ch, st)) {
+    apply_v2(data, path, f, v, st);
+    return;
+  }
   if (ch.base_seq != 0) {
     const std::string base_path = dir_of(path) + v.base_name;
     if (depth + 1 >= HS_MAX_CHAIN)
@@ -638,9 +698,7 @@ void rebuild_v2(std::string_view data, const std::string& path, const Parsed& f,
                           std::to_string(f.h.pid) + ", seq " + std::to_string(ch.base_seq) + ", run " +
                           std::to_string(ch.run_id) + ", the same mode)");
       rebuild_v2(bytes, base_path, bf, bv, loader, st, depth + 1);
-      if (st.parent.size() - 1 != ch.base_frames || st.keys.size() != ch.base_stacks ||
-          st.frames_hash != ch.base_frames_hash || st.stacks_hash != ch.base_stacks_hash ||
-          st.sites_hash() != ch.base_sites_hash)
+      if (!is_base_of(st, ch))
         throw FormatError(base_path + ": its content (" + std::to_string(st.parent.size() - 1) + " frames, " +
                           std::to_string(st.keys.size()) + " stacks) is not what the next file built on (" +
                           std::to_string(ch.base_frames) + " frames, " + std::to_string(ch.base_stacks) +
@@ -679,6 +737,17 @@ void read_v2(std::string_view data, const std::string& path, const Parsed& f, Pr
     s.counts.alloc_bytes = int64_t(vs.fig[2]);
     s.counts.alloc_count = int64_t(vs.fig[3]);
     p.sites.push_back(std::move(s));
+  }
+  bool ok = false;
+  FileId id = loader ? file_id(path, &ok) : FileId{};
+  if (ok) {  // remembered for the next file of the series (see LastChainState)
+    LastChainState& c = last_chain_state();
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.valid = true;
+    c.id = id;
+    c.path = path;
+    c.pid = f.h.pid, c.seq = f.h.seq, c.run_id = v.chain.run_id, c.mode = f.h.mode;
+    c.st = std::move(st);
   }
 }
 
