@@ -3,7 +3,8 @@
 //   GET /leak        store ~1 MiB in the cache (policy per --cache)
 //   GET /status      memory figures and counters, JSON
 //   GET /snapshot    heapscope snapshot now (503 without the library)
-//   GET /listener, /listener-fixed, /closure, /closure-fixed, /timer, /timer-fixed
+//   GET /listener, /listener-fixed, /closure, /closure-fixed, /timer, /timer-fixed,
+//       /fragment, /fragment-fixed
 // Handlers run on the server's thread pool; they touch only ServerState.
 #pragma once
 

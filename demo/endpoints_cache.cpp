@@ -47,7 +47,9 @@ void add_cache_endpoints(httplib::Server& server, ServerState& state) {
         "GET /closure         keep a callback that captured a 256 KiB report\n"
         "GET /closure-fixed   keep a callback that captured only the number it needs\n"
         "GET /timer           start a repeating timer holding 128 KiB, never cancelled\n"
-        "GET /timer-fixed     the same timer, cancelled when the request ends\n",
+        "GET /timer-fixed     the same timer, cancelled when the request ends\n"
+        "GET /fragment        open a session thread that parses 8 MiB and idles: RSS grows, the heap does not\n"
+        "GET /fragment-fixed  the same, then malloc_trim(0) returns the freed pages\n",
         "text/plain");
   });
 
@@ -67,6 +69,7 @@ void add_cache_endpoints(httplib::Server& server, ServerState& state) {
                    {"rss_bytes", m.rss_bytes},
                    {"heap_used_bytes", m.heap_used_bytes},
                    {"heap_total_bytes", m.heap_total_bytes},
+                   {"external_bytes", m.external_bytes},
                    {"cache_entries", cache.entries},
                    {"cache_live_entries", cache.live_entries},
                    {"cache_evicted", cache.evicted},
@@ -79,6 +82,8 @@ void add_cache_endpoints(httplib::Server& server, ServerState& state) {
                    {"closure_captured_bytes", state.closures.captured_bytes()},
                    {"timers_active", state.timers.active()},
                    {"timer_ticks", state.timers.ticks()},
+                   {"sessions", state.sessions.sessions()},
+                   {"recent_records", state.sessions.recent_records()},
                    {"heapscope_active", m.heapscope_active},
                    {"tracked_live_bytes", optional_number(m.tracked_live_bytes)},
                    {"tracked_live_blocks", optional_number(m.tracked_live_blocks)},

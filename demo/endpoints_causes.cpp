@@ -3,6 +3,9 @@
 //   /listener       a listener capturing 64 KiB, added per request, never removed
 //   /closure        a kept callback that captured a whole 256 KiB report
 //   /timer          a repeating timer holding 128 KiB, never cancelled
+//   /fragment       not a leak: a session thread per request whose arena keeps
+//                   8 MiB of freed pages (RSS grows, the heap in use does not);
+//                   /fragment-fixed gives them back with malloc_trim(0)
 // Handlers run on the server's thread pool; they touch only ServerState.
 #include <httplib.h>
 
@@ -96,6 +99,22 @@ void add_cause_endpoints(httplib::Server& server, ServerState& state) {
       ScopedTimer ticker(state.timers, 100ms, [buffer = std::move(buffer)]() mutable { ++buffer[0]; });
     }  // cancel() here
     reply(res, {{"timers_active", state.timers.active()}});
+  });
+
+  // Memory the allocator keeps: each request opens a session thread that
+  // parses 8 MiB of small records and keeps one in 64 in a bounded ring. The
+  // heap in use stays at the ring's size; each idle session's arena keeps the
+  // freed pages, so RSS climbs (session_pool.h).
+  server.Get("/fragment", [&state](const httplib::Request&, httplib::Response& res) {
+    ++state.requests;
+    state.sessions.open();
+    reply(res, {{"sessions", state.sessions.sessions()}, {"recent_records", state.sessions.recent_records()}});
+  });
+  // Fixed: the same work, then malloc_trim(0) hands the freed pages back.
+  server.Get("/fragment-fixed", [&state](const httplib::Request&, httplib::Response& res) {
+    ++state.requests;
+    state.sessions.open_trimmed();
+    reply(res, {{"sessions", state.sessions.sessions()}, {"recent_records", state.sessions.recent_records()}});
   });
 }
 

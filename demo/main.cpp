@@ -71,9 +71,10 @@ int serve(const demo::Options& options, const sigset_t& stop_signals) {
   size_t listeners = state.emitter.clear();
   size_t closures = state.closures.clear();
   size_t timers = state.timers.clear();
+  size_t sessions = state.sessions.clear();
   demo::log_line(std::string("[shutdown] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": cleaned up " +
                  std::to_string(entries) + " entries (" + std::to_string(listeners) + " listeners, " +
-                 std::to_string(closures) + " closures, " + std::to_string(timers) + " timers)");
+                 std::to_string(closures) + " closures, " + std::to_string(timers) + " timers, " + std::to_string(sessions) + " sessions)");
   return server_died ? 1 : 0;
 }
 

@@ -17,7 +17,8 @@ std::string format_mib(unsigned long long bytes) {
 
 std::string monitor_line(const MemoryFigures& m, size_t cache_entries) {
   std::string line = "[monitor] rss=" + format_mib(m.rss_bytes) + " heap_total=" + format_mib(m.heap_total_bytes) +
-                     " heap_used=" + format_mib(m.heap_used_bytes) + " cache_entries=" + std::to_string(cache_entries);
+                     " heap_used=" + format_mib(m.heap_used_bytes) + " external=" + format_mib(m.external_bytes) +
+                     " cache_entries=" + std::to_string(cache_entries);
   if (m.tracked_live_bytes) line += " heapscope_live=" + format_mib(*m.tracked_live_bytes);
   return line;
 }

@@ -1,5 +1,5 @@
 // monitor.h -- the guide's periodic memory line:
-//   [monitor] rss=123.4 MiB heap_total=98.0 MiB heap_used=96.2 MiB cache_entries=90
+//   [monitor] rss=123.4 MiB heap_total=98.0 MiB heap_used=96.2 MiB external=9.1 MiB cache_entries=90
 // Owns: the monitor thread. Starts in the constructor when period > 0, stops
 // (and joins) in the destructor. Thread-safe.
 #pragma once

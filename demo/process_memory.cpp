@@ -25,6 +25,19 @@ uint64_t rss_bytes() {
   return static_cast<uint64_t>(resident_pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+// RssFile + RssShmem from /proc/self/status, in bytes; 0 if unreadable.
+uint64_t rss_not_anonymous_bytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kib = 0, total = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "RssFile: %llu kB", &kib) == 1 || std::sscanf(line, "RssShmem: %llu kB", &kib) == 1)
+      total += kib;
+  std::fclose(f);
+  return static_cast<uint64_t>(total) * 1024;
+}
+
 }  // namespace
 
 MemoryFigures read_memory() {
@@ -33,6 +46,7 @@ MemoryFigures read_memory() {
   struct mallinfo2 mi = mallinfo2();
   m.heap_used_bytes = mi.uordblks + mi.hblkhd;
   m.heap_total_bytes = mi.arena + mi.hblkhd;
+  m.external_bytes = rss_not_anonymous_bytes();
   m.heapscope_active = heapscope_active_or_inactive() == 1;
   struct heapscope_totals totals {};
   if (m.heapscope_active && heapscope_totals_or_inactive(&totals) == 0) {

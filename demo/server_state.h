@@ -1,5 +1,5 @@
 // server_state.h -- everything the endpoints share: the cache, the three
-// other leak causes and the request counters.
+// other leak causes, the allocator-held cause and the request counters.
 // Owns nothing but its members; every member is thread-safe on its own.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "cache.h"
 #include "closure_store.h"
 #include "event_emitter.h"
+#include "session_pool.h"
 #include "timer_service.h"
 
 namespace demo {
@@ -22,6 +23,7 @@ struct ServerState {
   EventEmitter emitter;          // /listener, /listener-fixed
   ClosureStore closures;         // /closure, /closure-fixed
   TimerService timers;           // /timer, /timer-fixed
+  SessionPool sessions;          // /fragment, /fragment-fixed
   std::atomic<uint64_t> requests{0};        // every request, any path
   std::atomic<uint64_t> listener_calls{0};  // listener invocations
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

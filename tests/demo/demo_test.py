@@ -26,6 +26,17 @@ KIB = 1 << 10
 ENTRY = MIB  # what /leak stores
 
 
+def records_kept(seed):
+    """Records session SEED keeps: demo/session_pool.cpp's batch, one in 64."""
+    m64 = (1 << 64) - 1
+    x, total, count = (seed * 0x9e3779b97f4a7c15) & m64, 0, 0
+    while total < 8 * MIB:
+        x = (x * 6364136223846793005 + 1442695040888963407) & m64
+        total += 32 + (x >> 33) % 992
+        count += 1
+    return count // 64
+
+
 class TestFailure(Exception):
     pass
 
@@ -140,15 +151,17 @@ def case_endpoints(a):
     try:
         index = s.get("/")
         for route in ("/leak", "/status", "/snapshot", "/listener", "/listener-fixed", "/closure",
-                      "/closure-fixed", "/timer", "/timer-fixed"):
+                      "/closure-fixed", "/timer", "/timer-fixed", "/fragment", "/fragment-fixed"):
             check(route in index, f"GET / does not list {route}: {index!r}")
         st = s.status()
-        for key in ("rss_bytes", "heap_used_bytes", "heap_total_bytes", "cache_entries", "uptime_s", "requests",
-                    "listeners", "closures", "timers_active", "timer_ticks"):
+        for key in ("rss_bytes", "heap_used_bytes", "heap_total_bytes", "external_bytes", "cache_entries", "uptime_s",
+                    "requests", "listeners", "closures", "timers_active", "timer_ticks", "sessions", "recent_records"):
             check(isinstance(st.get(key), (int, float)) and not isinstance(st.get(key), bool),
                   f"/status {key} is not a number: {st.get(key)!r}")
         check(st["cache_mode"] == "leaky", f"/status cache_mode {st['cache_mode']!r}, expected 'leaky' (the default)")
         check(st["rss_bytes"] > 0 and st["heap_total_bytes"] >= st["heap_used_bytes"] > 0, f"/status figures: {st}")
+        # external: the resident pages that are not anonymous (the server's own code at least).
+        check(0 < st["external_bytes"] < st["rss_bytes"], f"/status external_bytes {st['external_bytes']}: {st}")
         check(st["heapscope_active"] is False and st["tracked_live_bytes"] is None,
               f"without heapscope, /status must say so: {st}")
         check(st["requests"] == 2, f"/status requests {st['requests']}, expected 2 (/ and /status)")
@@ -372,13 +385,47 @@ def case_timer(a):
         check(s.stop() == 0, "exit status after SIGINT is not 0")
 
 
+def case_fragment(a):
+    # Memory the allocator keeps: each /fragment opens an idle session thread whose
+    # arena keeps 8 MiB of freed pages. RSS and heap_total climb; the records kept
+    # stay bounded by the ring (4096), so the heap in use grows far less.
+    s = Server(a.server, "--monitor", "0")
+    try:
+        s.warm_up()
+        n = 8
+        before = s.status()
+        kept = 0
+        for i in range(1, n + 1):
+            r = s.get("/fragment")
+            kept += records_kept(i)
+            check(r == {"sessions": i, "recent_records": min(4096, kept)},
+                  f"/fragment #{i}: {r}, expected {i} sessions and {min(4096, kept)} records")
+        mid = s.status()
+        held = growth(before, mid, "heap_total_bytes") - growth(before, mid)
+        rss = growth(before, mid, "rss_bytes")
+        check(held >= n * 6 * MIB, f"/fragment x{n}: heap_total - heap_used grew {held}, expected >= {n * 6} MiB")
+        check(rss >= n * 6 * MIB, f"/fragment x{n}: rss grew {rss}, expected >= {n * 6} MiB")
+        # Records kept: <= 4096 of at most 1023 bytes, plus the sessions' thread caches.
+        check(growth(before, mid) <= 4096 * 1024 + n * 512 * KIB,
+              f"/fragment x{n}: heap_used grew {growth(before, mid)}, expected bounded by the ring")
+        for i in range(1, n + 1):
+            r = s.get("/fragment-fixed")
+            kept += records_kept(n + i)
+            check(r == {"sessions": n + i, "recent_records": min(4096, kept)}, f"/fragment-fixed #{i}: {r}")
+        after = s.status()
+        rss = growth(mid, after, "rss_bytes")
+        check(rss <= n * 2 * MIB, f"/fragment-fixed x{n}: rss grew {rss}, expected < {n * 2} MiB (malloc_trim)")
+    finally:
+        check(s.stop() == 0, "exit status after SIGINT is not 0")
+
+
 def case_monitor(a):
     s = Server(a.server, "--monitor", "1")
     try:
         for _ in range(3):
             s.get("/leak")
         rx = (r"^\[monitor\] rss=(\d+\.\d) MiB heap_total=(\d+\.\d) MiB heap_used=(\d+\.\d) MiB "
-              r"cache_entries=3$")
+              r"external=(\d+\.\d) MiB cache_entries=3$")
         m = s.wait_line(rx, timeout=20)
         check(float(m.group(3)) >= 3.0, f"monitor heap_used {m.group(3)} MiB with 3 entries cached")
         check(float(m.group(2)) >= float(m.group(3)), f"monitor heap_total < heap_used: {m.group(0)}")
@@ -394,10 +441,12 @@ def case_sigint(a):
         s.get("/listener")
         s.get("/closure")
         s.get("/timer")
+        s.get("/fragment")
+        s.get("/fragment-fixed")
     finally:
         rc = s.stop(signal.SIGINT)
     check(rc == 0, f"exit status after SIGINT {rc}, expected 0")
-    want = "[shutdown] SIGINT: cleaned up 7 entries (1 listeners, 1 closures, 1 timers)"
+    want = "[shutdown] SIGINT: cleaned up 7 entries (1 listeners, 1 closures, 1 timers, 2 sessions)"
     check(want in s.lines, f"no line {want!r} in stdout: {s.lines[-3:]}")
 
 
@@ -409,7 +458,7 @@ def case_sigterm(a):
     finally:
         rc = s.stop(signal.SIGTERM)
     check(rc == 0, f"exit status after SIGTERM {rc}, expected 0")
-    want = "[shutdown] SIGTERM: cleaned up 3 entries (0 listeners, 0 closures, 0 timers)"
+    want = "[shutdown] SIGTERM: cleaned up 3 entries (0 listeners, 0 closures, 0 timers, 0 sessions)"
     check(want in s.lines, f"no line {want!r} in stdout: {s.lines[-3:]}")
 
 
