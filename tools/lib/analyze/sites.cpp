@@ -9,11 +9,14 @@
 // everything else here is single-threaded per SymbolizedProfile.
 #include "analyze/sites.h"
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 
 #include "analyze/origin.h"
@@ -31,6 +34,10 @@ struct FrameInfo {
   std::string qualified;     // qualified_name(frame.function)
 };
 
+// Ids index a two-level table of fixed-size chunks: a chunk never moves, so a
+// reader needs no lock (an id is only known after intern() published it);
+// intern() takes the mutex. kChunks * kChunk ids (268 M) is far more than
+// any profile's distinct frames.
 class FrameTable {
  public:
   uint32_t intern(const Frame& f) {
@@ -38,24 +45,35 @@ class FrameTable {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = ids_.find(id);
     if (it != ids_.end()) return it->second;
-    FrameInfo info;
+    const uint32_t n = count_;
+    if (n / kChunk >= kChunks) {
+      std::fprintf(stderr, "heapscope: more than %u distinct frames; giving up\n", kChunks * kChunk);
+      std::abort();
+    }
+    FrameInfo* chunk = chunks_[n / kChunk].load(std::memory_order_relaxed);
+    if (!chunk) {
+      chunk = new FrameInfo[kChunk];  // never freed: frames outlive statics
+      chunks_[n / kChunk].store(chunk, std::memory_order_release);
+    }
+    FrameInfo& info = chunk[n % kChunk];
     info.frame = f;
     info.frame.address = 0;  // per site, see SiteView::frame_addresses
     info.system = is_system_frame(f);
     info.alloc_entry = info.system && is_alloc_entry_frame(f);
     info.container = container_of_function(f.function);
     info.qualified = qualified_name(f.function);
-    frames_.push_back(std::move(info));
-    uint32_t n = uint32_t(frames_.size() - 1);
+    count_ = n + 1;
     ids_.emplace(std::move(id), n);
     return n;
   }
-  const FrameInfo& get(uint32_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return frames_.at(id);  // std::deque: references stay valid as it grows
+  const FrameInfo& get(uint32_t id) const {
+    FrameInfo* chunk = id / kChunk < kChunks ? chunks_[id / kChunk].load(std::memory_order_acquire) : nullptr;
+    if (!chunk) throw std::out_of_range("heapscope: frame id " + std::to_string(id) + " was never interned");
+    return chunk[id % kChunk];
   }
 
  private:
+  static constexpr uint32_t kChunk = 4096, kChunks = 65536;
   static std::string identity(const Frame& f) {
     std::string id;
     if (f.resolved) {
@@ -76,7 +94,8 @@ class FrameTable {
     return id;
   }
   std::mutex mu_;
-  std::deque<FrameInfo> frames_;
+  uint32_t count_ = 0;
+  std::atomic<FrameInfo*> chunks_[kChunks] = {};
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
@@ -145,45 +164,128 @@ std::vector<std::string> profile_notes(const Profile& p) {
 }
 
 namespace {
-using PcIds = std::unordered_map<uint64_t, std::vector<uint32_t>>;  // return address -> frame ids
+// Return address -> its interned frame ids, for one Symbolizer: an open-
+// addressing table into one pool of ids (no per-address vector, no node per
+// entry: this lookup runs once per frame of every stack).
+class PcIds {
+ public:
+  // The ids of pc, symbolizing it on first use; valid until the next call.
+  std::pair<const uint32_t*, uint32_t> get(uint64_t pc, Symbolizer& symbolizer, FrameTable& t) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash(pc) & mask;
+    for (; slots_[i].used; i = (i + 1) & mask)
+      if (slots_[i].pc == pc) return {pool_.data() + slots_[i].begin, slots_[i].count};
+    Slot& sl = slots_[i];
+    sl.used = true;
+    sl.pc = pc;
+    sl.begin = uint32_t(pool_.size());
+    for (const Frame& f : symbolizer.frames(pc)) pool_.push_back(t.intern(f));
+    sl.count = uint32_t(pool_.size() - sl.begin);
+    ++count_;
+    return {pool_.data() + sl.begin, sl.count};
+  }
+
+ private:
+  struct Slot {
+    uint64_t pc = 0;
+    uint32_t begin = 0, count = 0;
+    bool used = false;
+  };
+  static size_t hash(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return size_t(x);
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& sl : old) {
+      if (!sl.used) continue;
+      size_t i = hash(sl.pc) & mask;
+      while (slots_[i].used) i = (i + 1) & mask;
+      slots_[i] = sl;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+  std::vector<uint32_t> pool_;
+};
+
+// Site key -> index into a vector of SiteViews, by the key's hash; the keys
+// themselves live only in the SiteViews (no second copy per site).
+class KeyIndex {
+ public:
+  explicit KeyIndex(const std::vector<SiteView>& sites) : sites_(sites) {}
+  // The index of the site with this key, or `none` after recording it as `none`.
+  size_t find_or_add(const std::string& key, size_t none) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    const uint64_t h = std::hash<std::string_view>{}(key) | 1;  // 0: empty slot
+    size_t i = h & mask;
+    for (; slots_[i].hash; i = (i + 1) & mask)
+      if (slots_[i].hash == h && sites_[slots_[i].index].key == key) return slots_[i].index;
+    slots_[i] = Slot{h, none};
+    ++count_;
+    return none;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    size_t index = 0;
+  };
+  void grow() {
+    std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& sl : old) {
+      if (!sl.hash) continue;
+      size_t i = sl.hash & mask;
+      while (slots_[i].hash) i = (i + 1) & mask;
+      slots_[i] = sl;
+    }
+  }
+  const std::vector<SiteView>& sites_;
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+};
 
 // pc_ids caches per distinct return address; valid for one Symbolizer.
 SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolizer, bool with_frames,
                                    PcIds& pc_ids) {
   SymbolizedProfile out;
   out.profile = &profile;
+  out.sites.reserve(profile.sites.size());
   FrameTable& t = table();
-  std::unordered_map<std::string, size_t> by_key;
+  KeyIndex by_key(out.sites);
+  // Built in scratch buffers (their capacity kept), copied at their exact size
+  // into a SiteView only when the key is new.
   std::string key;
   std::vector<uint32_t> ids;
   std::vector<uint64_t> addresses;
   for (size_t i = 0; i < profile.sites.size(); ++i) {
     const Site& site = profile.sites[i];
-    key.clear();
     ids.clear();
     addresses.clear();
     for (uint64_t pc : site.pcs) {
-      auto it = pc_ids.find(pc);
-      if (it == pc_ids.end()) {
-        std::vector<uint32_t> v;
-        for (const Frame& f : symbolizer.frames(pc)) v.push_back(t.intern(f));
-        it = pc_ids.emplace(pc, std::move(v)).first;
-      }
-      for (uint32_t id : it->second) {
-        ids.push_back(id);
-        addresses.push_back(pc);
-        append_id(key, id);
-      }
+      auto [p, n] = pc_ids.get(pc, symbolizer, t);
+      ids.insert(ids.end(), p, p + n);
+      addresses.insert(addresses.end(), n, pc);
     }
-    auto [kit, inserted] = by_key.emplace(key, out.sites.size());
-    if (!inserted) {
-      SiteView& v = out.sites[kit->second];
-      v.counts.inuse_bytes += site.counts.inuse_bytes;
-      v.counts.inuse_count += site.counts.inuse_count;
-      v.counts.alloc_bytes += site.counts.alloc_bytes;
-      v.counts.alloc_count += site.counts.alloc_count;
-      v.truncated = v.truncated || site.truncated;
-      v.site_indices.push_back(i);
+    key.resize(ids.size() * 4);
+    if (!ids.empty()) std::memcpy(key.data(), ids.data(), key.size());  // the bytes append_id appends
+    const size_t at = by_key.find_or_add(key, out.sites.size());
+    if (at != out.sites.size()) {
+      SiteView& m = out.sites[at];
+      m.counts.inuse_bytes += site.counts.inuse_bytes;
+      m.counts.inuse_count += site.counts.inuse_count;
+      m.counts.alloc_bytes += site.counts.alloc_bytes;
+      m.counts.alloc_count += site.counts.alloc_count;
+      m.truncated = m.truncated || site.truncated;
+      m.site_indices.push_back(i);
       continue;
     }
     SiteView v;
