@@ -214,28 +214,29 @@ class PcIds {
   std::vector<uint32_t> pool_;
 };
 
-// Site key -> index into a vector of SiteViews, by the key's hash; the keys
-// themselves live only in the SiteViews (no second copy per site).
-class KeyIndex {
+// Open addressing over (hash, value) pairs whose keys live elsewhere: the
+// caller's `same(value)` compares a candidate's key with the one looked up.
+class HashSlots {
  public:
-  explicit KeyIndex(const std::vector<SiteView>& sites) : sites_(sites) {}
-  // The index of the site with this key, or `none` after recording it as `none`.
-  size_t find_or_add(const std::string& key, size_t none) {
+  // The value stored for a key of hash h that `same` accepts, or (when none
+  // does) a new slot holding `none`; the reference is valid until the next call.
+  template <class Same>
+  uint64_t& find_or_add(uint64_t h, uint64_t none, Same same) {
+    h |= 1;  // 0: an empty slot
     if ((count_ + 1) * 2 > slots_.size()) grow();
     const size_t mask = slots_.size() - 1;
-    const uint64_t h = std::hash<std::string_view>{}(key) | 1;  // 0: empty slot
     size_t i = h & mask;
     for (; slots_[i].hash; i = (i + 1) & mask)
-      if (slots_[i].hash == h && sites_[slots_[i].index].key == key) return slots_[i].index;
+      if (slots_[i].hash == h && same(slots_[i].value)) return slots_[i].value;
     slots_[i] = Slot{h, none};
     ++count_;
-    return none;
+    return slots_[i].value;
   }
 
  private:
   struct Slot {
     uint64_t hash = 0;
-    size_t index = 0;
+    uint64_t value = 0;
   };
   void grow() {
     std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
@@ -248,19 +249,33 @@ class KeyIndex {
       slots_[i] = sl;
     }
   }
-  const std::vector<SiteView>& sites_;
   std::vector<Slot> slots_;
   size_t count_ = 0;
 };
 
+uint64_t hash_bytes(const void* p, size_t n) {
+  return std::hash<std::string_view>{}(std::string_view(static_cast<const char*>(p), n));
+}
+
+// Raw stacks already grouped by earlier profiles of the same Symbolizer
+// (symbolize_profiles): a stack met again copies that SiteView's key, frame ids
+// and addresses instead of looking up each address again. Holds (profile,
+// site view) pairs of views whose first raw site has exactly that stack.
+struct StackCache {
+  const std::vector<SymbolizedProfile>* done = nullptr;  // reserved: never reallocates
+  HashSlots slots;
+};
+
 // pc_ids caches per distinct return address; valid for one Symbolizer.
+// stacks (may be null): shared with earlier profiles; this one's index in
+// stacks->done is `self`.
 SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolizer, bool with_frames,
-                                   PcIds& pc_ids) {
+                                   PcIds& pc_ids, StackCache* stacks = nullptr, uint32_t self = 0) {
   SymbolizedProfile out;
   out.profile = &profile;
   out.sites.reserve(profile.sites.size());
   FrameTable& t = table();
-  KeyIndex by_key(out.sites);
+  HashSlots by_key;  // site key -> index into out.sites (the keys live in the views)
   // Built in scratch buffers (their capacity kept), copied at their exact size
   // into a SiteView only when the key is new.
   std::string key;
@@ -268,16 +283,48 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
   std::vector<uint64_t> addresses;
   for (size_t i = 0; i < profile.sites.size(); ++i) {
     const Site& site = profile.sites[i];
-    ids.clear();
-    addresses.clear();
-    for (uint64_t pc : site.pcs) {
-      auto [p, n] = pc_ids.get(pc, symbolizer, t);
-      ids.insert(ids.end(), p, p + n);
-      addresses.insert(addresses.end(), n, pc);
+    // An earlier view whose first raw site has this very stack (this profile's
+    // own views are in out.sites, the earlier profiles' in stacks->done).
+    auto view_at = [&](uint64_t at) -> std::pair<const Profile*, const SiteView*> {
+      if (uint32_t(at >> 32) == self) return {&profile, &out.sites[uint32_t(at)]};
+      const SymbolizedProfile& sp = (*stacks->done)[at >> 32];
+      return {sp.profile, &sp.sites[uint32_t(at)]};
+    };
+    const SiteView* known = nullptr;
+    uint64_t* slot = nullptr;  // this stack's entry in the cache, when new there
+    if (stacks) {
+      const uint64_t none = UINT64_MAX;
+      uint64_t& found = stacks->slots.find_or_add(
+          hash_bytes(site.pcs.data(), site.pcs.size() * 8), none, [&](uint64_t at) {
+            auto [prof, view] = view_at(at);
+            return prof->sites[view->site_indices[0]].pcs == site.pcs;
+          });
+      if (found != none) known = view_at(found).second;
+      else slot = &found;
     }
-    key.resize(ids.size() * 4);
-    if (!ids.empty()) std::memcpy(key.data(), ids.data(), key.size());  // the bytes append_id appends
-    const size_t at = by_key.find_or_add(key, out.sites.size());
+    const std::string* kp = &key;
+    const std::vector<uint32_t>* ip = &ids;
+    const std::vector<uint64_t>* ap = &addresses;
+    if (known) {
+      kp = &known->key;
+      ip = &known->frame_ids;
+      ap = &known->frame_addresses;
+    } else {
+      ids.clear();
+      addresses.clear();
+      for (uint64_t pc : site.pcs) {
+        auto [p, n] = pc_ids.get(pc, symbolizer, t);
+        ids.insert(ids.end(), p, p + n);
+        addresses.insert(addresses.end(), n, pc);
+      }
+      key.resize(ids.size() * 4);
+      if (!ids.empty()) std::memcpy(key.data(), ids.data(), key.size());  // the bytes append_id appends
+    }
+    const size_t at = by_key.find_or_add(hash_bytes(kp->data(), kp->size()), out.sites.size(),
+                                         [&](uint64_t i) { return out.sites[i].key == *kp; });
+    // The view this stack went into (a merged one's first site has another
+    // stack, so the entry never matches: the stack is grouped afresh).
+    if (slot) *slot = uint64_t(self) << 32 | at;
     if (at != out.sites.size()) {
       SiteView& m = out.sites[at];
       m.counts.inuse_bytes += site.counts.inuse_bytes;
@@ -292,9 +339,9 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
     v.counts = site.counts;
     v.truncated = site.truncated;
     v.site_indices.push_back(i);
-    v.key = key;
-    v.frame_ids = ids;
-    v.frame_addresses = addresses;
+    v.key = *kp;
+    v.frame_ids = *ip;
+    v.frame_addresses = *ap;
     // Origin and container: apply_wrappers(), once every site is known.
     if (with_frames) fill_frames(v);
     out.sites.push_back(std::move(v));
@@ -338,10 +385,12 @@ bool same_modules(const Profile& a, const Profile& b) {
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames, const AllocFns& alloc_fns) {
   std::vector<SymbolizedProfile> out;
+  out.reserve(profiles.size());  // StackCache::done points into it
   struct Shared {
     const Profile* owner;
     std::unique_ptr<Symbolizer> sym;
     PcIds pc_ids;
+    StackCache stacks;
   };
   std::vector<std::unique_ptr<Shared>> shared;
   for (const auto& p : profiles) {
@@ -349,10 +398,11 @@ std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& pr
     for (auto& sh : shared)
       if (same_modules(*sh->owner, p)) use = sh.get();
     if (!use) {
-      shared.push_back(std::make_unique<Shared>(Shared{&p, std::make_unique<Symbolizer>(p), {}}));
+      shared.push_back(std::make_unique<Shared>(Shared{&p, std::make_unique<Symbolizer>(p), {}, {}}));
       use = shared.back().get();
+      use->stacks.done = &out;
     }
-    out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids));
+    out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids, &use->stacks, uint32_t(out.size())));
   }
   std::vector<SymbolizedProfile*> all;
   for (auto& sp : out) all.push_back(&sp);
