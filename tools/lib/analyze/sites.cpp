@@ -5,8 +5,10 @@
 // cache) and its frames interned once per profile; a site is then a list of
 // frame ids, its key their bytes, its origin and container found from
 // per-frame facts computed once per distinct frame. Frames are copied out
-// only for sites that are shown. The frame table is guarded by a mutex;
-// everything else here is single-threaded per SymbolizedProfile.
+// only for sites that are shown; in symbolize_profiles a raw stack already
+// grouped by an earlier profile of the same Symbolizer is copied from there.
+// The frame table's intern() takes a mutex, its reads none; everything else
+// here is single-threaded per SymbolizedProfile.
 #include "analyze/sites.h"
 
 #include <atomic>
