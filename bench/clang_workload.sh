@@ -62,6 +62,9 @@ fi
 fi
 CSV="$RESULTS/clang.csv"
 [ "$DOC_ONLY" = 1 ] || echo "round,what,wall_s,cpu_s,maxrss_kib,out_bytes,files,status" > "$CSV"
+# What the section names: the commit measured and the machine's load at the start and the end.
+[ "$DOC_ONLY" = 1 ] || printf '%s %s\n' "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet HEAD 2>/dev/null || echo '+changes')" \
+  "$(cut -d' ' -f1 /proc/loadavg)" > "$RESULTS/run_info"
 
 COMPILE=("$CLANG" -x c++ -std=c++20 -O1 -I"$top/tools/lib" -I"$top/profiler/format" -c "$top/$SRC")
 
@@ -88,7 +91,11 @@ for round in $(seq 1 "$ROUNDS"); do
   # heapscope with periodic snapshots
   [ "$PERIODIC" = 1 ] && "$TIMEIT" "$r/hsp.time" env LD_PRELOAD="$HS_LIB" HEAPSCOPE_OUT="$r/hsp/hs" HEAPSCOPE_INTERVAL="$INTERVAL" \
     "${COMPILE[@]}" -o "$r/out.o" 2>"$r/hsp.err" || true
-  [ "$PERIODIC" = 1 ] && record "$round" heapscope-periodic "$r/hsp.time" "$(dir_bytes "$r/hsp")" "$(dir_files "$r/hsp")"
+  if [ "$PERIODIC" = 1 ]; then
+    record "$round" heapscope-periodic "$r/hsp.time" "$(dir_bytes "$r/hsp")" "$(dir_files "$r/hsp")"
+    pexit=$(ls "$r"/hsp/hs.*.exit.hsnap 2>/dev/null | head -1 || true)  # "one snapshot" of the periodic run
+    [ -z "$pexit" ] || echo "$round,heapscope-periodic exit snapshot,,,,$(stat -c %s "$pexit"),1,0" >> "$CSV"
+  fi
   # heaptrack
   "$TIMEIT" "$r/ht.time" heaptrack -o "$r/ht/ht" "${COMPILE[@]}" -o "$r/out.o" >"$r/ht.out" 2>"$r/ht.err" || true
   record "$round" heaptrack "$r/ht.time" "$(dir_bytes "$r/ht")" "$(dir_files "$r/ht")"
@@ -144,6 +151,7 @@ for round in $(seq 1 "$ROUNDS"); do
   [ "$round" = "$ROUNDS" ] || rm -rf "$r"/hs "$r"/hsp "$r"/ht "$r"/clang.pb.gz "$r"/clang0.pb.gz
 done
 
+[ "$DOC_ONLY" = 1 ] || echo "$(cut -d' ' -f1 /proc/loadavg)" >> "$RESULTS/run_info"
 # ---- the section ----
 last="$WORK/r$ROUNDS"
 allocs=""; stacks=""
@@ -155,9 +163,11 @@ if [ -n "$exit_snap" ]; then
   stacks=$("$HS_CLI" report --json --top 1 "$exit_snap" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["totals"]["alloc_count"], d["total_sites"])' 2>/dev/null || true)
 fi
 differs=$(cat "$RESULTS/report_differs" 2>/dev/null | tr '\n' ' ' || true)
-python3 - "$CSV" "$RESULTS/clang.md" "$SRC" "$INTERVAL" "$TREND_N" "$ROUNDS" "$allocs" "$stacks" "$HS_BEFORE" "$differs" "${HS_BEFORE_LABEL:-}" <<'EOF'
+python3 - "$CSV" "$RESULTS/clang.md" "$SRC" "$INTERVAL" "$TREND_N" "$ROUNDS" "$allocs" "$stacks" "$HS_BEFORE" "$differs" "${HS_BEFORE_LABEL:-}" "$RESULTS/run_info" <<'EOF'
 import csv, statistics, sys, subprocess, datetime, os
-path, out, src, interval, trend_n, rounds, ht_allocs, hs, before, differs, before_label = sys.argv[1:12]
+path, out, src, interval, trend_n, rounds, ht_allocs, hs, before, differs, before_label, run_info = sys.argv[1:13]
+info = open(run_info).read().split() if os.path.exists(run_info) else []
+commit, load0, load1 = (info + ["?", "?", "?"])[:3]
 rows = list(csv.DictReader(open(path)))
 def med(what, field):
     v = [float(r[field]) for r in rows if r["what"] == what and r[field] not in ("", None) and r["status"] == "0"]
@@ -183,8 +193,9 @@ periodic = any(r["what"] == "heapscope-periodic" for r in rows)
 L.append(f"`clang-14 -x c++ -std=c++20 -O1 -c {src}` (issue 11), {rounds} rounds, each: plain, under heapscope "
          f"(exit snapshot), " + (f"under heapscope with `HEAPSCOPE_INTERVAL={interval}`, " if periodic else "") + "under heaptrack; then each tool's "
          "first answer on that round's output. Medians over the rounds; ratios are medians of per-round ratios. "
-         f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip()} CPUs "
-         "(a shared machine: absolute times are noisy, the paired ratios less so).")
+         f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC at commit {commit} on {subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip()} CPUs, "
+         f"load average {load0} at the start and {load1} at the end "
+         "(a shared machine: absolute times are noisy; CPU time, user+sys, and the paired ratios less so).")
 L.append("")
 if hs_allocs or ht_allocs:
     L.append(f"The run makes {ht_allocs or '?'} calls to allocation functions (heaptrack_print); heapscope's exit snapshot "
@@ -218,8 +229,44 @@ if before:
              + (". Report output identical before and after in every round." if not differs.strip()
                 else f". Report output differed in round(s) {differs.strip()}."))
     L.append("")
+def med_row(what, field):  # median over rounds of a field that may be empty
+    v = [float(r[field]) for r in rows if r["what"] == what and r[field] not in ("", None)]
+    return statistics.median(v) if v else None
+exit_b, trend_b, ht_b = med("heapscope", "out_bytes"), med("heapscope trend", "out_bytes"), med("heaptrack", "out_bytes")
+per_b = med("heapscope-periodic", "out_bytes")
+per_files = [r["files"] for r in rows if r["what"] == "heapscope-periodic"]
+per_exit = med_row("heapscope-periodic exit snapshot", "out_bytes")
+if periodic and per_b is not None:
+    L.append(f"Periodic run: {per_files[-1] if per_files else '?'} files, {mb(per_b)} together (its exit snapshot "
+             f"{mb(per_exit)} of it); the {trend_files[-1] if trend_files else '?'} periodic snapshots `trend` reads "
+             f"(spread over the run) {mb(trend_b)} together"
+             + (f", {trend_b / per_exit:.2f}x that run's exit snapshot" if trend_b and per_exit else "") + ".")
+    L.append("")
+L.append("| target (issue 11) | measured (median wall; CPU) | verdict |")
+L.append("| --- | --- | --- |")
+def verdict(ok): return "-" if ok is None else ("met" if ok else "not met")
+rep_w, rep_c, htp_w, htp_c = med("heapscope report", "wall_s"), med("heapscope report", "cpu_s"), med("heaptrack_print", "wall_s"), med("heaptrack_print", "cpu_s")
 r = ratio("heapscope report", "heaptrack_print")
 rc = ratio("heapscope report", "heaptrack_print", "cpu_s")
+def both(w, c, limit):  # wall and CPU against a limit in seconds
+    if w is None: return None
+    return (w <= limit, c <= limit)
+def vv(pair):
+    if pair is None: return "-"
+    a, b = pair
+    return "met" if a and b else ("met on CPU time, not on wall time" if b else "not met")
+L.append(f"| `report` on the exit snapshot <= 2 s | {s(rep_w)}; {s(rep_c)} | {vv(both(rep_w, rep_c, 2.0))} |")
+L.append(f"| `report` <= 2x `heaptrack_print` | {x_(r)}; {x_(rc)} | {vv(None if r is None else (r <= 2, rc <= 2))} |")
+tw, tc = med("heapscope trend", "wall_s"), med("heapscope trend", "cpu_s")
+L.append(f"| `trend` over {trend_files[-1] if trend_files else '?'} periodic snapshots <= 5 s | {s(tw)}; {s(tc)} | {vv(both(tw, tc, 5.0))} |")
+ew, ec = med("heapscope export pprof", "wall_s"), med("heapscope export pprof", "cpu_s")
+L.append(f"| `export --format pprof` <= 3 s | {s(ew)}; {s(ec)} | {vv(both(ew, ec, 3.0))} |")
+rss = [m for m in (med(w, "maxrss_kib") for w in ("heapscope report", "heapscope trend", "heapscope export pprof")) if m is not None]
+L.append(f"| the tool's memory < 1 GiB | at most {mib(max(rss)) if rss else '-'} | {verdict(max(rss) < 1024 * 1024 if rss else None)} |")
+L.append(f"| exit snapshot <= heaptrack's trace | {mb(exit_b)} vs {mb(ht_b)} | {verdict(exit_b <= ht_b if exit_b and ht_b else None)} |")
+L.append(f"| {trend_files[-1] if trend_files else '?'} periodic snapshots together <= 2x one snapshot | {mb(trend_b)} vs {mb(per_exit)} | "
+         f"{verdict(trend_b <= 2 * per_exit if trend_b and per_exit else None)} |")
+L.append("")
 L.append(f"`heapscope report` / `heaptrack_print` on the same run: {x_(r)} in wall time, {x_(rc)} in CPU time (target: at most 2x, and at most 2 s). "
          f"Run plus first answer: heapscope {s((med('heapscope','wall_s') or 0) + (med('heapscope report','wall_s') or 0))}, "
          f"heaptrack {s((med('heaptrack','wall_s') or 0) + (med('heaptrack_print','wall_s') or 0))}.")

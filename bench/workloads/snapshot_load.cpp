@@ -13,7 +13,13 @@
 //     pause_max_ms_before=A pause_max_ms_during=B iterations_during=N
 // where pause_max is the longest single allocate+free iteration of the
 // second thread in the 300 ms before the snapshot and during it.
+//     stalls_during=C1,C2,C3,C4 stalls_before=...
+// where C1..C4 count the iterations longer than 0.1, 1, 10 and 100 ms.
 // Usage: snapshot_load [LIVE [STACKS]]   (defaults 1000000 100000)
+// Env: SNAPSHOT_LOAD_CHURN_CPU=N pins the allocating thread to CPU N (start the
+//   program under `taskset -c M` to keep the rest, heapscope's writer thread
+//   included, on CPU M); SNAPSHOT_LOAD_NO_WRITE_MS=T takes no snapshot and
+//   measures the "during" window as T ms of the same churn (the control run).
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
 
@@ -22,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <pthread.h>
+#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -59,6 +67,7 @@ __attribute__((noinline)) void descend(unsigned path, int level, size_t size) {
 std::atomic<int> g_phase{0};  // 0 warm-up, 1 before, 2 during, 3 after, 4 stop
 std::atomic<int64_t> g_max_ns[4];
 std::atomic<uint64_t> g_iters[4];
+std::atomic<uint64_t> g_stalls[4][4];  // per phase: iterations over 0.1, 1, 10, 100 ms
 
 void churn() {
   auto last = Clock::now();
@@ -73,6 +82,8 @@ void churn() {
     int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - last).count();
     last = now;
     if (ns > g_max_ns[ph].load(std::memory_order_relaxed)) g_max_ns[ph].store(ns, std::memory_order_relaxed);
+    for (int b = 0, limit = 100000; b < 4 && ns > limit; ++b, limit *= 10)
+      g_stalls[ph][b].fetch_add(1, std::memory_order_relaxed);
     g_iters[ph].fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -91,14 +102,31 @@ int main(int argc, char** argv) {
   }
   g_blocks.reserve((size_t)live);
   for (long i = 0; i < live; ++i) descend((unsigned)(i % stacks), 0, 32 + (size_t)(i % 64));
+  const char* cpu = std::getenv("SNAPSHOT_LOAD_CHURN_CPU");
+  const char* no_write = std::getenv("SNAPSHOT_LOAD_NO_WRITE_MS");
   std::thread t(churn);
+  if (cpu && *cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(std::atoi(cpu), &set);
+    if (int e = pthread_setaffinity_np(t.native_handle(), sizeof set, &set)) {
+      std::fprintf(stderr, "snapshot_load: SNAPSHOT_LOAD_CHURN_CPU=%s: cannot pin: %s\n", cpu, std::strerror(e));
+      return 1;
+    }
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   g_phase.store(1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   g_phase.store(2);
   char path[4096] = {0};
   auto t0 = Clock::now();
-  int rc = heapscope_snapshot(path, sizeof path);
+  int rc = 0;
+  if (no_write && *no_write) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(no_write)));
+    std::snprintf(path, sizeof path, "(none)");
+  } else {
+    rc = heapscope_snapshot(path, sizeof path);
+  }
   auto t1 = Clock::now();
   g_phase.store(3);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -110,9 +138,14 @@ int main(int argc, char** argv) {
   }
   double write_s = std::chrono::duration<double>(t1 - t0).count();
   std::printf("snapshot_load: live=%ld stacks=%ld write_s=%.3f snapshot=%s pause_max_ms_before=%.3f "
-              "pause_max_ms_during=%.3f iterations_during=%llu\n",
+              "pause_max_ms_during=%.3f iterations_during=%llu stalls_during=%llu,%llu,%llu,%llu "
+              "stalls_before=%llu,%llu,%llu,%llu\n",
               live, stacks, write_s, path, g_max_ns[1].load() / 1e6, g_max_ns[2].load() / 1e6,
-              (unsigned long long)g_iters[2].load());
+              (unsigned long long)g_iters[2].load(), (unsigned long long)g_stalls[2][0].load(),
+              (unsigned long long)g_stalls[2][1].load(), (unsigned long long)g_stalls[2][2].load(),
+              (unsigned long long)g_stalls[2][3].load(), (unsigned long long)g_stalls[1][0].load(),
+              (unsigned long long)g_stalls[1][1].load(), (unsigned long long)g_stalls[1][2].load(),
+              (unsigned long long)g_stalls[1][3].load());
   for (void* p : g_blocks) std::free(p);
   return 0;
 }

@@ -224,7 +224,7 @@ bool in_own_text(uint64_t pc) {
 struct Node {
   uint64_t pc;
   uint32_t parent;
-  uint32_t reserved;
+  uint32_t child;  // a hint: the child last found or added under this node (0: none); verified on use
 };
 struct Slot {  // index entry; node 0 = empty
   uint64_t pc;
@@ -314,8 +314,9 @@ bool index_grow() {
   return true;
 }
 
-// The child of `parent` for `pc`, added if new; 0 when out of memory or frames.
-uint32_t tree_child(uint32_t parent, uint64_t pc) {
+// The child of `parent` for `pc` through the index, added if new; 0 when out
+// of memory or frames.
+uint32_t tree_child_indexed(uint32_t parent, uint64_t pc) {
   if ((size_t)g_chain.node_count * 2 >= g_chain.index_cap && !index_grow()) return 0;
   const size_t mask = g_chain.index_cap - 1;
   for (size_t i = slot_hash(parent, pc) & mask;; i = (i + 1) & mask) {
@@ -330,6 +331,21 @@ uint32_t tree_child(uint32_t parent, uint64_t pc) {
     }
     if (s.pc == pc && s.parent == parent) return s.node;
   }
+}
+
+// The child of `parent` for `pc`, added if new; 0 when out of memory or frames.
+uint32_t tree_child(uint32_t parent, uint64_t pc) {
+  // The hint first: a stack's new nodes get consecutive ids, so a later stack
+  // down the same path reads neighbouring Nodes instead of probing the index
+  // at random (most of a first snapshot's time was those cache misses).
+  if (parent < g_chain.node_count && g_chain.nodes.data()) {
+    const Node* nodes = g_chain.nodes.data();
+    const uint32_t h = nodes[parent].child;
+    if (h && h < g_chain.node_count && nodes[h].pc == pc && nodes[h].parent == parent) return h;
+  }
+  const uint32_t id = tree_child_indexed(parent, pc);
+  if (id && g_chain.nodes.data()) g_chain.nodes.data()[parent].child = id;
+  return id;
 }
 
 // The leaf node of a stack (innermost first, own frames already removed);

@@ -5,15 +5,20 @@
 // cache) and its frames interned once per profile; a site is then a list of
 // frame ids, its key their bytes, its origin and container found from
 // per-frame facts computed once per distinct frame. Frames are copied out
-// only for sites that are shown. The frame table is guarded by a mutex;
-// everything else here is single-threaded per SymbolizedProfile.
+// only for sites that are shown; in symbolize_profiles a raw stack already
+// grouped by an earlier profile of the same Symbolizer is copied from there.
+// The frame table's intern() takes a mutex, its reads none; everything else
+// here is single-threaded per SymbolizedProfile.
 #include "analyze/sites.h"
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 
 #include "analyze/origin.h"
@@ -31,6 +36,10 @@ struct FrameInfo {
   std::string qualified;     // qualified_name(frame.function)
 };
 
+// Ids index a two-level table of fixed-size chunks: a chunk never moves, so a
+// reader needs no lock (an id is only known after intern() published it);
+// intern() takes the mutex. kChunks * kChunk ids (268 M) is far more than
+// any profile's distinct frames.
 class FrameTable {
  public:
   uint32_t intern(const Frame& f) {
@@ -38,24 +47,35 @@ class FrameTable {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = ids_.find(id);
     if (it != ids_.end()) return it->second;
-    FrameInfo info;
+    const uint32_t n = count_;
+    if (n / kChunk >= kChunks) {
+      std::fprintf(stderr, "heapscope: more than %u distinct frames; giving up\n", kChunks * kChunk);
+      std::abort();
+    }
+    FrameInfo* chunk = chunks_[n / kChunk].load(std::memory_order_relaxed);
+    if (!chunk) {
+      chunk = new FrameInfo[kChunk];  // never freed: frames outlive statics
+      chunks_[n / kChunk].store(chunk, std::memory_order_release);
+    }
+    FrameInfo& info = chunk[n % kChunk];
     info.frame = f;
     info.frame.address = 0;  // per site, see SiteView::frame_addresses
     info.system = is_system_frame(f);
     info.alloc_entry = info.system && is_alloc_entry_frame(f);
     info.container = container_of_function(f.function);
     info.qualified = qualified_name(f.function);
-    frames_.push_back(std::move(info));
-    uint32_t n = uint32_t(frames_.size() - 1);
+    count_ = n + 1;
     ids_.emplace(std::move(id), n);
     return n;
   }
-  const FrameInfo& get(uint32_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return frames_.at(id);  // std::deque: references stay valid as it grows
+  const FrameInfo& get(uint32_t id) const {
+    FrameInfo* chunk = id / kChunk < kChunks ? chunks_[id / kChunk].load(std::memory_order_acquire) : nullptr;
+    if (!chunk) throw std::out_of_range("heapscope: frame id " + std::to_string(id) + " was never interned");
+    return chunk[id % kChunk];
   }
 
  private:
+  static constexpr uint32_t kChunk = 4096, kChunks = 65536;
   static std::string identity(const Frame& f) {
     std::string id;
     if (f.resolved) {
@@ -76,7 +96,8 @@ class FrameTable {
     return id;
   }
   std::mutex mu_;
-  std::deque<FrameInfo> frames_;
+  uint32_t count_ = 0;
+  std::atomic<FrameInfo*> chunks_[kChunks] = {};
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
@@ -145,54 +166,184 @@ std::vector<std::string> profile_notes(const Profile& p) {
 }
 
 namespace {
-using PcIds = std::unordered_map<uint64_t, std::vector<uint32_t>>;  // return address -> frame ids
+// Return address -> its interned frame ids, for one Symbolizer: an open-
+// addressing table into one pool of ids (no per-address vector, no node per
+// entry: this lookup runs once per frame of every stack).
+class PcIds {
+ public:
+  // The ids of pc, symbolizing it on first use; valid until the next call.
+  std::pair<const uint32_t*, uint32_t> get(uint64_t pc, Symbolizer& symbolizer, FrameTable& t) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash(pc) & mask;
+    for (; slots_[i].used; i = (i + 1) & mask)
+      if (slots_[i].pc == pc) return {pool_.data() + slots_[i].begin, slots_[i].count};
+    Slot& sl = slots_[i];
+    sl.used = true;
+    sl.pc = pc;
+    sl.begin = uint32_t(pool_.size());
+    for (const Frame& f : symbolizer.frames(pc)) pool_.push_back(t.intern(f));
+    sl.count = uint32_t(pool_.size() - sl.begin);
+    ++count_;
+    return {pool_.data() + sl.begin, sl.count};
+  }
+
+ private:
+  struct Slot {
+    uint64_t pc = 0;
+    uint32_t begin = 0, count = 0;
+    bool used = false;
+  };
+  static size_t hash(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return size_t(x);
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& sl : old) {
+      if (!sl.used) continue;
+      size_t i = hash(sl.pc) & mask;
+      while (slots_[i].used) i = (i + 1) & mask;
+      slots_[i] = sl;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+  std::vector<uint32_t> pool_;
+};
+
+// Open addressing over (hash, value) pairs whose keys live elsewhere: the
+// caller's `same(value)` compares a candidate's key with the one looked up.
+class HashSlots {
+ public:
+  // The value stored for a key of hash h that `same` accepts, or (when none
+  // does) a new slot holding `none`; the reference is valid until the next call.
+  template <class Same>
+  uint64_t& find_or_add(uint64_t h, uint64_t none, Same same) {
+    h |= 1;  // 0: an empty slot
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    size_t i = h & mask;
+    for (; slots_[i].hash; i = (i + 1) & mask)
+      if (slots_[i].hash == h && same(slots_[i].value)) return slots_[i].value;
+    slots_[i] = Slot{h, none};
+    ++count_;
+    return slots_[i].value;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t value = 0;
+  };
+  void grow() {
+    std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& sl : old) {
+      if (!sl.hash) continue;
+      size_t i = sl.hash & mask;
+      while (slots_[i].hash) i = (i + 1) & mask;
+      slots_[i] = sl;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+};
+
+uint64_t hash_bytes(const void* p, size_t n) {
+  return std::hash<std::string_view>{}(std::string_view(static_cast<const char*>(p), n));
+}
+
+// Raw stacks already grouped by earlier profiles of the same Symbolizer
+// (symbolize_profiles): a stack met again copies that SiteView's key, frame ids
+// and addresses instead of looking up each address again. Holds (profile,
+// site view) pairs of views whose first raw site has exactly that stack.
+struct StackCache {
+  const std::vector<SymbolizedProfile>* done = nullptr;  // reserved: never reallocates
+  HashSlots slots;
+};
 
 // pc_ids caches per distinct return address; valid for one Symbolizer.
+// stacks (may be null): shared with earlier profiles; this one's index in
+// stacks->done is `self`.
 SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolizer, bool with_frames,
-                                   PcIds& pc_ids) {
+                                   PcIds& pc_ids, StackCache* stacks = nullptr, uint32_t self = 0) {
   SymbolizedProfile out;
   out.profile = &profile;
+  out.sites.reserve(profile.sites.size());
   FrameTable& t = table();
-  std::unordered_map<std::string, size_t> by_key;
+  HashSlots by_key;  // site key -> index into out.sites (the keys live in the views)
+  // Built in scratch buffers (their capacity kept), copied at their exact size
+  // into a SiteView only when the key is new.
   std::string key;
   std::vector<uint32_t> ids;
   std::vector<uint64_t> addresses;
   for (size_t i = 0; i < profile.sites.size(); ++i) {
     const Site& site = profile.sites[i];
-    key.clear();
-    ids.clear();
-    addresses.clear();
-    for (uint64_t pc : site.pcs) {
-      auto it = pc_ids.find(pc);
-      if (it == pc_ids.end()) {
-        std::vector<uint32_t> v;
-        for (const Frame& f : symbolizer.frames(pc)) v.push_back(t.intern(f));
-        it = pc_ids.emplace(pc, std::move(v)).first;
-      }
-      for (uint32_t id : it->second) {
-        ids.push_back(id);
-        addresses.push_back(pc);
-        append_id(key, id);
-      }
+    // An earlier view whose first raw site has this very stack (this profile's
+    // own views are in out.sites, the earlier profiles' in stacks->done).
+    auto view_at = [&](uint64_t at) -> std::pair<const Profile*, const SiteView*> {
+      if (uint32_t(at >> 32) == self) return {&profile, &out.sites[uint32_t(at)]};
+      const SymbolizedProfile& sp = (*stacks->done)[at >> 32];
+      return {sp.profile, &sp.sites[uint32_t(at)]};
+    };
+    const SiteView* known = nullptr;
+    uint64_t* slot = nullptr;  // this stack's entry in the cache, when new there
+    if (stacks) {
+      const uint64_t none = UINT64_MAX;
+      uint64_t& found = stacks->slots.find_or_add(
+          hash_bytes(site.pcs.data(), site.pcs.size() * 8), none, [&](uint64_t at) {
+            auto [prof, view] = view_at(at);
+            return prof->sites[view->site_indices[0]].pcs == site.pcs;
+          });
+      if (found != none) known = view_at(found).second;
+      else slot = &found;
     }
-    auto [kit, inserted] = by_key.emplace(key, out.sites.size());
-    if (!inserted) {
-      SiteView& v = out.sites[kit->second];
-      v.counts.inuse_bytes += site.counts.inuse_bytes;
-      v.counts.inuse_count += site.counts.inuse_count;
-      v.counts.alloc_bytes += site.counts.alloc_bytes;
-      v.counts.alloc_count += site.counts.alloc_count;
-      v.truncated = v.truncated || site.truncated;
-      v.site_indices.push_back(i);
+    const std::string* kp = &key;
+    const std::vector<uint32_t>* ip = &ids;
+    const std::vector<uint64_t>* ap = &addresses;
+    if (known) {
+      kp = &known->key;
+      ip = &known->frame_ids;
+      ap = &known->frame_addresses;
+    } else {
+      ids.clear();
+      addresses.clear();
+      for (uint64_t pc : site.pcs) {
+        auto [p, n] = pc_ids.get(pc, symbolizer, t);
+        ids.insert(ids.end(), p, p + n);
+        addresses.insert(addresses.end(), n, pc);
+      }
+      key.resize(ids.size() * 4);
+      if (!ids.empty()) std::memcpy(key.data(), ids.data(), key.size());  // the bytes append_id appends
+    }
+    const size_t at = by_key.find_or_add(hash_bytes(kp->data(), kp->size()), out.sites.size(),
+                                         [&](uint64_t i) { return out.sites[i].key == *kp; });
+    // The view this stack went into (a merged one's first site has another
+    // stack, so the entry never matches: the stack is grouped afresh).
+    if (slot) *slot = uint64_t(self) << 32 | at;
+    if (at != out.sites.size()) {
+      SiteView& m = out.sites[at];
+      m.counts.inuse_bytes += site.counts.inuse_bytes;
+      m.counts.inuse_count += site.counts.inuse_count;
+      m.counts.alloc_bytes += site.counts.alloc_bytes;
+      m.counts.alloc_count += site.counts.alloc_count;
+      m.truncated = m.truncated || site.truncated;
+      m.site_indices.push_back(i);
       continue;
     }
     SiteView v;
     v.counts = site.counts;
     v.truncated = site.truncated;
     v.site_indices.push_back(i);
-    v.key = key;
-    v.frame_ids = ids;
-    v.frame_addresses = addresses;
+    v.key = *kp;
+    v.frame_ids = *ip;
+    v.frame_addresses = *ap;
     // Origin and container: apply_wrappers(), once every site is known.
     if (with_frames) fill_frames(v);
     out.sites.push_back(std::move(v));
@@ -236,10 +387,12 @@ bool same_modules(const Profile& a, const Profile& b) {
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames, const AllocFns& alloc_fns) {
   std::vector<SymbolizedProfile> out;
+  out.reserve(profiles.size());  // StackCache::done points into it
   struct Shared {
     const Profile* owner;
     std::unique_ptr<Symbolizer> sym;
     PcIds pc_ids;
+    StackCache stacks;
   };
   std::vector<std::unique_ptr<Shared>> shared;
   for (const auto& p : profiles) {
@@ -247,10 +400,11 @@ std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& pr
     for (auto& sh : shared)
       if (same_modules(*sh->owner, p)) use = sh.get();
     if (!use) {
-      shared.push_back(std::make_unique<Shared>(Shared{&p, std::make_unique<Symbolizer>(p), {}}));
+      shared.push_back(std::make_unique<Shared>(Shared{&p, std::make_unique<Symbolizer>(p), {}, {}}));
       use = shared.back().get();
+      use->stacks.done = &out;
     }
-    out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids));
+    out.push_back(symbolize_cached(p, *use->sym, with_frames, use->pc_ids, &use->stacks, uint32_t(out.size())));
   }
   std::vector<SymbolizedProfile*> all;
   for (auto& sp : out) all.push_back(&sp);
