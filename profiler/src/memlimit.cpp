@@ -207,9 +207,11 @@ void memlimit_check() {
     char path[4200];
     const bool ok = write_snapshot(HS_TRIGGER_OOM, path, sizeof path) == 0;
     if (ok) g_oom_files.fetch_add(1, std::memory_order_relaxed);
-    log_line("memory usage %lu bytes is %lu.%lu%% of its limit %lu bytes (%s, %s; HEAPSCOPE_OOM threshold %u.%u%%): %s%s",
+    const bool file = m.kind != kLimitRlimitAs;  // a cgroup limit: name its file too
+    log_line("memory usage %lu bytes is %lu.%lu%% of its limit %lu bytes (%s%s%s; HEAPSCOPE_OOM threshold %u.%u%%): %s%s",
              (unsigned long)m.usage, (unsigned long)(ppm / 10000), (unsigned long)(ppm / 1000 % 10),
-             (unsigned long)m.limit, memlimit_kind_name(m.kind), m.source, t[reach - 1] / 10000,
+             (unsigned long)m.limit, memlimit_kind_name(m.kind), file ? ", " : "", file ? m.source : "",
+             t[reach - 1] / 10000,
              t[reach - 1] / 1000 % 10, ok ? "wrote " : "the snapshot could not be written", ok ? path : "");
   }
   busy.store(false);

@@ -362,6 +362,6 @@ TEST(Oom, RlimitAsOfAThreadlessProgram) {
   }
   EXPECT_GE(snaps[0].stat("mem_usage_bytes"), 1073741824u * 0.90);
   EXPECT_GE(snaps[2].stat("mem_usage_bytes"), 1073741824u * 0.99);
-  EXPECT_EQ(count_lines_with(r.err, "of its limit 1073741824 bytes (RLIMIT_AS, RLIMIT_AS;"), 3) << r.err;
+  EXPECT_EQ(count_lines_with(r.err, "of its limit 1073741824 bytes (RLIMIT_AS; HEAPSCOPE_OOM threshold "), 3) << r.err;
 }
 }  // namespace
