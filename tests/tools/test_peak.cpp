@@ -145,7 +145,10 @@ TEST(Peak, HeldPeakIsInThePeakFileAndGoneAtExit) {
 
   json end = hs_json("report --json '" + exits[0] + "'", d.path);
   EXPECT_EQ(end["trigger"], "exit");
-  EXPECT_TRUE(site_of(end, "hold_peak").is_null()) << end.dump(1);
+  // At exit hold_peak holds nothing (report lists it only for what it allocated).
+  json gone = site_of(end, "hold_peak");
+  EXPECT_TRUE(gone.is_null() || gone["inuse_bytes"] == 0) << end.dump(1);
+  EXPECT_NE(end["sites"][0]["origin"]["function"].dump().find("keep_cache"), std::string::npos) << end.dump(1);
   EXPECT_EQ(site_of(end, "keep_cache")["inuse_bytes"], 64u * 16384u);
 
   // What was freed after the peak: hold_peak's blocks, all of them, and nothing of the cache.
