@@ -95,7 +95,9 @@ enum hs_trigger {
   HS_TRIGGER_INTERVAL = 2, /* HEAPSCOPE_INTERVAL */
   HS_TRIGGER_API = 3,      /* heapscope_snapshot() */
   HS_TRIGGER_EXIT = 4,     /* at exit, before static destructors */
-  HS_TRIGGER_ALERT = 5     /* HEAPSCOPE_ALERT growth threshold */
+  HS_TRIGGER_ALERT = 5,    /* HEAPSCOPE_ALERT growth threshold */
+  HS_TRIGGER_PEAK = 6,     /* HEAPSCOPE_PEAK: PREFIX.PID.peak.hsnap, a new high-water mark */
+  HS_TRIGGER_OOM = 7       /* HEAPSCOPE_OOM: usage crossed a threshold of the memory limit */
 };
 
 enum hs_section_kind {
@@ -160,7 +162,18 @@ typedef struct HsStat {
  *   self_memory_bytes (profiler's own mapped memory now), snapshot_ns (time
  *   this snapshot took so far), live_table_entries, stacks,
  *   allocator_inuse_bytes (mallinfo2().uordblks+hblkhd on glibc, jemalloc
- *   stats.allocated), rss_bytes, threads_seen, signal_handler_replaced. */
+ *   stats.allocated), rss_bytes, threads_seen, signal_handler_replaced,
+ *   peak_inuse_bytes (high-water mark of tracked live bytes, the sampled
+ *   estimate in sampled mode), peak_uptime_ns (when: CLOCK_MONOTONIC since
+ *   start, as the header's uptime_ns), peak_unix_ns (the same in
+ *   CLOCK_REALTIME), peak_snapshots (peak files written, this one included),
+ *   peak_snapshot_inuse_bytes (tracked live bytes of the last peak file),
+ *   mem_limit_bytes (the memory limit nearest to its usage, 0 = none),
+ *   mem_limit_kind (0 none, 1 cgroup v2 memory.max, 2 cgroup v2 memory.high,
+ *   3 cgroup v1 memory.limit_in_bytes, 4 RLIMIT_AS), mem_usage_bytes (usage
+ *   as that limit counts it: memory.current, memory.usage_in_bytes, VmSize),
+ *   oom_snapshots (HEAPSCOPE_OOM snapshots written, this one included).
+ * META "mem_limit_source": the file of that limit (or "RLIMIT_AS"). */
 
 typedef struct HsTotals {
   uint64_t inuse_bytes;

@@ -22,6 +22,10 @@ struct Config {
   uint32_t depth = 64;                    // HEAPSCOPE_DEPTH (1..HS_MAX_DEPTH)
   Unwinder unwinder = Unwinder::cfi;      // HEAPSCOPE_UNWIND=cfi|libunwind|fp|check
   bool thread_always = false;             // HEAPSCOPE_THREAD=always (default auto)
+  uint32_t peak_ppm = 50000;              // HEAPSCOPE_PEAK (parts per million of growth; 0 = off)
+  uint32_t oom_ppm = 900000;              // HEAPSCOPE_OOM (parts per million of the limit; 0 = off)
+  char cgroup_root[1024] = "/sys/fs/cgroup";    // HEAPSCOPE_CGROUP_ROOT (for tests)
+  char cgroup_file[1024] = "/proc/self/cgroup";  // HEAPSCOPE_CGROUP_FILE (for tests)
 };
 extern Config g_cfg;
 

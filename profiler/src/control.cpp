@@ -27,8 +27,10 @@
 #include "heapinfo.h"
 #include "live_table.h"
 #include "log.h"
+#include "memlimit.h"
 #include "modules.h"
 #include "next_alloc.h"
+#include "peak.h"
 #include "record.h"
 #include "sampler.h"
 #include "snapshot_writer.h"
@@ -105,6 +107,7 @@ std::atomic<bool> g_helper_started{false};  // start_helper() ran (once per proc
 std::atomic<bool> g_helper_running{false};  // the helper thread exists and answers requests
 std::atomic<bool> g_channel_follow{false};  // control_channel_follow asks the helper to sync now
 std::atomic<int> g_exit_done{0};
+bool g_limit_found = false;  // a memory limit applied at start-up: polled every 500 ms (else every 10 s)
 std::atomic<bool> g_exiting{false};
 struct sigaction g_our_action;
 
@@ -157,6 +160,34 @@ bool parse_bytes(const char* s, uint64_t* out) {
   if (*p) return false;
   if (shift && v > (UINT64_MAX >> shift)) return false;
   *out = v << shift;
+  return true;
+}
+
+// A fraction: "0.05", "5%", "12.5%", "0" -> parts per million; false on
+// anything else or above max_ppm.
+bool parse_fraction(const char* s, uint32_t max_ppm, uint32_t* ppm) {
+  uint64_t whole = 0, frac = 0, scale = 1000000;
+  const char* p = s;
+  if (!(*p >= '0' && *p <= '9') && *p != '.') return false;
+  for (; *p >= '0' && *p <= '9'; ++p)
+    if ((whole = whole * 10 + (uint64_t)(*p - '0')) > 100000) return false;
+  if (*p == '.') {
+    if (!(p[1] >= '0' && p[1] <= '9')) return false;
+    for (++p; *p >= '0' && *p <= '9'; ++p)
+      if (scale > 1) scale /= 10, frac += (uint64_t)(*p - '0') * scale;
+  }
+  uint64_t v = whole * 1000000 + frac;  // millionths of the number as written
+  if (*p == '%') v /= 100, ++p;
+  if (*p || v > max_ppm) return false;
+  *ppm = (uint32_t)v;
+  return true;
+}
+
+// Copies an option's path into dst (cap bytes); false when it does not fit.
+bool copy_path(char* dst, size_t cap, const char* v) {
+  size_t n = strlen(v);
+  if (!n || n + 64 >= cap) return false;
+  memcpy(dst, v, n + 1);
   return true;
 }
 
@@ -294,12 +325,15 @@ void* thread_main(void*) {
   uint64_t next_interval = g_cfg.interval_ms ? now + g_cfg.interval_ms : UINT64_MAX;
   uint64_t next_stats = g_cfg.stats_ms ? now + g_cfg.stats_ms : UINT64_MAX;
   uint64_t next_check = now + 1000;
+  const uint64_t limit_every = g_limit_found ? 500 : 10000;
+  uint64_t next_limit = g_cfg.oom_ppm ? now : UINT64_MAX;
   bool alert_failed = false;  // the last alert snapshot failed (see below)
   uint64_t alert_failed_live = 0, alert_failed_writer_base = 0;
   for (;;) {
     now = mono_ms();
     uint64_t wake = next_interval < next_stats ? next_interval : next_stats;
     if (next_check < wake) wake = next_check;
+    if (next_limit < wake) wake = next_limit;
     if (g_cfg.alert_bytes && now + 200 < wake) wake = now + 200;
     // The control channel follows the run state (closed while detached or
     // exiting); a request from attach/detach (control_channel_follow) or the
@@ -360,6 +394,10 @@ void* thread_main(void*) {
           alert_failed_writer_base = last_snapshot_live_bytes();
         }
       }
+    }
+    if (now >= next_limit) {  // HEAPSCOPE_OOM (memlimit.h)
+      if (!exiting) memlimit_check();
+      next_limit = mono_ms() + limit_every;
     }
     if (now >= next_check) {
       next_check = now + 1000;
@@ -622,6 +660,28 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
     else if (!strcmp(v, "check")) c->unwinder = Unwinder::check;
     else log_line("HEAPSCOPE_UNWIND=%s: expected cfi, libunwind or fp; using cfi", v), ++bad;
   }
+  if ((v = get("HEAPSCOPE_PEAK")) && !parse_fraction(v, 10000000, &c->peak_ppm)) {
+    log_line("HEAPSCOPE_PEAK=%s: expected a fraction of growth between peak snapshots (e.g. 0.05 or 5%%; "
+             "0 = off; at most 1000%%); using 5%%",
+             v);
+    c->peak_ppm = 50000, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_OOM")) && (!parse_fraction(v, 999999, &c->oom_ppm))) {
+    log_line("HEAPSCOPE_OOM=%s: expected a fraction of the memory limit below 1 (e.g. 0.9 or 90%%; 0 = off); "
+             "using 90%%",
+             v);
+    c->oom_ppm = 900000, ++bad;
+  }
+  if ((v = get("HEAPSCOPE_CGROUP_ROOT")) && !copy_path(c->cgroup_root, sizeof c->cgroup_root, v)) {
+    log_line("HEAPSCOPE_CGROUP_ROOT=%s: expected a directory path of 1..%zu bytes; using /sys/fs/cgroup", v,
+             sizeof c->cgroup_root - 65);
+    ++bad;
+  }
+  if ((v = get("HEAPSCOPE_CGROUP_FILE")) && !copy_path(c->cgroup_file, sizeof c->cgroup_file, v)) {
+    log_line("HEAPSCOPE_CGROUP_FILE=%s: expected a file path of 1..%zu bytes; using /proc/self/cgroup", v,
+             sizeof c->cgroup_file - 65);
+    ++bad;
+  }
   if ((v = get("HEAPSCOPE_THREAD"))) {
     if (!strcmp(v, "always")) c->thread_always = true;
     else if (!strcmp(v, "auto")) c->thread_always = false;
@@ -664,6 +724,7 @@ static bool control_start() {
   parse_config(&g_cfg, g_option_source ? g_option_source : env_get);
   make_prefix_absolute(&g_cfg);
   writer_set_start_time();
+  peak_init();
   arena_use_huge_pages(g_cfg.sample_period == 0);
   capture_init();
   if ((g_cfg.unwinder == Unwinder::cfi || g_cfg.unwinder == Unwinder::check) && !cfi_init())
@@ -715,7 +776,11 @@ void control_init(void* own_malloc) {
   // thread alone costs an allocation-heavy C program ~25%); its snapshot
   // requests are served on its own thread from the signal handler
   // (serve_in_handler).
-  g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always;
+  // HEAPSCOPE_OOM alone does not start the thread of a single-threaded program:
+  // it checks the limit at each 0.25% rise of its live heap instead (peak.h).
+  g_limit_found = g_cfg.oom_ppm && memlimit_init();
+  g_thread_wanted = g_cfg.signal || g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always ||
+                    g_cfg.oom_ppm;
   g_thread_eager = g_cfg.interval_ms || g_cfg.stats_ms || g_cfg.alert_bytes || g_cfg.thread_always ||
                    !__libc_single_threaded;
   install_signal();
@@ -738,6 +803,8 @@ void control_channel_follow() {
 
 void control_serve_requests() {
   tls.poked = 0;
+  if (g_run_state.load(std::memory_order_relaxed) == kActive && !g_exiting.load(std::memory_order_relaxed))
+    peak_serve(!g_helper_running.load(std::memory_order_relaxed));  // peak.h: a threshold this thread crossed
   if (tls.fork_owner) return;  // inside fork's handlers (writer lock held): served later
   if (g_helper_running.load(std::memory_order_relaxed) || g_exiting.load(std::memory_order_relaxed)) return;
   if (g_run_state.load(std::memory_order_relaxed) != kActive || !g_snapshot_requests.exchange(0)) return;

@@ -6,6 +6,7 @@
 #include "capture.h"
 #include "control.h"
 #include "log.h"
+#include "peak.h"
 #include "stack_memo.h"
 #include "hsnap_format.h"
 #include "stack_table.h"
@@ -24,10 +25,12 @@ static HS_INLINE void add_counters(StackRec* r, uint64_t size) {
   if (!g_cfg.sample_period) {
     r->alloc_bytes.fetch_add(size, rl);
     r->alloc_count.fetch_add(1, rl);
+    peak_add(size);  // the process's live total and its one compare (peak.h)
     return;
   }
   SampleWeight w = sample_weight(size, g_cfg.sample_period);
   r->alloc_bytes.fetch_add(w.bytes, rl);
+  peak_add(w.bytes);
   r->alloc_count.fetch_add(w.count_fp, rl);
   r->side->sampled_inuse.fetch_add(1, rl);
   r->side->sampled_alloc.fetch_add(1, rl);
@@ -39,10 +42,12 @@ void account_free(const LiveInfo& info) {
   if (!g_cfg.sample_period) {
     r->free_bytes.fetch_add(info.size, rl);
     r->free_count.fetch_add(1, rl);
+    peak_sub(info.size);
     return;
   }
   SampleWeight w = sample_weight(info.size, g_cfg.sample_period);
   r->free_bytes.fetch_add(w.bytes, rl);
+  peak_sub(w.bytes);
   r->free_count.fetch_add(w.count_fp, rl);
   r->side->sampled_inuse.fetch_sub(1, rl);
 }

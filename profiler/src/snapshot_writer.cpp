@@ -23,6 +23,8 @@
 #include "record.h"
 #include "stack_table.h"
 #include "attach/attach_state.h"
+#include "memlimit.h"
+#include "peak.h"
 
 #ifndef HEAPSCOPE_VERSION_STRING
 #define HEAPSCOPE_VERSION_STRING "0"
@@ -35,6 +37,7 @@ uint64_t g_seq = 0;
 bool g_error_reported = false;
 uint64_t g_start_ns = 0;
 std::atomic<uint64_t> g_last_live{0};
+std::atomic<uint64_t> g_last_peak_live{0};  // tracked live bytes in the last peak file
 std::atomic<bool> g_exit_begun{false};
 std::atomic<pid_t> g_writer_tid{0};  // the thread inside write_snapshot, 0 if none
 
@@ -476,12 +479,16 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   b.put_pair("heapscope_version", HEAPSCOPE_VERSION_STRING, strlen(HEAPSCOPE_VERSION_STRING));
   struct utsname u;
   if (uname(&u) == 0) b.put_pair("hostname", u.nodename, strnlen(u.nodename, sizeof u.nodename));
+  static MemLimit lim;  // writer-only (mutex), as exe above; async-signal-safe to read
+  memlimit_read(&lim);
+  if (lim.limit) b.put_pair("mem_limit_source", lim.source, strlen(lim.source));
   b.end_section(sec);
 
   // Sites in one pass over the stack table: each stack gets its number (and
   // its frames in the tree) when first written; a chained file keeps only
   // the sites whose figures changed since the committed base.
-  const bool series = trigger != HS_TRIGGER_EXIT;
+  // The exit and peak files are self-contained and outside the chain.
+  const bool series = trigger != HS_TRIGGER_EXIT && trigger != HS_TRIGGER_PEAK;
   bool chained = series && g_chain.have_base && g_chain.chain_len < kChainFiles;
   if (chained) {  // the predecessor deleted meanwhile, or elsewhere: start a new chain rather than name a lost file
     struct stat st;
@@ -619,6 +626,16 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   b.put_stat("signal_handler_replaced", g_counters.signal_handler_replaced.load(std::memory_order_relaxed));
   AttachStat attach[kAttachStats];  // heapscope attach: attach_mode, attach_time_unix_ms, ... (attach_state.h)
   for (int i = 0, n = attach_stats(attach); i < n; ++i) b.put_stat(attach[i].name, attach[i].value);
+  const PeakFigures pk = peak_figures(g_start_ns);  // peak.h: the high-water mark and when
+  b.put_stat("peak_inuse_bytes", pk.inuse_bytes);
+  b.put_stat("peak_uptime_ns", pk.uptime_ns);
+  b.put_stat("peak_unix_ns", pk.unix_ns);
+  b.put_stat("peak_snapshots", pk.snapshots + (trigger == HS_TRIGGER_PEAK));
+  b.put_stat("peak_snapshot_inuse_bytes", trigger == HS_TRIGGER_PEAK ? tot.inuse_bytes : pk.snapshot_bytes);
+  b.put_stat("mem_limit_bytes", lim.limit);  // memlimit.h: the limit nearest to its usage, 0 = none
+  b.put_stat("mem_limit_kind", lim.kind);
+  b.put_stat("mem_usage_bytes", lim.usage);
+  b.put_stat("oom_snapshots", memlimit_snapshots() + (trigger == HS_TRIGGER_OOM));
   b.end_section(sec);
 
   // MODULES. Nested inside an allocator or loader call on this thread (see
@@ -700,6 +717,7 @@ void writer_set_start_time() {
   g_chain.chain_len = 0;
   find_own_text();
 }
+uint64_t last_peak_snapshot_live_bytes() { return g_last_peak_live.load(std::memory_order_relaxed); }
 uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_relaxed); }
 void writer_lock() { pthread_mutex_lock(&g_writer_mu); }
 void writer_unlock() { pthread_mutex_unlock(&g_writer_mu); }
@@ -753,12 +771,16 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
   }
   if (fd < 0) return EEXIST;
   err = write_all(fd, b.data(), b.size());
-  if (!err && fsync(fd) != 0 && errno != EINVAL) err = errno;
+  // The peak file is rewritten on the allocating thread at each new high
+  // (peak.h): no fsync for it. A killed process (the OOM killer) loses
+  // nothing of the page cache; only a machine crash could leave it stale.
+  if (!err && trigger != HS_TRIGGER_PEAK && fsync(fd) != 0 && errno != EINVAL) err = errno;
   if (close(fd) != 0 && !err && errno != EINTR) err = errno;
   if (!err) {
-    if (trigger == HS_TRIGGER_EXIT) {
-      // PREFIX.PID.exit.hsnap is a fixed name (the contract): an exit file of an
-      // earlier process with the same PID and prefix is replaced, by design.
+    if (trigger == HS_TRIGGER_EXIT || trigger == HS_TRIGGER_PEAK) {
+      // PREFIX.PID.exit.hsnap and .peak.hsnap are fixed names (the contract): an
+      // earlier process's file of the same PID and prefix is replaced, by design
+      // (and the peak file by each higher peak).
       if (rename(tmp, final_path) != 0) err = errno;
     } else {
       err = publish_noreplace(tmp, final_path);
@@ -768,7 +790,8 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq) 
     unlink(tmp);  // ours: created above with O_EXCL
     return err;
   }
-  g_last_live.store(live, std::memory_order_relaxed);
+  if (trigger == HS_TRIGGER_PEAK) g_last_peak_live.store(live, std::memory_order_relaxed);
+  else g_last_live.store(live, std::memory_order_relaxed);  // a peak file is no baseline for HEAPSCOPE_ALERT
   if (g_build.chained_series && seq != 0) {  // commit: the next periodic snapshot builds on this one
     g_chain.cur ^= 1;
     g_chain.have_base = true;
@@ -803,7 +826,8 @@ static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_l
     errno = EBUSY;
     return -1;
   }
-  const bool background = trigger == HS_TRIGGER_SIGNAL || trigger == HS_TRIGGER_INTERVAL || trigger == HS_TRIGGER_ALERT;
+  const bool background = trigger == HS_TRIGGER_SIGNAL || trigger == HS_TRIGGER_INTERVAL ||
+                          trigger == HS_TRIGGER_ALERT || trigger == HS_TRIGGER_PEAK || trigger == HS_TRIGGER_OOM;
   if (background && g_exit_begun.load()) {
     pthread_mutex_unlock(&g_writer_mu);
     pthread_setcancelstate(old_cancel, nullptr);
@@ -812,8 +836,9 @@ static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_l
   }
   g_writer_tid.store(self);
   int err = 0;
-  if (trigger == HS_TRIGGER_EXIT) {
-    format(path, sizeof path, "%s.%d.exit.hsnap", g_cfg.out_prefix, (int)getpid());
+  if (trigger == HS_TRIGGER_EXIT || trigger == HS_TRIGGER_PEAK) {
+    format(path, sizeof path, "%s.%d.%s.hsnap", g_cfg.out_prefix, (int)getpid(),
+           trigger == HS_TRIGGER_EXIT ? "exit" : "peak");
     err = write_snapshot_to(path, trigger, 0);
   } else {
     // A SEQ taken by an earlier process with this PID is skipped, not replaced (bounded).

@@ -17,7 +17,8 @@
 #include "hsnap_format.h"
 
 namespace hs {
-// Writes PREFIX.PID.SEQ.hsnap (or PREFIX.PID.exit.hsnap for HS_TRIGGER_EXIT).
+// Writes PREFIX.PID.SEQ.hsnap (or PREFIX.PID.exit.hsnap for HS_TRIGGER_EXIT,
+// PREFIX.PID.peak.hsnap for HS_TRIGGER_PEAK: self-contained, outside the chain).
 // Returns 0 and the path (when path_out) or -1 with errno set.
 int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len);
 // The same from a signal handler (control.cpp, serve_in_handler): never waits
@@ -36,8 +37,10 @@ int write_snapshot_to(const char* final_path, hs_trigger trigger, uint64_t seq);
 // be cut off by the process exit).
 void writer_begin_exit();
 
-// Tracked live bytes in the last snapshot written (for HEAPSCOPE_ALERT).
+// Tracked live bytes in the last snapshot written (for HEAPSCOPE_ALERT),
+// peak files aside; and in the last peak file (peak.h).
 uint64_t last_snapshot_live_bytes();
+uint64_t last_peak_snapshot_live_bytes();
 
 void writer_lock();
 void writer_unlock();

@@ -32,6 +32,7 @@
 #include "live_table.h"
 #include "log.h"
 #include "next_alloc.h"
+#include "peak.h"
 #include "record.h"
 #include "snapshot_writer.h"
 #include "stack_table.h"
@@ -166,6 +167,7 @@ void build_names() {
 // generation may have been freed while detached, unseen.
 void reset_books() {
   g_live.clear();
+  peak_reset();
   uint32_t n = g_stacks.ids_issued();
   for (uint32_t id = 0; id < n; ++id) {
     StackRec* r = id == 0 ? g_stacks.overflow() : g_stacks.by_id(id);

@@ -50,6 +50,17 @@ struct Site {
   bool truncated = false;
 };
 
+// STATS mem_limit_kind (profiler/format/hsnap_format.h) as text.
+inline const char* memory_limit_kind(uint64_t kind) {
+  switch (kind) {
+    case 1: return "cgroup v2 memory.max";
+    case 2: return "cgroup v2 memory.high";
+    case 3: return "cgroup v1 memory.limit_in_bytes";
+    case 4: return "RLIMIT_AS";
+    default: return "none";
+  }
+}
+
 struct Profile {
   std::string path;    // file it was read from
   std::string format;  // "hsnap", "gperftools", "jemalloc"
@@ -57,7 +68,7 @@ struct Profile {
   uint64_t time_unix_ns = 0;  // when taken (0 if the format does not say)
   uint64_t uptime_ns = 0;     // ns since the profiler started (0 if unknown)
   uint64_t seq = 0;
-  std::string trigger;        // "signal", "interval", "api", "exit", "alert", "unknown"
+  std::string trigger;        // "signal", "interval", "api", "exit", "alert", "peak", "oom", "unknown"
   bool sampled = false;
   uint64_t sample_period = 0; // mean bytes between samples when sampled
   std::map<std::string, std::string> meta;   // cmdline, exe, allocator, ...
@@ -67,6 +78,12 @@ struct Profile {
   std::vector<Site> sites;
 
   bool is_exit() const { return trigger == "exit"; }
+  // A STATS figure by name (peak_inuse_bytes, mem_limit_bytes, ...); 0 when absent.
+  uint64_t stat(const std::string& name) const {
+    for (const auto& [k, v] : stats)
+      if (k == name) return v;
+    return 0;
+  }
 };
 
 }  // namespace heapscope

@@ -154,6 +154,8 @@ const char* trigger_name(uint32_t t) {
     case HS_TRIGGER_API: return "api";
     case HS_TRIGGER_EXIT: return "exit";
     case HS_TRIGGER_ALERT: return "alert";
+    case HS_TRIGGER_PEAK: return "peak";
+    case HS_TRIGGER_OOM: return "oom";
     default: return "unknown";
   }
 }

@@ -69,10 +69,35 @@ void append_where(json& j, const SiteView& s) {
   j["frames"] = std::move(frames);
 }
 
+// The trigger, the peak and the memory limit from STATS (docs/snapshot-format.md);
+// null where the file does not carry them (older snapshots, other formats).
+namespace {
+json peak_json(const Profile& p) {
+  if (!p.stat("peak_inuse_bytes")) return nullptr;
+  return json{{"inuse_bytes", p.stat("peak_inuse_bytes")},
+              {"uptime_ns", p.stat("peak_uptime_ns")},
+              {"unix_ns", p.stat("peak_unix_ns")},
+              {"snapshot_inuse_bytes", p.stat("peak_snapshot_inuse_bytes")},
+              {"snapshots", p.stat("peak_snapshots")}};
+}
+json memory_limit_json(const Profile& p) {
+  if (!p.stat("mem_limit_bytes")) return nullptr;
+  auto src = p.meta.find("mem_limit_source");
+  return json{{"limit_bytes", p.stat("mem_limit_bytes")},
+              {"usage_bytes", p.stat("mem_usage_bytes")},
+              {"kind", memory_limit_kind(p.stat("mem_limit_kind"))},
+              {"source", src == p.meta.end() ? json(nullptr) : json(src->second)},
+              {"oom_snapshots", p.stat("oom_snapshots")}};
+}
+}  // namespace
+
 json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
   json sites = json::array();
   for (const auto& s : r.sites) sites.push_back(site_json(s));
   return json{{"file", profile.profile->path},
+              {"trigger", profile.profile->trigger},
+              {"peak", peak_json(*profile.profile)},
+              {"memory_limit", memory_limit_json(*profile.profile)},
               {"totals", counts_json(r.totals)},
               {"total_sites", r.total_sites},
               {"sites", std::move(sites)},

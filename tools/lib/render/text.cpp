@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 
@@ -32,6 +33,18 @@ std::string fmt(const char* f, double v) {
 
 std::string signed_count(int64_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
 
+// ", the peak: 301.0 MiB live 1.2 s after start (2026-12-03 17:53:01 UTC)".
+std::string peak_text(const Profile& p) {
+  std::string s = ", the peak: " + format_size(p.stat("peak_inuse_bytes")) + " live" +
+                  fmt(" %.1f s after start", double(p.stat("peak_uptime_ns")) / 1e9);
+  const time_t t = time_t(p.stat("peak_unix_ns") / 1000000000ull);
+  struct tm tm;
+  char buf[64];
+  if (t && gmtime_r(&t, &tm) && std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    s += std::string(" (") + buf + ")";
+  return s + "; this file holds " + format_size(p.stat("peak_snapshot_inuse_bytes"));
+}
+
 std::string describe(const Profile& p) {
   std::string s = p.path + " (" + p.format;
   if (p.pid) s += ", pid " + std::to_string(p.pid);
@@ -39,6 +52,12 @@ std::string describe(const Profile& p) {
     if (p.is_exit()) s += ", at exit";
     else s += ", #" + std::to_string(p.seq) + " by " + p.trigger;
     if (p.uptime_ns) s += fmt(", %.1f s after start", double(p.uptime_ns) / 1e9);
+    if (p.trigger == "peak") s += peak_text(p);
+    if (p.trigger == "oom" && p.stat("mem_limit_bytes"))
+      s += fmt(", memory at %.1f%% of its limit: ", 100.0 * double(p.stat("mem_usage_bytes")) /
+                                                      double(p.stat("mem_limit_bytes"))) +
+           format_size(p.stat("mem_usage_bytes")) + " of " + format_size(p.stat("mem_limit_bytes")) + ", " +
+           memory_limit_kind(p.stat("mem_limit_kind"));
   }
   if (p.sampled) s += ", sampled";
   return s + ")";
