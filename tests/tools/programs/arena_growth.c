@@ -9,7 +9,7 @@
 //         the end. Live heap: flat (a few hundred bytes a round); the
 //         allocator's held-free memory: +8 MiB a round, in a new arena per
 //         thread (run with MALLOC_ARENA_MAX above 2*ROUNDS).
-//   leak: each round keeps 8 MiB more in 4 KiB blocks (LINE:leak): the live
+//   leak: each round keeps 8 MiB more in 4 KiB blocks (the marked line): the live
 //         heap grows with RSS.
 #define _GNU_SOURCE
 #define HEAPSCOPE_WEAK
