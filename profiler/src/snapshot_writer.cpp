@@ -605,8 +605,12 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   // that interrupted free(), say) the allocator's own locks may be held:
   // asking it for figures would deadlock. The guard says so: the snapshot
   // path holds one guard itself.
-  HeapFigures hf{false, 0, 0};
-  if (tls.guard <= 1) hf = allocator_figures();  // not nested
+  // The allocator's figures are then absent (allocator_inuse_bytes 0, the
+  // others not written); the kernel's (RSS split, thread stacks) are read
+  // with open/read/mincore, safe there too.
+  AllocatorReading ar{};
+  if (tls.guard <= 1) ar = read_allocator();  // not nested
+  const MemoryFigures mf = memory_figures();
   sec = b.begin_section(HS_SEC_STATS);
   b.put_stat("hook_calls", g_counters.hook_calls.load(std::memory_order_relaxed) + tls.pending_calls);
   b.put_stat("before_start_blocks", g_counters.before_start_blocks.load(std::memory_order_relaxed));
@@ -620,8 +624,22 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   size_t ns_at = b.put_stat("snapshot_ns", 0);
   b.put_stat("live_table_entries", g_live.entries());
   b.put_stat("stacks", count);  // sites in the profile this file gives (chain followed)
-  b.put_stat("allocator_inuse_bytes", hf.known ? hf.used : 0);
+  b.put_stat("allocator_inuse_bytes", ar.known ? ar.used : 0);
   b.put_stat("rss_bytes", rss_bytes());
+  if (ar.known) {  // what RSS is made of (docs/snapshot-format.md, "Memory composition")
+    b.put_stat("allocator_held_bytes", ar.held);
+    b.put_stat("allocator_free_held_bytes", ar.free_held);
+  }
+  for (int i = 0; i < ar.count; ++i) b.put_stat(ar.named[i].name, ar.named[i].value);
+  if (mf.rss_known) {
+    b.put_stat("rss_anon_bytes", mf.rss_anon);
+    b.put_stat("rss_file_bytes", mf.rss_file);
+    b.put_stat("rss_shmem_bytes", mf.rss_shmem);
+  }
+  if (mf.stacks_known) {
+    b.put_stat("thread_stack_bytes", mf.stack_bytes);
+    b.put_stat("thread_stacks", mf.stacks);
+  }
   b.put_stat("threads_seen", g_counters.threads_seen.load(std::memory_order_relaxed));
   b.put_stat("signal_handler_replaced", g_counters.signal_handler_replaced.load(std::memory_order_relaxed));
   AttachStat attach[kAttachStats];  // heapscope attach: attach_mode, attach_time_unix_ms, ... (attach_state.h)

@@ -8,6 +8,7 @@ namespace heapscope {
 ReportResult make_report(const SymbolizedProfile& profile, size_t top) {
   ReportResult r;
   r.totals = profile.profile ? profile.profile->totals : Counts{};
+  if (profile.profile) r.memory = memory_composition(*profile.profile);
   std::vector<const SiteView*> ranked;
   for (const auto& s : profile.sites)
     if (s.counts.inuse_bytes != 0 || s.counts.alloc_bytes != 0 || s.counts.inuse_count != 0)

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "analyze/memory.h"
 #include "analyze/sites.h"
 
 namespace heapscope {
@@ -12,6 +13,7 @@ struct ReportResult {
   Counts totals;                // the profile's totals
   std::vector<SiteView> sites;  // ranked by inuse_bytes desc, then alloc_bytes desc
   size_t total_sites = 0;       // sites before --top
+  MemoryComposition memory;     // what RSS was made of (present == false: not in the file)
 };
 
 // top == 0 keeps every site with any live or allocated memory.

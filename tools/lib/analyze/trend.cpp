@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <stdexcept>
 #include <string_view>
@@ -37,6 +38,64 @@ Fit least_squares(const std::vector<double>& x, const std::vector<double>& y) {
   if (sxx > 0) f.slope = sxy / sxx;
   if (sxx > 0 && syy > 0) f.r2 = (sxy * sxy) / (sxx * syy);
   return f;
+}
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// See MemoryTrend in trend.h.
+MemoryTrend memory_trend(const std::vector<const SymbolizedProfile*>& used, const std::vector<double>& times) {
+  MemoryTrend m;
+  for (auto* s : used) m.series.push_back(memory_composition(*s->profile));
+  m.present = std::all_of(m.series.begin(), m.series.end(), [](const auto& c) { return c.present; });
+  if (!m.present) {
+    m.series.clear();
+    return m;
+  }
+  m.allocator_known = std::all_of(m.series.begin(), m.series.end(), [](const auto& c) { return c.allocator_known; });
+  auto slope = [&](auto field) {
+    std::vector<double> y;
+    for (const auto& c : m.series) y.push_back(double(field(c)));
+    return least_squares(times, y).slope;
+  };
+  m.rss_slope = slope([](const MemoryComposition& c) { return c.rss; });
+  m.held_free_slope = slope([](const MemoryComposition& c) { return c.held_free; });
+  m.heap_in_use_slope = slope([](const MemoryComposition& c) { return c.heap_in_use; });
+  m.live_heap_slope = slope([](const MemoryComposition& c) { return c.live_heap; });
+  m.thread_stacks_slope = slope([](const MemoryComposition& c) { return c.stacks; });
+  m.other_anon_slope = slope([](const MemoryComposition& c) { return c.other_anon; });
+  m.files_slope = slope([](const MemoryComposition& c) { return c.files; });
+  const double span = times.back() - times.front();
+  const double held_slope = m.allocator_known ? m.heap_in_use_slope + m.held_free_slope : 0;
+  const double grew = std::max(m.rss_slope, held_slope) * span;
+  const double heap_grew = std::max(m.live_heap_slope, m.allocator_known ? m.heap_in_use_slope : 0.0) * span;
+  if (grew < 4 * kMiB || grew < 0.05 * double(m.series.front().rss) || heap_grew > 0.25 * grew) return m;
+  std::pair<double, const char*> terms[] = {{m.allocator_known ? m.held_free_slope : -1, "held_free"},
+                                            {m.thread_stacks_slope, "thread_stacks"},
+                                            {m.other_anon_slope, "other_anon"},
+                                            {m.files_slope, "files"}};
+  auto top = std::max_element(std::begin(terms), std::end(terms),
+                              [](const auto& a, const auto& b) { return a.first < b.first; });
+  m.grows = top->second;
+  char nums[160];
+  std::snprintf(nums, sizeof nums, "RSS grew %.1f MiB and the live heap %.1f MiB over the series", grew / kMiB,
+                heap_grew / kMiB);
+  const std::string head = std::string(nums) + ": not a leak in the heap; ";
+  if (m.grows == "held_free") {
+    m.diagnosis = head + "the allocator keeps memory the program freed (fragmentation, per-thread arenas)";
+    m.advice = {"call malloc_trim(0) after a burst of frees (glibc) to give free pages back",
+                "set MALLOC_ARENA_MAX=2 when many threads allocate (glibc makes up to 8 arenas per core)",
+                "try another allocator: LD_PRELOAD=libjemalloc.so.2 (or tcmalloc) returns freed pages on its own"};
+  } else if (m.grows == "thread_stacks") {
+    m.diagnosis = head + "thread stacks grow: more threads run (or exited ones are not joined)";
+    m.advice = {"join or detach finished threads; bound the thread pool; smaller stacks (pthread_attr_setstacksize)"};
+  } else if (m.grows == "other_anon") {
+    m.diagnosis = head + "anonymous memory outside the allocator grows (the program's or a library's own mmap)";
+    m.advice = {"run with HEAPSCOPE_MMAP=1 to attribute the program's own mmap calls"};
+  } else {
+    m.diagnosis = head + "file-backed memory grows (files mapped into memory)";
+    m.advice = {"look for files the program maps and reads (mmap) without unmapping them"};
+  }
+  return m;
 }
 
 }  // namespace
@@ -93,6 +152,7 @@ TrendResult make_trend(const std::vector<const SymbolizedProfile*>& inputs, size
   }
   t.totals = used.back()->profile->totals;
   t.wrappers = used.back()->wrappers;
+  t.memory = memory_trend(used, t.times_s);
 
   // Union of sites by key, in first-seen order; the newest view of each wins.
   const size_t n = used.size();
@@ -135,8 +195,10 @@ TrendResult make_trend(const std::vector<const SymbolizedProfile*>& inputs, size
     e.monotonic = double(up) / double(n - 1);
     int64_t delta = e.bytes.back() - e.bytes.front();
     e.score = e.slope_s > 0 ? e.slope_s * e.r2 * e.monotonic : e.slope_s;
-    e.suspect = e.slope_s > 0 && delta > 0 && e.r2 >= 0.8 && e.monotonic >= 0.8;
+    // RSS grows while the live heap does not (t.memory.grows): no heap site explains it.
+    e.suspect = t.memory.grows.empty() && e.slope_s > 0 && delta > 0 && e.r2 >= 0.8 && e.monotonic >= 0.8;
   }
+
   std::vector<Entry*> ranked;
   for (Entry& e : entries) ranked.push_back(&e);
   std::stable_sort(ranked.begin(), ranked.end(), [](const Entry* a, const Entry* b) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -61,6 +62,18 @@ inline const char* memory_limit_kind(uint64_t kind) {
   }
 }
 
+// What the process's memory was made of when the snapshot was taken: the
+// hsnap STATS of docs/snapshot-format.md ("Memory composition"), nullopt
+// where the snapshot does not have a figure (older files, the allocator not
+// asked on the signal handler's path, an allocator heapscope cannot read).
+struct MemoryStats {
+  std::optional<uint64_t> rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
+  std::optional<uint64_t> allocator_inuse_bytes, allocator_held_bytes, allocator_free_held_bytes;
+  std::optional<uint64_t> thread_stack_bytes, thread_stacks;
+  // The allocator's own figures under their STATS names (glibc_*, jemalloc_*, tcmalloc_*).
+  std::vector<std::pair<std::string, uint64_t>> allocator_figures;
+};
+
 struct Profile {
   std::string path;    // file it was read from
   std::string format;  // "hsnap", "gperftools", "jemalloc"
@@ -73,6 +86,7 @@ struct Profile {
   uint64_t sample_period = 0; // mean bytes between samples when sampled
   std::map<std::string, std::string> meta;   // cmdline, exe, allocator, ...
   std::vector<std::pair<std::string, uint64_t>> stats;  // profiler's own counters
+  MemoryStats memory;                                    // from stats (hsnap only)
   Counts totals;
   std::vector<Module> modules;
   std::vector<Site> sites;

@@ -187,6 +187,32 @@ void parse_stats(Cursor c, Profile& p) {
   }
 }
 
+// The memory-composition STATS into Profile::memory (the last entry of a
+// name wins). allocator_inuse_bytes is 0 where the allocator was not asked:
+// it counts only beside allocator_held_bytes, which is then written.
+MemoryStats memory_from_stats(const std::vector<std::pair<std::string, uint64_t>>& stats) {
+  MemoryStats m;
+  std::optional<uint64_t> inuse;
+  const std::pair<const char*, std::optional<uint64_t>*> fields[] = {
+      {"rss_anon_bytes", &m.rss_anon_bytes},
+      {"rss_file_bytes", &m.rss_file_bytes},
+      {"rss_shmem_bytes", &m.rss_shmem_bytes},
+      {"allocator_inuse_bytes", &inuse},
+      {"allocator_held_bytes", &m.allocator_held_bytes},
+      {"allocator_free_held_bytes", &m.allocator_free_held_bytes},
+      {"thread_stack_bytes", &m.thread_stack_bytes},
+      {"thread_stacks", &m.thread_stacks}};
+  for (const auto& [name, value] : stats) {
+    bool known = false;
+    for (const auto& [field, slot] : fields)
+      if (name == field) *slot = value, known = true;
+    if (!known && (name.rfind("glibc_", 0) == 0 || name.rfind("jemalloc_", 0) == 0 || name.rfind("tcmalloc_", 0) == 0))
+      m.allocator_figures.emplace_back(name, value);
+  }
+  if (m.allocator_held_bytes) m.allocator_inuse_bytes = inuse;
+  return m;
+}
+
 void parse_totals(Cursor c, Profile& p) {
   size_t at = c.pos();
   auto t = c.record<HsTotals>("TOTALS record");
@@ -763,6 +789,7 @@ Profile read_hsnap(std::string_view data, const std::string& path, const HsnapLo
     read_v1(data, path, f, p);
   else
     read_v2(data, path, f, p, loader);
+  p.memory = memory_from_stats(p.stats);
   return p;
 }
 

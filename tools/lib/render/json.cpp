@@ -39,6 +39,27 @@ json debuginfod_json(const DebuginfodStatus& d) {
 }
 }  // namespace
 
+json memory_json(const MemoryComposition& m) {
+  if (!m.present) return nullptr;
+  auto opt = [](bool known, uint64_t v) { return known ? json(v) : json(nullptr); };
+  json figures = json::object();
+  for (const auto& [name, value] : m.allocator_figures) figures[name] = value;
+  return json{{"rss_bytes", m.rss},
+              {"heap_in_use_bytes", opt(m.allocator_known, m.heap_in_use)},
+              {"held_free_bytes", opt(m.allocator_known, m.held_free)},
+              {"thread_stack_bytes", opt(m.stacks_known, m.stacks)},
+              {"other_anon_bytes", m.other_anon},
+              {"files_bytes", m.files},
+              {"anon_bytes", m.anon},
+              {"file_bytes", m.file},
+              {"shmem_bytes", m.shmem},
+              {"not_resident_bytes", m.not_resident},
+              {"live_heap_bytes", m.live_heap},
+              {"thread_stacks", opt(m.stacks_known, m.thread_stacks)},
+              {"allocator", m.allocator.empty() ? json(nullptr) : json(m.allocator)},
+              {"allocator_figures", figures}};
+}
+
 json frame_json(const Frame& f) {
   // module and offset are the text's module+0xoffset: null only for an
   // address in no mapped module.
@@ -100,6 +121,7 @@ json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
               {"memory_limit", memory_limit_json(*profile.profile)},
               {"totals", counts_json(r.totals)},
               {"total_sites", r.total_sites},
+              {"memory", memory_json(r.memory)},
               {"sites", std::move(sites)},
               {"wrappers", wrappers_json(profile.wrappers)},
               {"notes", profile.notes},
@@ -149,11 +171,30 @@ json trend_json(const TrendResult& t) {
   }
   json files = json::array();
   for (const auto* p : t.order) files.push_back(p->path);
+  json memory = nullptr;
+  if (t.memory.present) {
+    const MemoryTrend& m = t.memory;
+    json series = json::array();
+    for (const auto& c : m.series) series.push_back(memory_json(c));
+    memory = json{{"slope_unit", t.time_basis == "file order" ? "bytes/snapshot" : "bytes/s"},
+                  {"rss_slope", m.rss_slope},
+                  {"held_free_slope", m.allocator_known ? json(m.held_free_slope) : json(nullptr)},
+                  {"heap_in_use_slope", m.allocator_known ? json(m.heap_in_use_slope) : json(nullptr)},
+                  {"live_heap_slope", m.live_heap_slope},
+                  {"thread_stacks_slope", m.thread_stacks_slope},
+                  {"other_anon_slope", m.other_anon_slope},
+                  {"files_slope", m.files_slope},
+                  {"grows", m.grows.empty() ? json(nullptr) : json(m.grows)},
+                  {"diagnosis", m.grows.empty() ? json(nullptr) : json(m.diagnosis)},
+                  {"advice", m.advice},
+                  {"series", std::move(series)}};
+  }
   return json{{"files", files},
               {"time_basis", t.time_basis},
               {"times_s", t.times_s},
               {"totals", counts_json(t.totals)},
               {"total_sites", t.total_sites},
+              {"memory", std::move(memory)},
               {"sites", std::move(sites)},
               {"wrappers", wrappers_json(t.wrappers)},
               {"notes", t.notes}};

@@ -19,6 +19,8 @@ namespace heapscope {
 nlohmann::ordered_json counts_json(const Counts& c);
 nlohmann::ordered_json frame_json(const Frame& f);
 nlohmann::ordered_json site_json(const SiteView& s);  // figures, origin, container, frames
+// "memory": the composition terms of analyze/memory.h (null where not known), or null.
+nlohmann::ordered_json memory_json(const MemoryComposition& m);
 
 // "wrappers": [{"function", "file", "callers", "detected", "alloc_fn"}...]
 nlohmann::ordered_json wrappers_json(const std::vector<Wrapper>& wrappers);

@@ -69,6 +69,39 @@ std::string totals_line(const Counts& c) {
          std::to_string(c.alloc_count) + " blocks since start";
 }
 
+// "RSS 420.0 MiB = heap in use 30.0 MiB + held free by the allocator ..." and
+// a newline (the terms of analyze/memory.h, which add up to the RSS); nothing
+// for a snapshot without the figures.
+std::string composition_line(const MemoryComposition& m) {
+  if (!m.present) return "";
+  std::string s = "memory: RSS " + format_size(int64_t(m.rss)) + " = ";
+  if (m.allocator_known)
+    s += "heap in use " + format_size(int64_t(m.heap_in_use)) + " + held free by the allocator" +
+         (m.allocator.empty() ? "" : " (" + m.allocator + ")") + " " + format_size(int64_t(m.held_free)) + " + ";
+  if (m.stacks_known) s += "thread stacks " + format_size(int64_t(m.stacks)) + " + ";
+  s += (m.allocator_known ? "other anonymous " : "anonymous ") + format_size(int64_t(m.other_anon)) + " + files " +
+       format_size(int64_t(m.files));
+  if (!m.allocator_known) s += " (the allocator's figures are not in this snapshot: the heap is in anonymous)";
+  if (m.not_resident) s += "; the allocator counts " + format_size(int64_t(m.not_resident)) + " more that is not resident";
+  return s + "\n";
+}
+
+// The slopes of RSS, what the allocator holds free and the live heap, and
+// when RSS grows apart from the heap the diagnosis and what to try.
+void memory_trend_lines(std::ostream& out, const TrendResult& t) {
+  const MemoryTrend& m = t.memory;
+  if (!m.present) return;
+  const char* unit = t.time_basis == "file order" ? "/snapshot" : "/s";
+  auto slope = [&](double v) { return format_signed_size(int64_t(std::llround(v))) + unit; };
+  out << "memory: RSS " << format_size(int64_t(m.series.front().rss)) << " -> "
+      << format_size(int64_t(m.series.back().rss)) << " (" << slope(m.rss_slope) << ")";
+  if (m.allocator_known) out << ", held free by the allocator " << slope(m.held_free_slope);
+  out << ", live heap " << slope(m.live_heap_slope) << "\n";
+  if (m.grows.empty()) return;
+  out << "diagnosis: " << m.diagnosis << "; no site is called a leak suspect\n";
+  for (const auto& a : m.advice) out << "  try: " << a << "\n";
+}
+
 // "function  file:line", or "module+0xoffset" for a frame without symbols.
 std::string frame_text(const Frame& f) {
   if (!f.resolved) return f.module.empty() ? f.function : frame_location(f);
@@ -221,7 +254,7 @@ void render_report_text(std::ostream& out, const SymbolizedProfile& profile, con
   out << "heapscope report: " << describe(*profile.profile) << "\n";
   out << totals_line(r.totals) << "; " << r.total_sites << (r.total_sites == 1 ? " site" : " sites");
   if (r.sites.size() < r.total_sites) out << ", top " << r.sites.size() << " shown";
-  out << "\n" << wrappers_line(profile.wrappers);
+  out << "\n" << composition_line(r.memory) << wrappers_line(profile.wrappers);
   debuginfod_line(out, profile.debuginfod);
   out << "\n";
   out << pad_left("#", 4) << pad_left("live", 12) << pad_left("blocks", 10)
@@ -279,6 +312,7 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
   size_t suspects = 0;
   for (const auto& s : t.sites) suspects += s.suspect;
   out << "newest: " << totals_line(t.totals) << "\n";
+  memory_trend_lines(out, t);
   out << suspects << " leak suspect" << (suspects == 1 ? "" : "s") << " among " << t.total_sites
       << " sites";
   if (t.sites.size() < t.total_sites) out << "; top " << t.sites.size() << " shown";
