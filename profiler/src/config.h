@@ -22,6 +22,7 @@ struct Config {
   uint32_t depth = 64;                    // HEAPSCOPE_DEPTH (1..HS_MAX_DEPTH)
   Unwinder unwinder = Unwinder::cfi;      // HEAPSCOPE_UNWIND=cfi|libunwind|fp|check
   bool thread_always = false;             // HEAPSCOPE_THREAD=always (default auto)
+  bool track_mmap = false;                // HEAPSCOPE_MMAP=1: the program's own anonymous mmaps too (mmap_book.h)
 };
 extern Config g_cfg;
 

@@ -175,6 +175,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
         append_id(key, id);
       }
     }
+    if (site.mapped) append_id(key, UINT32_MAX);  // its own kind: never merged with a heap site
     auto [kit, inserted] = by_key.emplace(key, out.sites.size());
     if (!inserted) {
       SiteView& v = out.sites[kit->second];
@@ -189,6 +190,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
     SiteView v;
     v.counts = site.counts;
     v.truncated = site.truncated;
+    v.mapped = site.mapped;
     v.site_indices.push_back(i);
     v.key = key;
     v.frame_ids = ids;

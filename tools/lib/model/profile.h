@@ -48,6 +48,9 @@ struct Site {
   std::vector<uint64_t> pcs;
   Counts counts;
   bool truncated = false;
+  // Kind "mapped": the program's own anonymous mmap (HEAPSCOPE_MMAP=1);
+  // counts are bytes and ranges mapped, not heap blocks. false: heap.
+  bool mapped = false;
 };
 
 struct Profile {
@@ -62,7 +65,9 @@ struct Profile {
   uint64_t sample_period = 0; // mean bytes between samples when sampled
   std::map<std::string, std::string> meta;   // cmdline, exe, allocator, ...
   std::vector<std::pair<std::string, uint64_t>> stats;  // profiler's own counters
-  Counts totals;
+  Counts totals;               // the heap (mapped sites are not in it)
+  bool mapped_tracked = false;  // HEAPSCOPE_MMAP=1 was on: mapped_totals are known
+  Counts mapped_totals;         // the program's own anonymous mappings (counts: ranges)
   std::vector<Module> modules;
   std::vector<Site> sites;
 
