@@ -40,7 +40,7 @@ __attribute__((noinline)) void* arena_chunk(void) {
   return must(mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, ANON, -1, 0), "mmap chunk");
 }
 
-static void* kept[10];
+void* volatile kept[10];  // global, volatile: -O2 must not drop the churn
 static void leak(void) {
   for (int i = 0; i < 10; ++i) {
     char* c = arena_chunk();
@@ -48,6 +48,8 @@ static void leak(void) {
   }
   for (int i = 0; i < 1000; ++i) {
     char* p = malloc(100);
+    if (!p) exit(1);
+    p[0] = (char)i;
     if (i % 100 == 0) kept[i / 100] = p;
     else free(p);
   }
@@ -98,7 +100,7 @@ static void books(void) {
 }
 
 static void big(void) {
-  char* p = malloc(10 << 20);
+  char* volatile p = malloc(10 << 20);
   p[0] = 1;
   printf("heap-kept %d 1 mapped 0 0\n", 10 << 20);
 }
