@@ -20,14 +20,14 @@ namespace {
 const std::string kHeapscope = HS_HEAPSCOPE_BIN;
 const std::string kProg = std::string(HS_TEST_PROGRAMS_DIR) + "/mmap_arena";
 
-struct Run {
+struct MmapRun {
   TempDir dir;
   RunResult r;
   std::string snap;  // the exit snapshot
 };
 
 // mmap_arena MODE with the library preloaded (and `preload_after`, e.g. jemalloc).
-void run_prog(Run& run, const std::string& mode, bool mmap_on, const std::string& preload_after = "") {
+void run_prog(MmapRun& run, const std::string& mode, bool mmap_on, const std::string& preload_after = "") {
   std::string env = "LD_PRELOAD='" + std::string(HS_PROFILER_LIB) + (preload_after.empty() ? "" : ":" + preload_after) +
                     "' HEAPSCOPE_OUT='" + run.dir.path + "/snap' " + (mmap_on ? "HEAPSCOPE_MMAP=1 " : "");
   run.r = run_command(env + kProg + " " + mode, run.dir.path);
@@ -42,7 +42,7 @@ void run_prog(Run& run, const std::string& mode, bool mmap_on, const std::string
   ASSERT_FALSE(run.snap.empty()) << "no exit snapshot in " << run.dir.path << "\n" << run.r.err;
 }
 
-json report_json(const Run& run) {
+json report_json(const MmapRun& run) {
   RunResult r = run_command(kHeapscope + " report --json --top 0 '" + run.snap + "'", run.dir.path);
   EXPECT_EQ(r.status, 0) << r.err;
   return json::parse(r.out);
@@ -73,7 +73,7 @@ class Mmap : public ::testing::Test {
 };
 
 TEST_F(Mmap, ArenaLeakIsAttributedToItsFunctionWithMmapOne) {
-  Run run;
+  MmapRun run;
   run_prog(run, "leak", true);
   EXPECT_EQ(run.r.out, "mapped 655360 10 heap-kept 1000 10\n");
   heapscope::Profile p = heapscope::read_profile(run.snap);
@@ -98,7 +98,7 @@ TEST_F(Mmap, ArenaLeakIsAttributedToItsFunctionWithMmapOne) {
 }
 
 TEST_F(Mmap, ArenaLeakIsInvisibleWithoutTheVariable) {
-  Run run;
+  MmapRun run;
   run_prog(run, "leak", false);
   heapscope::Profile p = heapscope::read_profile(run.snap);
   EXPECT_FALSE(p.mapped_tracked);
@@ -114,7 +114,7 @@ TEST_F(Mmap, ArenaLeakIsInvisibleWithoutTheVariable) {
 }
 
 TEST_F(Mmap, PartialUnmapRemapAndFixedOverwriteKeepExactBooks) {
-  Run run;
+  MmapRun run;
   run_prog(run, "books", true);
   EXPECT_EQ(run.r.out, "mapped 20480 3 books_map 12288 2\n");
   heapscope::Profile p = heapscope::read_profile(run.snap);
@@ -129,7 +129,7 @@ TEST_F(Mmap, PartialUnmapRemapAndFixedOverwriteKeepExactBooks) {
 }
 
 TEST_F(Mmap, GlibcBigBlocksAreHeapNotMapped) {
-  Run run;
+  MmapRun run;
   run_prog(run, "big", true);
   heapscope::Profile p = heapscope::read_profile(run.snap);
   EXPECT_TRUE(p.mapped_tracked);
@@ -142,7 +142,7 @@ TEST_F(Mmap, GlibcBigBlocksAreHeapNotMapped) {
 }
 
 TEST_F(Mmap, JemallocOwnMappingsAreNotMapped) {
-  Run run;
+  MmapRun run;
   run_prog(run, "big", true, "libjemalloc.so.2");
   heapscope::Profile p = heapscope::read_profile(run.snap);
   EXPECT_EQ(p.meta["allocator"], "jemalloc");
@@ -156,7 +156,7 @@ TEST_F(Mmap, JemallocOwnMappingsAreNotMapped) {
 }
 
 TEST_F(Mmap, ThreadsMappingAndUnmappingEndExact) {
-  Run run;
+  MmapRun run;
   run_prog(run, "threads", true);
   EXPECT_EQ(run.r.out, "mapped 163840 20\n");
   heapscope::Profile p = heapscope::read_profile(run.snap);
