@@ -22,7 +22,8 @@
  *
  * Section order written by version 1: META, TOTALS, STATS, MODULES, STACKS,
  * SITES, END. Version 2: META, TOTALS, STATS, MODULES, CHAIN, FRAMES, STACKS2,
- * SITES2, END (STACKS and SITES do not appear in a version-2 file). Readers
+ * SITES2, END (STACKS and SITES do not appear in a version-2 file), with
+ * MAPPED after SITES2 when HEAPSCOPE_MMAP=1. Readers
  * must not depend on the order except END being last.
  *
  * Version 2: a frame tree, varints, and chains (docs/snapshot-format.md)
@@ -115,6 +116,12 @@ enum hs_section_kind {
                          figures as varints: inuse_bytes, inuse_count, alloc_bytes,
                          alloc_count, and in HS_MODE_SAMPLED sampled_inuse_count,
                          sampled_alloc_count (in full mode they equal the counts) */
+  HS_SEC_MAPPED = 11, /* v2, HEAPSCOPE_MMAP=1 only: one HsMapped, then an HsRun (first = the
+                         CHAIN's base_stacks) and per stack of kind "mapped" that this file
+                         adds varint(number - previous - 1), previous starting at first - 1.
+                         Those stacks' sites count mmap'd bytes and ranges, not heap blocks;
+                         TOTALS leaves them out. A reader that skips the section reads them
+                         as heap sites. */
   HS_SEC_END = 0x7fffffff /* u64 total file size, last section */
 };
 
@@ -208,7 +215,9 @@ typedef struct HsModule {
 
 enum hs_stack_flags {
   HS_STACK_TRUNCATED = 1, /* cut at the depth limit */
-  HS_STACK_OVERFLOW = 2   /* depth 0: events that found the stack table full */
+  HS_STACK_OVERFLOW = 2,  /* depth 0: events that found the stack table full */
+  HS_STACK_MAPPED = 4     /* the profiler's own: a stack of kind "mapped" (HEAPSCOPE_MMAP). Not in a
+                             v2 stack key (2 flag bits): the MAPPED section lists such stacks */
 };
 
 typedef struct HsStack {
@@ -227,6 +236,15 @@ typedef struct HsSite {
   uint64_t sampled_inuse_count; /* raw sampled blocks (== inuse_count in full mode) */
   uint64_t sampled_alloc_count;
 } HsSite;
+
+/* MAPPED: the program's own anonymous mappings now (HEAPSCOPE_MMAP=1); the
+ * counts are ranges (a range split by a partial munmap counts as two). */
+typedef struct HsMapped {
+  uint64_t inuse_bytes;
+  uint64_t inuse_count;
+  uint64_t alloc_bytes; /* cumulative since start */
+  uint64_t alloc_count;
+} HsMapped;
 
 /* CHAIN: who this file is and what it builds on. */
 typedef struct HsChain {
@@ -301,6 +319,7 @@ static_assert(sizeof(HsStack) == 8, "HsStack layout");
 static_assert(sizeof(HsSite) == 56, "HsSite layout");
 static_assert(sizeof(HsChain) == 96, "HsChain layout");
 static_assert(sizeof(HsRun) == 16, "HsRun layout");
+static_assert(sizeof(HsMapped) == 32, "HsMapped layout");
 #else
 _Static_assert(sizeof(HsFileHeader) == 64, "HsFileHeader layout");
 _Static_assert(sizeof(HsSite) == 56, "HsSite layout");

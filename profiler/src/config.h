@@ -26,6 +26,7 @@ struct Config {
   uint32_t oom_ppm = 900000;              // HEAPSCOPE_OOM (parts per million of the limit; 0 = off)
   char cgroup_root[1024] = "/sys/fs/cgroup";    // HEAPSCOPE_CGROUP_ROOT (for tests)
   char cgroup_file[1024] = "/proc/self/cgroup";  // HEAPSCOPE_CGROUP_FILE (for tests)
+  bool track_mmap = false;                // HEAPSCOPE_MMAP=1: the program's own anonymous mmaps too (mmap_book.h)
 };
 extern Config g_cfg;
 

@@ -24,6 +24,7 @@
 #include "stack_memo.h"
 #include "counters.h"
 #include "fork_gate.h"
+#include "mmap_book.h"
 #include "heapinfo.h"
 #include "live_table.h"
 #include "log.h"
@@ -502,6 +503,7 @@ void atfork_prepare() {
   memo_wait_unlocked();
   g_stacks.wait_unlocked();
   g_live.wait_unlocked();
+  mapped_wait_unlocked();
 }
 void atfork_parent() {
   tls.fork_skipped = 0;
@@ -527,6 +529,7 @@ void atfork_child() {
     g_live.clear_held_after_fork();
     g_stacks.clear_held_after_fork();
     memo_clear_held_after_fork();
+    mapped_clear_held_after_fork();
     fork_gate_open();
   }
   if (!g_fork_alone) modules_after_fork_child();  // alone, nobody held the module mutex
@@ -686,6 +689,11 @@ int parse_config(Config* c, const char* (*get)(const char*)) {
     if (!strcmp(v, "always")) c->thread_always = true;
     else if (!strcmp(v, "auto")) c->thread_always = false;
     else log_line("HEAPSCOPE_THREAD=%s: expected auto or always; using auto", v), ++bad;
+  }
+  if ((v = get("HEAPSCOPE_MMAP"))) {
+    if (!strcmp(v, "1")) c->track_mmap = true;
+    else if (!strcmp(v, "0")) c->track_mmap = false;
+    else log_line("HEAPSCOPE_MMAP=%s: expected 1 or 0; mmap tracking is off", v), ++bad;
   }
   return bad;
 }

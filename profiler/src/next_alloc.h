@@ -16,6 +16,7 @@
 
 namespace hs {
 using StartMain = int (*)(int, char**, char**);
+using MmapFn = void* (*)(void*, size_t, int, int, int, long);  // off_t is long on x86-64
 using LibcStartMain = int (*)(StartMain, int, char**, void (*)(), void (*)(), void (*)(), void*);
 
 // X(field, "symbol", type, required)
@@ -60,7 +61,10 @@ using LibcStartMain = int (*)(StartMain, int, char**, void (*)(), void (*)(), vo
   X(dlclose, "dlclose", int (*)(void*), 0)                                                    \
   X(exit, "exit", void (*)(int), 0)                                                           \
   X(quick_exit, "quick_exit", void (*)(int), 0)                                               \
-  X(libc_start_main, "__libc_start_main", LibcStartMain, 0)
+  X(libc_start_main, "__libc_start_main", LibcStartMain, 0)                                   \
+  X(mmap, "mmap", MmapFn, 0)                                                                  \
+  X(munmap, "munmap", int (*)(void*, size_t), 0)                                              \
+  X(mremap, "mremap", void* (*)(void*, size_t, size_t, int, ...), 0)
 
 template <class T>
 using Id = T;

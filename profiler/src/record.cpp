@@ -171,7 +171,7 @@ Totals current_totals() {
   uint32_t n = g_stacks.ids_issued();
   for (uint32_t id = 0; id < n; ++id) {
     const StackRec* r = g_stacks.by_id(id);
-    if (!r) continue;
+    if (!r || (r->flags & HS_STACK_MAPPED)) continue;  // heap only: mappings are their own kind
     SiteFigures f = site_figures(r);
     t.inuse_bytes += f.inuse_bytes;
     t.inuse_count += f.inuse_count;

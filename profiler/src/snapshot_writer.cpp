@@ -271,6 +271,7 @@ struct ChainState {
   size_t index_cap = 0;  // a power of 2
   Grow<Seen> seen;
   Grow<uint32_t> keys;
+  Grow<uint8_t> mapped;  // per stack number: 1 = kind mapped (HS_SEC_MAPPED)
   uint32_t stack_count = 0;
   int cur = 0;
   // The committed base: the last published chained-series snapshot.
@@ -501,6 +502,8 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   int64_t prev_num = -1;
   HsTotals tot;
   memset(&tot, 0, sizeof tot);
+  HsMapped mtot;
+  memset(&mtot, 0, sizeof mtot);
   const uint32_t ids = g_stacks.ready() ? g_stacks.ids_issued() : 0;
   if (!g_chain.seen.ensure(ids)) return ENOMEM;
   Seen* seen = g_chain.seen.data();
@@ -528,8 +531,11 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
       for (uint32_t k = 0; k < r->depth && k < HS_MAX_DEPTH; ++k)
         if (!in_own_text(pcs[k])) filtered[kept++] = pcs[k];
       const uint32_t leaf = tree_insert(filtered, kept);
-      if (leaf == UINT32_MAX || !g_chain.keys.ensure((size_t)g_chain.stack_count + 1)) return ENOMEM;
+      if (leaf == UINT32_MAX || !g_chain.keys.ensure((size_t)g_chain.stack_count + 1) ||
+          !g_chain.mapped.ensure((size_t)g_chain.stack_count + 1))
+        return ENOMEM;
       g_chain.keys.data()[g_chain.stack_count] = leaf << 2 | (r->flags & 3u);
+      g_chain.mapped.data()[g_chain.stack_count] = (r->flags & HS_STACK_MAPPED) != 0;
       sn.num1 = ++g_chain.stack_count;
     }
     const uint64_t num = sn.num1 - 1;
@@ -551,6 +557,14 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
       ++written;
     }
     sn.fp[nx] = fp;
+    if (r->flags & HS_STACK_MAPPED) {  // not heap: the MAPPED section's totals
+      mtot.inuse_bytes += f.inuse_bytes;
+      mtot.inuse_count += f.inuse_count;
+      mtot.alloc_bytes += f.alloc_bytes;
+      mtot.alloc_count += f.alloc_count;
+      ++count;
+      continue;
+    }
     tot.inuse_bytes += f.inuse_bytes;
     tot.inuse_count += f.inuse_count;
     tot.alloc_bytes += f.alloc_bytes;
@@ -593,7 +607,15 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
     stacks_hash = hs_hash_step(stacks_hash, keys[i], 0);
     prev_leaf = leaf;
   }
-  if (!frames.ok() || !stacks.ok()) return ENOMEM;
+  Buf mapped;  // HEAPSCOPE_MMAP: the mapped stacks among those this file adds
+  uint32_t mapped_n = 0;
+  for (uint32_t i = base_stacks, prev = base_stacks - 1; g_cfg.track_mmap && i < g_chain.stack_count; ++i)
+    if (g_chain.mapped.data()[i]) {
+      mapped.put_varint(i - prev - 1);
+      prev = i;
+      ++mapped_n;
+    }
+  if (!frames.ok() || !stacks.ok() || !mapped.ok()) return ENOMEM;
   g_build = BuildChain{series, chained, g_chain.node_count - 1, g_chain.stack_count, frames_hash, stacks_hash,
                        sites_hash};
   sec = b.begin_section(HS_SEC_TOTALS);
@@ -708,6 +730,14 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
     HsRun hr{run.first, run.count, run.body->size()};
     b.put(&hr, sizeof hr);
     b.put(run.body->data(), run.body->size());
+    b.end_section(sec);
+  }
+  if (g_cfg.track_mmap) {
+    sec = b.begin_section(HS_SEC_MAPPED);
+    b.put(&mtot, sizeof mtot);
+    HsRun hr{base_stacks, mapped_n, mapped.size()};
+    b.put(&hr, sizeof hr);
+    b.put(mapped.data(), mapped.size());
     b.end_section(sec);
   }
 

@@ -780,7 +780,9 @@ TEST(Library, ExportsOnlyHooksAndApiAndUsesInitialExecTls) {
       "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
       "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
       "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
-      "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "thrd_create", "heapscope_active", "heapscope_snapshot",
+      "dlclose", "exit", "quick_exit", "__libc_start_main", "pthread_create", "thrd_create",
+      "mmap", "mmap64", "munmap", "mremap",  // HEAPSCOPE_MMAP (mmap_hooks.cpp)
+      "heapscope_active", "heapscope_snapshot",
       "heapscope_totals", "heapscope_start", "heapscope_stop", "heapscope_active_impl", "heapscope_snapshot_impl",
       "heapscope_totals_impl", "heapscope_start_impl", "heapscope_stop_impl",
       "heapscope_attach_start", "heapscope_attach_stop",  // heapscope attach (profiler/src/attach)

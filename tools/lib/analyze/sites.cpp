@@ -299,7 +299,8 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
       uint64_t& found = stacks->slots.find_or_add(
           hash_bytes(site.pcs.data(), site.pcs.size() * 8), none, [&](uint64_t at) {
             auto [prof, view] = view_at(at);
-            return prof->sites[view->site_indices[0]].pcs == site.pcs;
+            const Site& first = prof->sites[view->site_indices[0]];
+            return first.mapped == site.mapped && first.pcs == site.pcs;
           });
       if (found != none) known = view_at(found).second;
       else slot = &found;
@@ -321,6 +322,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
       }
       key.resize(ids.size() * 4);
       if (!ids.empty()) std::memcpy(key.data(), ids.data(), key.size());  // the bytes append_id appends
+      if (site.mapped) append_id(key, UINT32_MAX);  // its own kind: never merged with a heap site
     }
     const size_t at = by_key.find_or_add(hash_bytes(kp->data(), kp->size()), out.sites.size(),
                                          [&](uint64_t i) { return out.sites[i].key == *kp; });
@@ -340,6 +342,7 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
     SiteView v;
     v.counts = site.counts;
     v.truncated = site.truncated;
+    v.mapped = site.mapped;
     v.site_indices.push_back(i);
     v.key = *kp;
     v.frame_ids = *ip;

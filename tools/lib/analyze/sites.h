@@ -40,10 +40,12 @@ struct SiteView {
                               // (allocation wrappers skipped, see wrappers.h)
   std::string container;      // "std::map<long, CacheEntry>", "" when none
   bool truncated = false;     // stack was cut at the depth limit
+  bool mapped = false;        // kind "mapped" (Site::mapped): mmap'd bytes and ranges, not heap
   std::vector<size_t> site_indices;  // which Profile::sites were merged here
   // Identity across files: the frames' function/file/line/inlined (frames
   // without symbols by module basename + rel_address), as interned frame ids.
-  // Equal keys = the same call path, whatever the load addresses.
+  // Equal keys = the same call path, whatever the load addresses. A mapped
+  // site's key ends in a marker id (UINT32_MAX): it never merges with a heap site.
   std::string key;
   std::vector<uint32_t> frame_ids;        // innermost first
   std::vector<uint64_t> frame_addresses;  // the raw return address of each frame

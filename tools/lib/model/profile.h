@@ -49,6 +49,9 @@ struct Site {
   std::vector<uint64_t> pcs;
   Counts counts;
   bool truncated = false;
+  // Kind "mapped": the program's own anonymous mmap (HEAPSCOPE_MMAP=1);
+  // counts are bytes and ranges mapped, not heap blocks. false: heap.
+  bool mapped = false;
 };
 
 // STATS mem_limit_kind (profiler/format/hsnap_format.h) as text.
@@ -88,6 +91,9 @@ struct Profile {
   std::vector<std::pair<std::string, uint64_t>> stats;  // profiler's own counters
   MemoryStats memory;                                    // from stats (hsnap only)
   Counts totals;
+  Counts totals;               // the heap (mapped sites are not in it)
+  bool mapped_tracked = false;  // HEAPSCOPE_MMAP=1 was on: mapped_totals are known
+  Counts mapped_totals;         // the program's own anonymous mappings (counts: ranges)
   std::vector<Module> modules;
   std::vector<Site> sites;
 

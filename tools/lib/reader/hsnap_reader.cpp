@@ -39,6 +39,7 @@ const char* section_name(uint32_t kind) {
     case HS_SEC_FRAMES: return "FRAMES";
     case HS_SEC_STACKS2: return "STACKS2";
     case HS_SEC_SITES2: return "SITES2";
+    case HS_SEC_MAPPED: return "MAPPED";
     case HS_SEC_END: return "END";
     default: return "unknown";
   }
@@ -305,8 +306,8 @@ void parse_sites(Cursor c, std::vector<RawSite>& sites) {
 // where they are not.
 struct Parsed {
   HsFileHeader h{};
-  bool seen[11] = {};
-  size_t off[11] = {}, len[11] = {};  // payload of each known section
+  bool seen[12] = {};
+  size_t off[12] = {}, len[12] = {};  // payload of each known section
 };
 
 void parse_container(std::string_view data, const std::string& path, Profile& p, Parsed& f) {
@@ -356,7 +357,7 @@ void parse_container(std::string_view data, const std::string& path, Profile& p,
       c.fail_at(at + 8, std::string(section_name(sh.kind)) + " section size " +
                             std::to_string(sh.size) + " is not a multiple of 8");
     Cursor payload(data, c.pos(), c.pos() + sh.size, path);
-    if (sh.kind >= 1 && sh.kind <= 10) {
+    if (sh.kind >= 1 && sh.kind <= HS_SEC_MAPPED) {
       if (f.seen[sh.kind])
         c.fail_at(at, std::string("duplicate ") + section_name(sh.kind) + " section");
       const bool v2_only = sh.kind >= HS_SEC_CHAIN, v1_only = sh.kind == HS_SEC_STACKS || sh.kind == HS_SEC_SITES;
@@ -443,6 +444,7 @@ struct V2State {
   std::vector<uint64_t> pc{0};
   std::vector<uint16_t> depth{0};
   std::vector<uint32_t> keys;  // per stack: leaf << 2 | flags
+  std::vector<uint8_t> mapped;  // per stack: 1 = kind mapped (MAPPED section)
   std::vector<V2Site> sites;   // per stack
   uint64_t frames_hash = 0, stacks_hash = 0;
   std::unordered_map<uint64_t, uint64_t> last_child;  // parent pc -> pc of its latest child (the prediction)
@@ -580,6 +582,31 @@ void apply_v2(std::string_view data, const std::string& path, const Parsed& f, c
       st.stacks_hash = hs_hash_step(st.stacks_hash, key, 0);
     }
     s.expect_end("STACKS2 stream");
+  }
+  st.mapped.resize(st.keys.size());
+  if (f.seen[HS_SEC_MAPPED]) {  // MAPPED: which of this file's new stacks are mmap'd ranges
+    Cursor c(data, f.off[HS_SEC_MAPPED], f.off[HS_SEC_MAPPED] + f.len[HS_SEC_MAPPED], path);
+    c.record<HsMapped>("MAPPED totals");
+    HsRun run;
+    size_t at = c.pos();
+    run = c.record<HsRun>("MAPPED run header");
+    if (run.first != ch.base_stacks)
+      c.fail_at(at, "MAPPED starts at stack " + std::to_string(run.first) + ", CHAIN expects " +
+                        std::to_string(ch.base_stacks));
+    if (run.bytes > c.remaining() || hs_pad8(run.bytes) != c.remaining() || run.count > run.bytes)
+      c.fail_at(at + 8, "MAPPED stream of " + std::to_string(run.bytes) + " bytes (" + std::to_string(run.count) +
+                            " stacks) does not fill the " + std::to_string(c.remaining()) + " bytes of its section");
+    Cursor s(data, c.pos(), c.pos() + run.bytes, path);
+    uint64_t num = uint64_t(run.first) - 1;
+    for (uint32_t i = 0; i < run.count; ++i) {
+      size_t sat = s.pos();
+      num += 1 + s.varint("mapped stack");
+      if (num < ch.base_stacks || num >= st.keys.size())
+        s.fail_at(sat, "mapped stack " + std::to_string(num) + " is not one this file adds (" +
+                           std::to_string(ch.base_stacks) + " to " + std::to_string(st.keys.size()) + ")");
+      st.mapped[size_t(num)] = 1;
+    }
+    s.expect_end("MAPPED stream");
   }
   st.sites.resize(st.keys.size());
   // SITES2
@@ -743,6 +770,16 @@ void rebuild_v2(std::string_view data, const std::string& path, const Parsed& f,
 void read_v2(std::string_view data, const std::string& path, const Parsed& f, Profile& p,
              const HsnapLoader& loader) {
   V2File v = parse_chain(data, path, f);
+  if (f.seen[HS_SEC_MAPPED]) {  // this file's mapped totals (the stacks follow in apply_v2)
+    Cursor c(data, f.off[HS_SEC_MAPPED], f.off[HS_SEC_MAPPED] + f.len[HS_SEC_MAPPED], path);
+    size_t at = c.pos();
+    auto m = c.record<HsMapped>("MAPPED totals");
+    p.mapped_tracked = true;
+    p.mapped_totals.inuse_bytes = figure(c, at, m.inuse_bytes, "mapped inuse_bytes");
+    p.mapped_totals.inuse_count = figure(c, at + 8, m.inuse_count, "mapped inuse_count");
+    p.mapped_totals.alloc_bytes = figure(c, at + 16, m.alloc_bytes, "mapped alloc_bytes");
+    p.mapped_totals.alloc_count = figure(c, at + 24, m.alloc_count, "mapped alloc_count");
+  }
   V2State st;
   rebuild_v2(data, path, f, v, loader, st, 0);
   uint64_t frames = 0;
@@ -760,6 +797,7 @@ void read_v2(std::string_view data, const std::string& path, const Parsed& f, Pr
     const uint32_t key = st.keys[i];
     for (uint32_t n = key >> 2; n != 0; n = st.parent[n]) s.pcs.push_back(st.pc[n]);
     s.truncated = key & HS_STACK_TRUNCATED;
+    s.mapped = st.mapped[i];
     s.counts.inuse_bytes = int64_t(vs.fig[0]);
     s.counts.inuse_count = int64_t(vs.fig[1]);
     s.counts.alloc_bytes = int64_t(vs.fig[2]);

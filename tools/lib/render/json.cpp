@@ -32,6 +32,9 @@ json function_json(const Frame& f) {
   return f.function;
 }
 
+// The program's own anonymous mappings (counts: ranges); null without HEAPSCOPE_MMAP=1.
+json mapped_totals_json(const Profile& p) { return p.mapped_tracked ? counts_json(p.mapped_totals) : json(nullptr); }
+
 // What the debuginfod servers gave: null without DEBUGINFOD_URLS.
 json debuginfod_json(const DebuginfodStatus& d) {
   if (!d.enabled) return nullptr;
@@ -79,6 +82,7 @@ json site_json(const SiteView& s) {
 }
 
 void append_where(json& j, const SiteView& s) {
+  j["kind"] = s.mapped ? "mapped" : "heap";
   if (const Frame* o = s.origin_frame())
     j["origin"] = json{{"function", function_json(*o)}, {"file", o->file}, {"line", o->line}};
   else
@@ -120,6 +124,7 @@ json report_json(const SymbolizedProfile& profile, const ReportResult& r) {
               {"peak", peak_json(*profile.profile)},
               {"memory_limit", memory_limit_json(*profile.profile)},
               {"totals", counts_json(r.totals)},
+              {"mapped_totals", mapped_totals_json(*profile.profile)},
               {"total_sites", r.total_sites},
               {"memory", memory_json(r.memory)},
               {"sites", std::move(sites)},
@@ -148,6 +153,8 @@ json diff_json(const SymbolizedProfile& base, const SymbolizedProfile& now, cons
               {"file", now.profile->path},
               {"totals", counts_json(d.new_totals)},
               {"base_totals", counts_json(d.base_totals)},
+              {"mapped_totals", mapped_totals_json(*now.profile)},
+              {"base_mapped_totals", mapped_totals_json(*base.profile)},
               {"total_sites", d.total_sites},
               {"sites", std::move(sites)},
               {"wrappers", wrappers_json(now.wrappers)},
@@ -193,6 +200,7 @@ json trend_json(const TrendResult& t) {
               {"time_basis", t.time_basis},
               {"times_s", t.times_s},
               {"totals", counts_json(t.totals)},
+              {"mapped_totals", t.order.empty() ? json(nullptr) : mapped_totals_json(*t.order.back())},
               {"total_sites", t.total_sites},
               {"memory", std::move(memory)},
               {"sites", std::move(sites)},

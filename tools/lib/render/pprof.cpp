@@ -207,7 +207,7 @@ class Cutter {
 };
 
 void add_sample(Builder& b, size_t table, const ExportInput& in, const std::vector<uint64_t>& pcs,
-                const Values& v, const Cut& cut) {
+                const Values& v, const Cut& cut, bool mapped) {
   pb::Sample* s = b.out.add_sample();
   for (size_t p = cut.pc; p < pcs.size(); ++p)
     s->add_location_id(b.location(table, in, pcs[p], p == cut.pc ? cut.line : 0));
@@ -218,6 +218,11 @@ void add_sample(Builder& b, size_t table, const ExportInput& in, const std::vect
     pb::Label* l = s->add_label();
     l->set_key(b.str(key));
     l->set_str(b.str(*value));
+  }
+  if (mapped) {  // HEAPSCOPE_MMAP: the program's own mmap, not heap (-tagignore=kind=mapped for the heap alone)
+    pb::Label* l = s->add_label();
+    l->set_key(b.str("kind"));
+    l->set_str(b.str("mapped"));
   }
 }
 
@@ -269,7 +274,7 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base,
   size_t now_table = b.add_mappings(p);
   if (!base) {
     for (const auto& site : p.sites)
-      add_sample(b, now_table, now, site.pcs, values_of(site.counts), cutter.cut(now, site.pcs));
+      add_sample(b, now_table, now, site.pcs, values_of(site.counts), cutter.cut(now, site.pcs), site.mapped);
     return b.out.SerializeAsString();
   }
 
@@ -282,14 +287,15 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base,
     size_t table;
     const std::vector<uint64_t>* pcs;
     Values v;
+    bool mapped;
   };
   std::vector<Entry> entries;
   std::unordered_map<std::string, size_t> index;
   auto fold = [&](const ExportInput& in, size_t table, bool negate) {
     for (const auto& site : in.profile->sites) {
-      std::string key = stack_key(expand_stack(in, site.pcs));
+      std::string key = stack_key(expand_stack(in, site.pcs)) + (site.mapped ? "\n[mapped]" : "");
       auto [it, inserted] = index.try_emplace(key, entries.size());
-      if (inserted) entries.push_back({&in, table, &site.pcs, Values{}});
+      if (inserted) entries.push_back({&in, table, &site.pcs, Values{}, site.mapped});
       Values add = values_of(site.counts);
       Values& v = entries[it->second].v;
       for (int i = 0; i < 4; ++i) v.v[i] = negate ? sat_sub(v.v[i], add.v[i]) : sat_add(v.v[i], add.v[i]);
@@ -300,7 +306,7 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base,
   for (const auto& e : entries) {
     bool zero = true;
     for (int64_t x : e.v.v) zero = zero && x == 0;
-    if (!zero) add_sample(b, e.table, *e.in, *e.pcs, e.v, cutter.cut(*e.in, *e.pcs));
+    if (!zero) add_sample(b, e.table, *e.in, *e.pcs, e.v, cutter.cut(*e.in, *e.pcs), e.mapped);
   }
   return b.out.SerializeAsString();
 }

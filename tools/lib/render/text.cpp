@@ -108,7 +108,7 @@ std::string frame_text(const Frame& f) {
   return short_function(f.function) + "  " + frame_location(f);
 }
 
-std::string where(const SiteView& s) {
+std::string where_frames(const SiteView& s) {
   const Frame* o = s.origin_frame();
   if (!o) {
     if (s.frames.empty()) return "(no stack)";
@@ -117,6 +117,16 @@ std::string where(const SiteView& s) {
     return frame_text(f) + "  (no frame in the program's own code)";
   }
   return frame_text(*o);
+}
+
+// A mapped site (HEAPSCOPE_MMAP) is marked: its figures are mmap'd bytes and ranges.
+std::string where(const SiteView& s) { return (s.mapped ? "[mmap] " : "") + where_frames(s); }
+
+// "; mapped: 640.0 KiB in 10 mappings" when mappings were tracked.
+std::string mapped_part(const Profile& p) {
+  if (!p.mapped_tracked) return "";
+  return "; mapped: " + format_size(p.mapped_totals.inuse_bytes) + " in " +
+         std::to_string(p.mapped_totals.inuse_count) + (p.mapped_totals.inuse_count == 1 ? " mapping" : " mappings");
 }
 
 // The container line and a short stack (the frame where the container
@@ -252,7 +262,8 @@ std::string wrappers_line(const std::vector<Wrapper>& wrappers) {
 
 void render_report_text(std::ostream& out, const SymbolizedProfile& profile, const ReportResult& r) {
   out << "heapscope report: " << describe(*profile.profile) << "\n";
-  out << totals_line(r.totals) << "; " << r.total_sites << (r.total_sites == 1 ? " site" : " sites");
+  out << totals_line(r.totals) << mapped_part(*profile.profile) << "; " << r.total_sites
+      << (r.total_sites == 1 ? " site" : " sites");
   if (r.sites.size() < r.total_sites) out << ", top " << r.sites.size() << " shown";
   out << "\n" << composition_line(r.memory) << wrappers_line(profile.wrappers);
   debuginfod_line(out, profile.debuginfod);
@@ -280,6 +291,12 @@ void render_diff_text(std::ostream& out, const SymbolizedProfile& base, const Sy
       << format_signed_size(d.new_totals.inuse_bytes - d.base_totals.inuse_bytes) << "), blocks "
       << d.base_totals.inuse_count << " -> " << d.new_totals.inuse_count << " ("
       << signed_count(d.new_totals.inuse_count - d.base_totals.inuse_count) << ")\n";
+  if (base.profile->mapped_tracked || now.profile->mapped_tracked) {
+    const Counts &mb = base.profile->mapped_totals, &mn = now.profile->mapped_totals;
+    out << "mapped " << format_size(mb.inuse_bytes) << " -> " << format_size(mn.inuse_bytes) << " ("
+        << format_signed_size(mn.inuse_bytes - mb.inuse_bytes) << "), mappings " << mb.inuse_count << " -> "
+        << mn.inuse_count << " (" << signed_count(mn.inuse_count - mb.inuse_count) << ")\n";
+  }
   out << "sites: " << d.count[int(Change::New)] << " new, " << d.count[int(Change::Grown)]
       << " grown, " << d.count[int(Change::Shrunk)] << " shrunk, " << d.count[int(Change::Gone)]
       << " gone";
@@ -308,10 +325,13 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
   for (size_t i = 0; i < t.order.size(); ++i)
     out << "  " << (i + 1) << ". " << t.order[i]->path
         << (t.time_basis != "file order" ? fmt("  at +%.1f s", t.times_s[i]) : std::string())
-        << "  live " << format_size(t.order[i]->totals.inuse_bytes) << "\n";
+        << "  live " << format_size(t.order[i]->totals.inuse_bytes)
+        << (t.order[i]->mapped_tracked ? "  mapped " + format_size(t.order[i]->mapped_totals.inuse_bytes) : "")
+        << "\n";
   size_t suspects = 0;
   for (const auto& s : t.sites) suspects += s.suspect;
-  out << "newest: " << totals_line(t.totals) << "\n";
+  out << "newest: " << totals_line(t.totals) << (t.order.empty() ? "" : mapped_part(*t.order.back())) << "
+";
   memory_trend_lines(out, t);
   out << suspects << " leak suspect" << (suspects == 1 ? "" : "s") << " among " << t.total_sites
       << " sites";
@@ -331,7 +351,7 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
         << pad_left(fmt("%.2f", s.r2), 6) << pad_left(fmt("%.0f%%", s.monotonic * 100), 10)
         << pad_left(format_size(s.site.counts.inuse_bytes), 12)
         << pad_left(format_signed_size(s.delta_bytes), 13) << "  "
-        << (s.suspect ? "leak suspect: " : "") << where(s.site) << "\n";
+        << (s.suspect ? (s.site.mapped ? "mmap leak suspect: " : "leak suspect: ") : "") << where(s.site) << "\n";
     site_details(out, s.site, indent);
   }
 }
