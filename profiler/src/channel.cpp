@@ -264,11 +264,16 @@ void channel_serve(const struct pollfd* fds, int n, uint64_t now_ms, ChannelSnap
 }
 
 void channel_after_fork_child() {
-  for (Slot& s : g_slots) drop(s, is_ours(s.fd, s.dev, s.ino));
-  if (g_listen.fd >= 0 && is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
-  g_listen.fd = -1;
-  g_listen_pid = 0;
-  g_taken_reported = false;
-  g_open_failed_reported = false;
+  // Each word written only when set: every page the child writes is a
+  // copy-on-write fault.
+  for (Slot& s : g_slots)
+    if (s.fd >= 0 || s.len) drop(s, is_ours(s.fd, s.dev, s.ino));
+  if (g_listen.fd >= 0) {
+    if (is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
+    g_listen.fd = -1;
+  }
+  if (g_listen_pid) g_listen_pid = 0;
+  if (g_taken_reported) g_taken_reported = false;
+  if (g_open_failed_reported) g_open_failed_reported = false;
 }
 }  // namespace hs

@@ -506,7 +506,7 @@ void atfork_prepare() {
   mapped_wait_unlocked();
 }
 void atfork_parent() {
-  tls.fork_skipped = 0;
+  if (tls.fork_skipped) tls.fork_skipped = 0;
   if (!tls.fork_owner) return;  // prepare took nothing
   tls.fork_owner = 0;
   if (g_fork_alone) return;
@@ -514,8 +514,16 @@ void atfork_parent() {
   modules_unlock();
   writer_unlock();
 }
+// The child does here only what must hold before its first hook or signal
+// (locks, the parent's descriptors), and writes a word only when it differs:
+// a child that execs or _exits at once (a shell's, popen's) then pays no
+// copy-on-write fault, no syscall and no code page of heapscope's beyond this
+// function. The rest is lazy: the writer starts the child's own series at its
+// first snapshot (writer_adopt_if_forked, by pid).
 void atfork_child() {
-  channel_after_fork_child();  // the parent's socket: never served from the child (control channel)
+  // The parent's socket: never served from the child (control channel). Only
+  // the helper thread opens it.
+  if (g_helper_running.load(std::memory_order_relaxed)) channel_after_fork_child();
   if (tls.fork_skipped) {
     tls.fork_skipped = 0;
     g_run_state.store(kDisabled);  // hooks only forward from now on
@@ -533,13 +541,16 @@ void atfork_child() {
     fork_gate_open();
   }
   if (!g_fork_alone) modules_after_fork_child();  // alone, nobody held the module mutex
-  writer_after_fork_child();
+  // Alone, prepare took no writer lock and no thread was inside the writer
+  // (this one would be under the guard: fork_skipped); only an exit under way
+  // (g_exiting, set with the writer's exit flag) leaves something to reset.
+  if (!g_fork_alone || g_exiting.load(std::memory_order_relaxed)) writer_after_fork_child(!g_fork_alone);
   // Written only when set: every page the child writes is a copy-on-write
   // fault (these usually hold their reset values already).
   clear_if_set(g_exit_done);
   clear_if_set(g_exiting);
   clear_if_set(g_snapshot_requests);  // the parent's requests are the parent's
-  tls.poked = 0;
+  if (tls.poked) tls.poked = 0;
   if (g_helper_running.load()) {
     Guard guard;
     g_pipe_w.store(-1);

@@ -40,6 +40,12 @@ std::atomic<uint64_t> g_last_live{0};
 std::atomic<uint64_t> g_last_peak_live{0};  // tracked live bytes in the last peak file
 std::atomic<bool> g_exit_begun{false};
 std::atomic<pid_t> g_writer_tid{0};  // the thread inside write_snapshot, 0 if none
+// The process the series state (SEQ, chain, run id, the error report) belongs
+// to. A fork child finds another pid here at its first snapshot and starts its
+// own series then (writer_adopt_if_forked), not in fork's child handler: a
+// child that execs or exits at once never writes those pages, so fork has no
+// copy-on-write fault and no getrandom to pay for them.
+pid_t g_series_pid = 0;
 
 uint64_t now_ns(clockid_t c) {
   struct timespec ts;
@@ -763,6 +769,7 @@ void writer_set_start_time() {
   g_chain.run_id = make_run_id();
   g_chain.have_base = false;
   g_chain.chain_len = 0;
+  g_series_pid = getpid();
   find_own_text();
 }
 uint64_t last_peak_snapshot_live_bytes() { return g_last_peak_live.load(std::memory_order_relaxed); }
@@ -770,14 +777,24 @@ uint64_t last_snapshot_live_bytes() { return g_last_live.load(std::memory_order_
 void writer_lock() { pthread_mutex_lock(&g_writer_mu); }
 void writer_unlock() { pthread_mutex_unlock(&g_writer_mu); }
 bool writer_trylock() { return pthread_mutex_trylock(&g_writer_mu) == 0; }
-void writer_after_fork_child() {
-  pthread_mutex_init(&g_writer_mu, nullptr);
-  g_exit_begun.store(false);
-  g_writer_tid.store(0);
+void writer_after_fork_child(bool locked_by_prepare) {
+  // Only what must hold before the child's first snapshot, and each word
+  // written only when it differs (every page written is a copy-on-write fault).
+  if (locked_by_prepare) pthread_mutex_init(&g_writer_mu, nullptr);
+  if (g_exit_begun.load(std::memory_order_relaxed)) g_exit_begun.store(false);
+  if (g_writer_tid.load(std::memory_order_relaxed)) g_writer_tid.store(0);
+}
+
+// Under the writer mutex, before a snapshot: in a fork child (a pid other than
+// the series' own) the snapshots start a series of their own: SEQ from 1, a new
+// run id, a first file that is self-contained. The inherited frame tree and
+// stack numbers stay valid. getpid() here, not on the hot path.
+static void writer_adopt_if_forked() {
+  const pid_t me = getpid();
+  if (me == g_series_pid) return;
+  g_series_pid = me;
   g_seq = 0;
   g_error_reported = false;
-  // The child's snapshots start a chain of their own (its first is
-  // self-contained); the inherited frame tree and stack numbers stay valid.
   g_chain.have_base = false;
   g_chain.chain_len = 0;
   g_chain.run_id = make_run_id();
@@ -883,6 +900,7 @@ static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_l
     return -1;
   }
   g_writer_tid.store(self);
+  writer_adopt_if_forked();
   int err = 0;
   if (trigger == HS_TRIGGER_EXIT || trigger == HS_TRIGGER_PEAK) {
     format(path, sizeof path, "%s.%d.%s.hsnap", g_cfg.out_prefix, (int)getpid(),

@@ -45,7 +45,10 @@ uint64_t last_peak_snapshot_live_bytes();
 void writer_lock();
 void writer_unlock();
 bool writer_trylock();  // true: taken
-void writer_after_fork_child();  // re-initialize the mutex, restart SEQ at 1
+// Fork's child handler: re-initializes the mutex when prepare held it (a
+// process with threads). The child's own series (SEQ from 1, a new run id)
+// starts at its first snapshot, which finds a new pid.
+void writer_after_fork_child(bool locked_by_prepare);
 // Nanoseconds of CLOCK_MONOTONIC when the profiler started (header uptime).
 void writer_set_start_time();
 }  // namespace hs

@@ -272,6 +272,53 @@ TEST(Preload, ForkChildWritesUnderItsOwnPid) {
   EXPECT_NE(find_site(cs, 1111, 1), nullptr);  // inherited from the parent
 }
 
+// A single-threaded parent's fork child handler leaves the series alone (no
+// page written, no getrandom); the child's first snapshot, seeing a new pid,
+// starts its own: SEQ from 1, a new run id, a self-contained first file, and
+// so does a grandchild's. The parent's series goes on where it was.
+TEST(Preload, ForkChildOfOneThreadStartsItsOwnSeriesAtItsFirstSnapshot) {
+  Env env("fork-series");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "fork_series"}, {"HEAPSCOPE_AT_EXIT=0"});
+  ASSERT_TRUE(r.exited(0)) << r.err << r.out;
+  int parent = -1, child = -1, grand = -1;
+  size_t at = r.out.find("series ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(sscanf(r.out.c_str() + at, "series %d %d %d", &parent, &child, &grand), 3) << r.out;
+  auto name = [](int pid, int seq) {
+    char b[64];
+    snprintf(b, sizeof b, "snap.%d.%04d.hsnap", pid, seq);
+    return std::string(b);
+  };
+  auto names = env.snaps();
+  std::set<std::string> want = {name(parent, 1), name(parent, 2), name(parent, 3), name(child, 1), name(child, 2),
+                                name(grand, 1)};
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want) << r.err;
+  Snapshot p1 = must_parse(env.dir + "/" + name(parent, 1));
+  Snapshot p3 = must_parse(env.dir + "/" + name(parent, 3));
+  Snapshot c1 = must_parse(env.dir + "/" + name(child, 1));
+  Snapshot c2 = must_parse(env.dir + "/" + name(child, 2));
+  Snapshot g1 = must_parse(env.dir + "/" + name(grand, 1));
+  EXPECT_EQ(p3.chain.run_id, p1.chain.run_id);
+  EXPECT_EQ(p3.chain.base_seq, 2u);
+  EXPECT_EQ(c1.header.pid, (uint64_t)child);
+  EXPECT_EQ(c1.chain.base_seq, 0u);  // self-contained, though the parent's last file was 0002
+  EXPECT_EQ(c1.chain_files, 1);
+  EXPECT_NE(c1.chain.run_id, p1.chain.run_id);
+  EXPECT_EQ(c2.chain.run_id, c1.chain.run_id);
+  EXPECT_EQ(c2.chain.base_seq, 1u);
+  EXPECT_EQ(g1.header.pid, (uint64_t)grand);
+  EXPECT_EQ(g1.chain.base_seq, 0u);
+  EXPECT_NE(g1.chain.run_id, c1.chain.run_id);
+  EXPECT_NE(g1.chain.run_id, p1.chain.run_id);
+  // The books: each holds its own block and its ancestors' (exactly one of each).
+  EXPECT_NE(find_site(c1, 2222, 1), nullptr);
+  EXPECT_NE(find_site(c1, 1111, 1), nullptr);
+  EXPECT_NE(find_site(g1, 4444, 1), nullptr);
+  EXPECT_NE(find_site(g1, 2222, 1), nullptr);
+  EXPECT_NE(find_site(g1, 1111, 1), nullptr);
+  EXPECT_EQ(find_site(p3, 2222, 1), nullptr);  // the child's block is not the parent's
+}
+
 TEST(Preload, ForkWhileThreadsAllocateAndSnapshotsRun) {
   Env env("fork-stress");
   RunResult r = env.run({HS_PROG_SCENARIOS, "fork_stress"}, {"HEAPSCOPE_AT_EXIT=0"});

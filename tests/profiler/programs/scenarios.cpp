@@ -3,6 +3,9 @@
 //   _exit | quick_exit | abort   abnormal ends after allocating
 //   threads                  threads freeing each other's blocks (exact totals)
 //   fork                     child allocates and snapshots under its own pid
+//   fork_series              a single-threaded parent snapshots twice, forks a child that
+//                            snapshots, forks a grandchild that snapshots, snapshots again;
+//                            prints "series PARENT CHILD GRANDCHILD" (each starts its own series)
 //   signal                   SIGUSR2 snapshots while threads allocate
 //   run MS                   allocates for MS milliseconds (interval snapshots)
 //   hold BYTES MS            holds BYTES live for MS milliseconds (alert, stats)
@@ -185,6 +188,53 @@ int main(int argc, char** argv) {
     CHECK(t.inuse_bytes >= 1111);
     free(parent_block);
     printf("parent %d child %d\n", (int)getpid(), (int)pid);
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "fork_series") {
+    // One thread: fork's child handler does no series work (it is left to
+    // the child's first snapshot, which sees a new pid).
+    auto snap_ends = [](const char* tail) {
+      char path[4096];
+      std::string want = "." + std::to_string(getpid()) + tail;
+      int rc = heapscope_snapshot_or_inactive(path, sizeof path);
+      std::string got = rc == 0 ? path : "-";
+      bool ok = got.size() > want.size() && got.compare(got.size() - want.size(), want.size(), want) == 0;
+      if (!ok) fprintf(stderr, "scenarios.cpp: pid %d wrote %s, expected a name ending %s\n", (int)getpid(),
+                       got.c_str(), want.c_str());
+      return ok;
+    };
+    void* parent_block = malloc(1111);
+    CHECK(snap_ends(".0001.hsnap"));
+    CHECK(snap_ends(".0002.hsnap"));
+    int gfd[2];
+    CHECK(pipe(gfd) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+      close(gfd[0]);
+      void* child_block = malloc(2222);
+      bool ok = snap_ends(".0001.hsnap");
+      pid_t grand = fork();
+      if (grand == 0) {
+        void* grand_block = malloc(4444);
+        bool gok = snap_ends(".0001.hsnap");
+        free(grand_block);
+        _exit(gok ? 0 : 1);
+      }
+      int st = 0;
+      ok = ok && grand > 0 && waitpid(grand, &st, 0) == grand && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+      ok = ok && snap_ends(".0002.hsnap");
+      int g = (int)grand;
+      (void)!write(gfd[1], &g, sizeof g);
+      free(child_block);
+      _exit(ok ? 0 : 1);
+    }
+    close(gfd[1]);
+    int grand = -1, st = 0;
+    CHECK(read(gfd[0], &grand, sizeof grand) == (ssize_t)sizeof grand);
+    CHECK(child > 0 && waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(snap_ends(".0003.hsnap"));
+    free(parent_block);
+    printf("series %d %d %d\n", (int)getpid(), (int)child, grand);
     return g_fail ? 1 : 0;
   }
   if (mode == "signal") {
