@@ -44,20 +44,19 @@ HS_INLINE bool booking() {
   return HS_UNLIKELY(g_cfg.track_mmap) && !tls.guard && g_run_state.load(std::memory_order_relaxed) == kActive;
 }
 
-// The next definitions; the raw system call while dlsym has not answered
-// yet (a constructor that maps before ours ran, or dlsym itself).
+// The next definitions; the raw system call until they are resolved. Never
+// next_resolve() from here: an allocator preloaded before us maps memory
+// while it initializes, holding its init lock, and dlsym would call its
+// calloc (rel_preload_orders: jemalloc first in LD_PRELOAD hung).
 HS_INLINE void* next_mmap(void* a, size_t n, int prot, int flags, int fd, long off) {
-  if (HS_UNLIKELY(!g_next.mmap) && !tls.resolving) next_resolve();
   if (HS_UNLIKELY(!g_next.mmap)) return (void*)syscall(SYS_mmap, a, n, prot, flags, fd, off);
   return g_next.mmap(a, n, prot, flags, fd, off);
 }
 HS_INLINE int next_munmap(void* a, size_t n) {
-  if (HS_UNLIKELY(!g_next.munmap) && !tls.resolving) next_resolve();
   if (HS_UNLIKELY(!g_next.munmap)) return (int)syscall(SYS_munmap, a, n);
   return g_next.munmap(a, n);
 }
 HS_INLINE void* next_mremap(void* a, size_t n, size_t m, int flags, void* to) {
-  if (HS_UNLIKELY(!g_next.mremap) && !tls.resolving) next_resolve();
   if (HS_UNLIKELY(!g_next.mremap)) return (void*)syscall(SYS_mremap, a, n, m, flags, to);
   return g_next.mremap(a, n, m, flags, to);
 }

@@ -97,6 +97,19 @@ TEST_F(Mmap, ArenaLeakIsAttributedToItsFunctionWithMmapOne) {
   EXPECT_NE(text.out.find("[mmap] arena_chunk"), std::string::npos) << text.out;
 }
 
+TEST_F(Mmap, PprofLabelsMappedSamplesKindMapped) {
+  MmapRun run;
+  run_prog(run, "leak", true);
+  const std::string out = run.dir.path + "/p.pb.gz";
+  RunResult e = run_command(kHeapscope + " export --format pprof -o '" + out + "' '" + run.snap + "'", run.dir.path);
+  ASSERT_EQ(e.status, 0) << e.err;
+  RunResult t = run_command("go tool pprof -tags '" + out + "'", run.dir.path);
+  ASSERT_EQ(t.status, 0) << t.err;
+  // Only the arena's 640 KiB carry the label: the heap samples have no kind.
+  EXPECT_NE(t.out.find("kind: Total 640.0kB"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("640.0kB (  100%): mapped"), std::string::npos) << t.out;
+}
+
 TEST_F(Mmap, ArenaLeakIsInvisibleWithoutTheVariable) {
   MmapRun run;
   run_prog(run, "leak", false);
