@@ -1,6 +1,12 @@
 // file.cpp -- see file.h.
 #include "util/file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -24,4 +30,58 @@ std::string status_field(const std::string& status, const std::string& name) {
   size_t e = status.find('\n', v);
   return status.substr(v, e == std::string::npos ? std::string::npos : e - v);
 }
+
+namespace {
+
+// The directory path is in ("." for a bare name) and its last component.
+void split_path(const std::string& path, std::string& dir, std::string& base) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) {
+    dir = ".";
+    base = path;
+  } else {
+    dir = slash == 0 ? "/" : path.substr(0, slash);
+    base = path.substr(slash + 1);
+  }
+}
+
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a fifo";
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
+std::string atomic_write_problem(const std::string& path) {
+  if (path.empty()) return "an empty file name (expected the path of a file to write)";
+  std::string dir, base;
+  split_path(path, dir, base);
+  if (base.empty() || base == "." || base == "..")
+    return path + ": is a directory (expected a file to write)";
+  struct stat st{};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return path + ": is a directory (expected a file to write)";
+    if (S_ISLNK(st.st_mode))
+      return path + ": is a symlink (expected a regular file or a new name; heapscope does not follow symlinks)";
+    if (!S_ISREG(st.st_mode))
+      return path + ": is " + kind_of(st.st_mode) + " (expected a regular file or a new name)";
+  } else if (errno != ENOENT) {
+    return path + ": cannot inspect: " + std::strerror(errno) + " (expected a file to write)";
+  }
+  struct stat dst{};
+  if (stat(dir.c_str(), &dst) != 0)
+    return path + ": directory " + dir + ": " + std::strerror(errno) +
+           " (expected an existing directory to write the file in)";
+  if (!S_ISDIR(dst.st_mode)) return path + ": " + dir + " is not a directory (expected a directory to write the file in)";
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    return path + ": directory " + dir + " is not writable: " + std::strerror(errno) +
+           " (expected a directory you may create files in)";
+  return "";
+}
+
 }  // namespace heapscope
