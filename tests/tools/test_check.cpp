@@ -296,4 +296,26 @@ TEST_F(Check, ErrorAfterTheRunExitsFourNotTheLeakCode) {
   EXPECT_NE(leak.out.find(": FAIL: 1 site keeps growing"), std::string::npos) << leak.out;
 }
 
+// --junit onto an existing file replaces it atomically (a new inode: a hard
+// link to the old one keeps the old text) and makes it 0600 whatever mode it
+// had (it was truncated in place, keeping 0644); no temporary is left.
+TEST_F(Check, JunitReplacesAnExistingFileAtomicallyAs0600) {
+  const std::string xml = dir.path + "/old.xml", keep = dir.path + "/keep.xml";
+  {
+    std::ofstream out(xml);
+    out << "old";
+  }
+  ASSERT_EQ(::chmod(xml.c_str(), 0644), 0);
+  ASSERT_EQ(::link(xml.c_str(), keep.c_str()), 0);
+  RunResult r = check("--interval 0.1 --junit old.xml", "bounded");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  struct stat st{};
+  ASSERT_EQ(::stat(xml.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(validate(xml), "");
+  EXPECT_EQ(read_text(keep), "old") << "written in place, not replaced";
+  for (const auto& e : std::filesystem::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+}
+
 }  // namespace

@@ -106,25 +106,6 @@ std::string verdict_text(const Verdict& v) {
   return s.str();
 }
 
-void write_file_0600(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw CommandError("--junit " + path + ": cannot write: " + std::strerror(errno) +
-                       (errno == ELOOP ? " (a symlink; heapscope does not follow them)" : ""));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      throw CommandError("--junit " + path + ": cannot write: " + std::strerror(err));
-    }
-    done += size_t(n);
-  }
-  if (close(fd) != 0) throw CommandError("--junit " + path + ": cannot write: " + std::strerror(errno));
-}
-
 std::string command_line(const std::vector<std::string>& cmd) {
   std::string s;
   for (const auto& a : cmd) {
@@ -315,7 +296,11 @@ int judge(const CheckOptions& o, const std::vector<std::string>& cmd, const Prof
     if (judged == 0)
       suite.cases.push_back({"trend", "heapscope.check", 0, "error", "no verdict", no_verdict, no_verdict + "\n"});
     suite.system_out = report.str();
-    write_file_0600(o.junit, junit_xml(suite));
+    try {
+      write_file_atomic(o.junit, junit_xml(suite));
+    } catch (const FileWriteError& e) {
+      throw CommandError("--junit " + std::string(e.what()));
+    }
   }
 
   if (cmd_failed) return kExitCommandFailed;

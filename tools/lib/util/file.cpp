@@ -55,6 +55,11 @@ const char* kind_of(mode_t mode) {
   return "not a regular file";
 }
 
+[[noreturn]] void fail(const std::string& path, const std::string& what, int err, const std::string& tmp) {
+  if (!tmp.empty()) unlink(tmp.c_str());
+  throw FileWriteError(path + ": " + what + ": " + std::strerror(err));
+}
+
 }  // namespace
 
 std::string atomic_write_problem(const std::string& path) {
@@ -84,4 +89,46 @@ std::string atomic_write_problem(const std::string& path) {
   return "";
 }
 
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  if (std::string why = atomic_write_problem(path); !why.empty()) throw FileWriteError(why);
+  std::string dir, base;
+  split_path(path, dir, base);
+  // A hidden name next to the target; O_EXCL refuses one that exists (left
+  // by another writer, or planted), so try a bounded number of names.
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+    tmp = path.substr(0, path.size() - base.size()) + "." + base + ".tmp." + std::to_string(getpid()) + "." +
+          std::to_string(attempt);
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) fail(path, "cannot create " + tmp, errno, "");
+  }
+  if (fd < 0) fail(path, "cannot create a temporary file next to it (16 names taken)", EEXIST, "");
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      close(fd);
+      fail(path, "write failed", err, tmp);
+    }
+    done += size_t(n);
+  }
+  if (fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    fail(path, "write failed (fsync)", err, tmp);
+  }
+  if (close(fd) != 0) fail(path, "write failed (close)", errno, tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot rename " + tmp + " into place", errno, tmp);
+  // The rename itself survives a crash once the directory is on disk; a
+  // directory that cannot be opened or synced (some file systems) leaves the
+  // file written all the same.
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+}
 }  // namespace heapscope
