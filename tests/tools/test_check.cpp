@@ -231,6 +231,9 @@ TEST_F(Check, UsageErrorsNameTheValue) {
       {"--ignore '('", "heapscope: check: --ignore '(': not a regular expression (Mismatched '(' and ')' in "
                        "regular expression; expected an ECMAScript regex such as 'LruCache::put' or "
                        "'libfoo\\.so')\n"},
+      // An empty pattern matches every site: it would turn the gate off.
+      {"--ignore ''", "heapscope: check: --ignore '': empty pattern (it matches everything; expected an "
+                      "ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so')\n"},
   };
   for (const auto& c : cases) {
     RunResult r = check(c.args, "quick");

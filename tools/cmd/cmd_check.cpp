@@ -40,6 +40,7 @@
 #include "render/junit.h"
 #include "render/text.h"
 #include "util/file.h"
+#include "util/regex_option.h"
 
 namespace heapscope {
 namespace {
@@ -323,11 +324,10 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
   std::vector<std::regex> patterns;
   for (const auto& p : o.ignore) {
     try {
-      patterns.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      throw CommandError("check: --ignore '" + p + "': not a regular expression (" + e.what() +
-                             "; expected an ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so')",
-                         2);
+      patterns.push_back(
+          compile_regex_option("--ignore", p, "an ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so'"));
+    } catch (const std::invalid_argument& e) {
+      throw CommandError("check: " + std::string(e.what()), 2);
     }
   }
 
