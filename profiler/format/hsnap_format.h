@@ -113,6 +113,7 @@ enum hs_section_kind {
                          figures as varints: inuse_bytes, inuse_count, alloc_bytes,
                          alloc_count, and in HS_MODE_SAMPLED sampled_inuse_count,
                          sampled_alloc_count (in full mode they equal the counts) */
+  HS_SEC_LAST = HS_SEC_SITES2, /* the highest numbered section but END: readers size tables by it */
   HS_SEC_END = 0x7fffffff /* u64 total file size, last section */
 };
 
