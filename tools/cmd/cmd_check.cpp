@@ -93,9 +93,9 @@ std::string origin_text(const SiteView& s) {
 struct Verdict {
   int pid = 0;
   size_t periodic = 0;              // periodic (non-exit) snapshots
-  bool judged = false;              // >= 3 periodic snapshots
-  TrendResult trend;                // every site (top 0)
+  TrendResult trend;                // every site (top 0), when judged()
   std::vector<const TrendSite*> failing, ignored_suspects, small_suspects;
+  bool judged() const { return periodic >= 3; }  // trend needs 3 periodic snapshots
 };
 
 std::string verdict_text(const Verdict& v) {
@@ -174,7 +174,6 @@ int judge(const CheckOptions& o, const std::vector<std::string>& cmd, const Prof
     }
     if (v.periodic >= 3) {
       v.trend = make_trend(inputs, 0);
-      v.judged = true;
       for (const SymbolizedProfile* sp : inputs)
         if (!sp->profile->is_exit()) notes.insert(notes.end(), sp->notes.begin(), sp->notes.end());
       for (const auto& n : v.trend.notes)
@@ -196,7 +195,7 @@ int judge(const CheckOptions& o, const std::vector<std::string>& cmd, const Prof
   size_t failing = 0, judged = 0;
   std::ostringstream report;  // what stdout shows, for the JUnit system-out too
   for (const Verdict& v : verdicts) {
-    if (!v.judged) {
+    if (!v.judged()) {
       if (v.pid != r.pid && v.periodic == 0) continue;
       report << "heapscope check: pid " << v.pid << ": no verdict: " << v.periodic
              << " periodic snapshot" << (v.periodic == 1 ? "" : "s") << " (one every " << o.interval
@@ -272,7 +271,7 @@ int judge(const CheckOptions& o, const std::vector<std::string>& cmd, const Prof
     suite.cases.push_back(command);
     for (const Verdict& v : verdicts) {
       std::string cls = "heapscope.check.pid" + std::to_string(v.pid);
-      if (!v.judged) continue;
+      if (!v.judged()) continue;
       for (const TrendSite* s : v.failing) {
         JunitCase c;
         c.name = "leak: " + origin_text(s->site);
