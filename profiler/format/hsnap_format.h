@@ -122,6 +122,7 @@ enum hs_section_kind {
                          Those stacks' sites count mmap'd bytes and ranges, not heap blocks;
                          TOTALS leaves them out. A reader that skips the section reads them
                          as heap sites. */
+  HS_SEC_LAST = HS_SEC_MAPPED, /* the highest numbered section but END: readers size tables by it */
   HS_SEC_END = 0x7fffffff /* u64 total file size, last section */
 };
 

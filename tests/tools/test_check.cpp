@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -27,9 +28,19 @@ class Check : public ::testing::Test {
  protected:
   // heapscope check ARGS -- check_prog MODE, from the temporary directory.
   RunResult check(const std::string& args, const std::string& mode) {
+    return check_command(args, kProg + " " + mode);
+  }
+  // heapscope check ARGS -- COMMAND (a shell command line), from the temporary directory.
+  RunResult check_command(const std::string& args, const std::string& command) {
     return run_command("cd '" + dir.path + "' && HEAPSCOPE_LIB='" + std::string(HS_PROFILER_LIB) +
-                           "' timeout 120 " + kHeapscope + " check " + args + " -- " + kProg + " " + mode,
+                           "' timeout 120 " + kHeapscope + " check " + args + " -- " + command,
                        dir.path);
+  }
+  // The snapshot files (*.hsnap) in the temporary directory.
+  size_t snapshots() {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path)) n += e.path().extension() == ".hsnap";
+    return n;
   }
   // xmllint's verdict on FILE against the schema: "" when it validates.
   std::string validate(const std::string& file) {
@@ -220,6 +231,9 @@ TEST_F(Check, UsageErrorsNameTheValue) {
       {"--ignore '('", "heapscope: check: --ignore '(': not a regular expression (Mismatched '(' and ')' in "
                        "regular expression; expected an ECMAScript regex such as 'LruCache::put' or "
                        "'libfoo\\.so')\n"},
+      // An empty pattern matches every site: it would turn the gate off.
+      {"--ignore ''", "heapscope: check: --ignore '': empty pattern (it matches everything; expected an "
+                      "ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so')\n"},
   };
   for (const auto& c : cases) {
     RunResult r = check(c.args, "quick");
@@ -231,6 +245,80 @@ TEST_F(Check, UsageErrorsNameTheValue) {
   EXPECT_EQ(none.status, 2);
   EXPECT_EQ(none.err, "heapscope: check: no command given (usage: heapscope check [OPTIONS] -- CMD [ARGS]); see "
                       "`heapscope check --help`\n");
+}
+
+// --junit FILE that cannot be written is a usage error before CMD runs (it
+// was found only after the run: a directory gave exit 1, the leak verdict's
+// code, and a fifo hung the gate until a reader came).
+TEST_F(Check, JunitPathIsCheckedBeforeCommandRuns) {
+  ASSERT_EQ(::mkdir((dir.path + "/adir").c_str(), 0700), 0);
+  ASSERT_EQ(::mkfifo((dir.path + "/afifo").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("elsewhere.xml", (dir.path + "/alink").c_str()), 0);
+  struct Case {
+    std::string path, err;
+  } cases[] = {
+      {"adir", "heapscope: check: --junit adir: is a directory (expected a file to write)\n"},
+      {"afifo", "heapscope: check: --junit afifo: is a fifo (expected a regular file or a new name)\n"},
+      {"alink", "heapscope: check: --junit alink: is a symlink (expected a regular file or a new name; heapscope "
+                "does not follow symlinks)\n"},
+      {"missing/x.xml", "heapscope: check: --junit missing/x.xml: directory missing: No such file or directory "
+                        "(expected an existing directory to write the file in)\n"},
+  };
+  for (const auto& c : cases) {
+    RunResult r = check("--interval 0.1 --junit " + c.path, "leak");
+    EXPECT_EQ(r.status, 2) << c.path << ": " << r.out << r.err;
+    EXPECT_EQ(r.err, c.err) << c.path;
+    EXPECT_EQ(r.out, "") << c.path;
+    EXPECT_EQ(snapshots(), 0u) << c.path << ": CMD ran";
+  }
+  struct stat st{};
+  ASSERT_EQ(::lstat((dir.path + "/afifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  ASSERT_EQ(::lstat((dir.path + "/alink").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+// An error after CMD ran (here the --junit directory is gone by then) exits
+// 4, never 1: a leak gate must not report a leak it did not find, nor hide
+// one behind the verdict's code. The verdict is still printed.
+TEST_F(Check, ErrorAfterTheRunExitsFourNotTheLeakCode) {
+  ASSERT_EQ(::mkdir((dir.path + "/sub").c_str(), 0700), 0);
+  RunResult r = check_command("--interval 0.1 --junit sub/leaks.xml", "sh -c 'rmdir sub; " + kProg + " bounded; true'");
+  ASSERT_EQ(r.status, 4) << r.out << r.err;
+  EXPECT_NE(r.out.find(": pass: no site keeps growing"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.rfind("heapscope: check: "), r.err.find("heapscope: check: ")) << r.err;
+  const std::string tail = " (exit 4: heapscope's own error after CMD ran)\n";
+  ASSERT_GE(r.err.size(), tail.size()) << r.err;
+  EXPECT_EQ(r.err.substr(r.err.size() - tail.size()), tail) << r.err;
+  EXPECT_NE(r.err.find("heapscope: check: --junit sub/leaks.xml: "), std::string::npos) << r.err;
+
+  // The same with the leaking program: 4 as well, not the verdict's 1.
+  ASSERT_EQ(::mkdir((dir.path + "/sub").c_str(), 0700), 0);
+  RunResult leak = check_command("--interval 0.1 --junit sub/leaks.xml", "sh -c 'rmdir sub; " + kProg + " leak; true'");
+  ASSERT_EQ(leak.status, 4) << leak.out << leak.err;
+  EXPECT_NE(leak.out.find(": FAIL: 1 site keeps growing"), std::string::npos) << leak.out;
+}
+
+// --junit onto an existing file replaces it atomically (a new inode: a hard
+// link to the old one keeps the old text) and makes it 0600 whatever mode it
+// had (it was truncated in place, keeping 0644); no temporary is left.
+TEST_F(Check, JunitReplacesAnExistingFileAtomicallyAs0600) {
+  const std::string xml = dir.path + "/old.xml", keep = dir.path + "/keep.xml";
+  {
+    std::ofstream out(xml);
+    out << "old";
+  }
+  ASSERT_EQ(::chmod(xml.c_str(), 0644), 0);
+  ASSERT_EQ(::link(xml.c_str(), keep.c_str()), 0);
+  RunResult r = check("--interval 0.1 --junit old.xml", "bounded");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  struct stat st{};
+  ASSERT_EQ(::stat(xml.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(validate(xml), "");
+  EXPECT_EQ(read_text(keep), "old") << "written in place, not replaced";
+  for (const auto& e : std::filesystem::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
 }
 
 }  // namespace

@@ -10,8 +10,12 @@
 // prints them); 2 CMD failed by itself (non-zero exit or killed; a line says
 // so, and the judgement is still printed), or a usage error; 3 no verdict:
 // fewer than 3 periodic snapshots of any process (the run was shorter than
-// 3 intervals); 127 CMD not found or not runnable. --junit FILE writes the
-// same verdict as JUnit XML (one failing case per site, with its stack).
+// 3 intervals); 4 heapscope's own error after CMD ran (a snapshot it could
+// not process, --junit not written: one line says what), whatever the
+// verdict; 127 CMD not found or not runnable. --junit FILE writes the same
+// verdict as JUnit XML (one failing case per site, with its stack); FILE is
+// checked before CMD runs (a directory, fifo, symlink or a place that cannot
+// be written is a usage error, exit 2).
 #include <fcntl.h>
 #include <glob.h>
 #include <unistd.h>
@@ -35,13 +39,15 @@
 #include "reader/reader.h"
 #include "render/junit.h"
 #include "render/text.h"
+#include "util/file.h"
+#include "util/regex_option.h"
 
 namespace heapscope {
 namespace {
 
 constexpr const char* kDefaultInterval = "1";
 constexpr const char* kDefaultMaxGrowth = "64K";
-constexpr int kExitLeak = 1, kExitCommandFailed = 2, kExitNoVerdict = 3;
+constexpr int kExitLeak = 1, kExitCommandFailed = 2, kExitNoVerdict = 3, kExitToolError = 4;
 
 struct CheckOptions {
   std::string out, interval = kDefaultInterval, max_growth = kDefaultMaxGrowth, junit;
@@ -87,9 +93,9 @@ std::string origin_text(const SiteView& s) {
 struct Verdict {
   int pid = 0;
   size_t periodic = 0;              // periodic (non-exit) snapshots
-  bool judged = false;              // >= 3 periodic snapshots
-  TrendResult trend;                // every site (top 0)
+  TrendResult trend;                // every site (top 0), when judged()
   std::vector<const TrendSite*> failing, ignored_suspects, small_suspects;
+  bool judged() const { return periodic >= 3; }  // trend needs 3 periodic snapshots
 };
 
 std::string verdict_text(const Verdict& v) {
@@ -101,25 +107,6 @@ std::string verdict_text(const Verdict& v) {
   return s.str();
 }
 
-void write_file_0600(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw CommandError("--junit " + path + ": cannot write: " + std::strerror(errno) +
-                       (errno == ELOOP ? " (a symlink; heapscope does not follow them)" : ""));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      throw CommandError("--junit " + path + ": cannot write: " + std::strerror(err));
-    }
-    done += size_t(n);
-  }
-  if (close(fd) != 0) throw CommandError("--junit " + path + ": cannot write: " + std::strerror(errno));
-}
-
 std::string command_line(const std::vector<std::string>& cmd) {
   std::string s;
   for (const auto& a : cmd) {
@@ -129,57 +116,43 @@ std::string command_line(const std::vector<std::string>& cmd) {
   return s;
 }
 
-void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
-  if (!is_seconds(o.interval) || !(std::strtod(o.interval.c_str(), nullptr) > 0))
-    throw CommandError("check: --interval " + o.interval +
-                           ": expected seconds > 0 between periodic snapshots (e.g. 1 or 0.2)",
-                       2);
+// What the run left for the judgement: where the snapshots are, which were
+// there before, when and how long CMD ran.
+struct RunFacts {
+  std::string prefix;
+  std::set<std::string> before;
+  long long started_unix = 0;
+  double elapsed = 0;
   uint64_t max_growth = 0;
-  if (!is_bytes(o.max_growth, &max_growth))
-    throw CommandError("check: --max-growth " + o.max_growth +
-                           ": expected bytes, a whole number with an optional K, M or G suffix (e.g. "
-                           "65536 or 64K; 0 = any steady growth fails)",
-                       2);
-  std::vector<std::regex> patterns;
-  for (const auto& p : o.ignore) {
-    try {
-      patterns.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      throw CommandError("check: --ignore '" + p + "': not a regular expression (" + e.what() +
-                             "; expected an ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so')",
-                         2);
-    }
-  }
+};
 
-  RunOptions run;
-  run.out = o.out;
-  run.interval = o.interval;
-  const std::string prefix = snapshot_prefix(run);
-  const std::set<std::string> before = snapshot_files(prefix);
-  const auto start = std::chrono::steady_clock::now();
-  const long long started_unix = static_cast<long long>(std::time(nullptr));
-  ProfiledRun r = run_profiled(run, cmd, "check");
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+// Reads the run's snapshots, judges each process, prints the verdict (and
+// writes --junit); returns the exit status.
+int judge(const CheckOptions& o, const std::vector<std::string>& cmd, const ProfiledRun& r, const RunFacts& f,
+          const std::vector<std::regex>& patterns) {
+  const std::string& prefix = f.prefix;
+  const double elapsed = f.elapsed;
+  const uint64_t max_growth = f.max_growth;
 
   // The snapshots this run wrote, per process (CMD and any child it started).
   // Names are PREFIX.PID.SEQ.hsnap and PREFIX.PID.exit.hsnap: a process with
   // fewer than 3 periodic ones (a script's short-lived helpers) is not read.
   std::map<std::string, std::vector<std::string>> files_of;
-  for (const auto& f : snapshot_files(prefix)) {
-    if (before.count(f)) continue;
-    std::string rest = f.substr(prefix.size() + 1);
-    files_of[rest.substr(0, rest.find('.'))].push_back(f);
+  for (const auto& file : snapshot_files(prefix)) {
+    if (f.before.count(file)) continue;
+    std::string rest = file.substr(prefix.size() + 1);
+    files_of[rest.substr(0, rest.find('.'))].push_back(file);
   }
   std::vector<Profile> profiles;
   std::vector<std::string> notes;
   for (const auto& [pid_text, files] : files_of) {
     size_t periodic = 0;
-    for (const auto& f : files) periodic += f.size() < 11 || f.compare(f.size() - 11, 11, ".exit.hsnap") != 0;
+    for (const auto& file : files)
+      periodic += file.size() < 11 || file.compare(file.size() - 11, 11, ".exit.hsnap") != 0;
     if (periodic < 3 && pid_text != std::to_string(r.pid)) continue;
-    for (const auto& f : files) {
+    for (const auto& file : files) {
       try {
-        profiles.push_back(read_profile(f));
+        profiles.push_back(read_profile(file));
       } catch (const FormatError& e) {
         notes.push_back(std::string(e.what()) + " (left out of the check)");
       }
@@ -201,7 +174,6 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
     }
     if (v.periodic >= 3) {
       v.trend = make_trend(inputs, 0);
-      v.judged = true;
       for (const SymbolizedProfile* sp : inputs)
         if (!sp->profile->is_exit()) notes.insert(notes.end(), sp->notes.begin(), sp->notes.end());
       for (const auto& n : v.trend.notes)
@@ -223,7 +195,7 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
   size_t failing = 0, judged = 0;
   std::ostringstream report;  // what stdout shows, for the JUnit system-out too
   for (const Verdict& v : verdicts) {
-    if (!v.judged) {
+    if (!v.judged()) {
       if (v.pid != r.pid && v.periodic == 0) continue;
       report << "heapscope check: pid " << v.pid << ": no verdict: " << v.periodic
              << " periodic snapshot" << (v.periodic == 1 ? "" : "s") << " (one every " << o.interval
@@ -282,7 +254,7 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
     suite.package = "heapscope";
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) == 0) suite.hostname = host;
-    suite.time_unix_s = started_unix;
+    suite.time_unix_s = f.started_unix;
     suite.time_s = elapsed;
     suite.properties = {{"command", command_line(cmd)},
                         {"interval_s", o.interval},
@@ -299,7 +271,7 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
     suite.cases.push_back(command);
     for (const Verdict& v : verdicts) {
       std::string cls = "heapscope.check.pid" + std::to_string(v.pid);
-      if (!v.judged) continue;
+      if (!v.judged()) continue;
       for (const TrendSite* s : v.failing) {
         JunitCase c;
         c.name = "leak: " + origin_text(s->site);
@@ -324,13 +296,66 @@ void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
     if (judged == 0)
       suite.cases.push_back({"trend", "heapscope.check", 0, "error", "no verdict", no_verdict, no_verdict + "\n"});
     suite.system_out = report.str();
-    write_file_0600(o.junit, junit_xml(suite));
+    try {
+      write_file_atomic(o.junit, junit_xml(suite));
+    } catch (const FileWriteError& e) {
+      throw CommandError("--junit " + std::string(e.what()));
+    }
   }
 
-  if (cmd_failed) g_exit_status = kExitCommandFailed;
-  else if (failing) g_exit_status = kExitLeak;
-  else if (judged == 0) g_exit_status = kExitNoVerdict;
-  else g_exit_status = 0;
+  if (cmd_failed) return kExitCommandFailed;
+  if (failing) return kExitLeak;
+  if (judged == 0) return kExitNoVerdict;
+  return 0;
+}
+
+void check(const CheckOptions& o, const std::vector<std::string>& cmd) {
+  if (!is_seconds(o.interval) || !(std::strtod(o.interval.c_str(), nullptr) > 0))
+    throw CommandError("check: --interval " + o.interval +
+                           ": expected seconds > 0 between periodic snapshots (e.g. 1 or 0.2)",
+                       2);
+  uint64_t max_growth = 0;
+  if (!is_bytes(o.max_growth, &max_growth))
+    throw CommandError("check: --max-growth " + o.max_growth +
+                           ": expected bytes, a whole number with an optional K, M or G suffix (e.g. "
+                           "65536 or 64K; 0 = any steady growth fails)",
+                       2);
+  std::vector<std::regex> patterns;
+  for (const auto& p : o.ignore) {
+    try {
+      patterns.push_back(
+          compile_regex_option("--ignore", p, "an ECMAScript regex such as 'LruCache::put' or 'libfoo\\.so'"));
+    } catch (const std::invalid_argument& e) {
+      throw CommandError("check: " + std::string(e.what()), 2);
+    }
+  }
+
+  // --junit is checked before CMD runs: a path that cannot be written is a
+  // usage error now, not a verdict lost after a long run.
+  if (!o.junit.empty())
+    if (std::string why = atomic_write_problem(o.junit); !why.empty())
+      throw CommandError("check: --junit " + why, 2);
+
+  RunOptions run;
+  run.out = o.out;
+  run.interval = o.interval;
+  RunFacts f;
+  f.prefix = snapshot_prefix(run);
+  f.before = snapshot_files(f.prefix);
+  f.max_growth = max_growth;
+  const auto start = std::chrono::steady_clock::now();
+  f.started_unix = static_cast<long long>(std::time(nullptr));
+  const ProfiledRun r = run_profiled(run, cmd, "check");
+  f.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // CMD has run: whatever fails from here on (reading the snapshots, writing
+  // --junit) is heapscope's own error, never the leak verdict's exit 1.
+  try {
+    g_exit_status = judge(o, cmd, r, f, patterns);
+  } catch (const std::exception& e) {
+    throw CommandError("check: " + std::string(e.what()) + " (exit " + std::to_string(kExitToolError) +
+                           ": heapscope's own error after CMD ran)",
+                       kExitToolError);
+  }
 }
 
 void add_check(CLI::App& app) {
@@ -340,7 +365,9 @@ void add_check(CLI::App& app) {
       "A leak gate for CI: run CMD under the profiler with periodic snapshots, then judge the series "
       "as `trend` does (exit snapshots left out). Exit 0: no site keeps growing by more than "
       "--max-growth; 1: leak suspects, printed as trend prints them; 2: CMD failed by itself (or a "
-      "usage error); 3: no verdict (fewer than 3 periodic snapshots: use a shorter --interval).");
+      "usage error, --junit FILE among them: checked before CMD runs); 3: no verdict (fewer than 3 "
+      "periodic snapshots: use a shorter --interval); 4: heapscope's own error after CMD ran (e.g. "
+      "--junit could not be written), whatever the verdict; 127: CMD not found or not runnable.");
   sub->add_option("--interval", opt->interval, "Seconds between periodic snapshots, fractions allowed")
       ->capture_default_str();
   sub->add_option("--max-growth", opt->max_growth,
@@ -351,7 +378,8 @@ void add_check(CLI::App& app) {
                   "ECMAScript regex; a suspect is not judged when it matches its origin, container, or "
                   "any frame's function, file:line or module (repeatable)")
       ->allow_extra_args(false);  // one pattern per --ignore, so CMD is never taken for one
-  sub->add_option("--junit", opt->junit, "Also write the verdict as JUnit XML to FILE (mode 0600)");
+  sub->add_option("--junit", opt->junit, "Also write the verdict as JUnit XML to FILE (mode 0600, replaced atomically; a "
+                                      "directory, fifo or symlink is refused before CMD runs)");
   sub->add_option("--out", opt->out, "Snapshot path prefix (HEAPSCOPE_OUT; default ./heapscope)");
   sub->prefix_command();
   sub->footer("CMD [ARGS]: the program to run and its arguments, after --\n"

@@ -3,7 +3,8 @@
 // Owns: the export subcommand: reads the profile(s) (any format read_profile
 // knows: hsnap, gperftools, jemalloc), symbolizes them offline, renders pprof,
 // collapsed, speedscope or svg, and writes FILE: a regular file (or a new one)
-// atomically (a temporary file in the same directory, then rename), so no
+// atomically (util/file.h's write_file_atomic: a temporary file in the same
+// directory, mode 0600, then rename), so no
 // half-written file is left; a character device or fifo (/dev/null, a pipe)
 // is opened and written in place, never replaced; a symlink is followed and
 // its target handled by the same rules; a directory is refused.
@@ -29,6 +30,7 @@
 #include "render/stacks.h"
 #include "render/text.h"
 #include "symbolize/symbolizer.h"
+#include "util/file.h"
 
 namespace heapscope {
 namespace {
@@ -44,7 +46,7 @@ struct ExportOptions {
   std::vector<std::string> alloc_fns;
 };
 
-void write_all(int fd, const std::string& path, const std::string& bytes, const std::string& tmp) {
+void write_all(int fd, const std::string& path, const std::string& bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
@@ -52,7 +54,6 @@ void write_all(int fd, const std::string& path, const std::string& bytes, const 
     if (n <= 0) {
       int e = n < 0 ? errno : EIO;
       close(fd);
-      if (!tmp.empty()) unlink(tmp.c_str());
       throw CommandError(path + ": write failed: " + std::strerror(e));
     }
     done += static_cast<size_t>(n);
@@ -64,24 +65,16 @@ void write_all(int fd, const std::string& path, const std::string& bytes, const 
 void write_in_place(const std::string& path, const std::string& bytes) {
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) throw CommandError(path + ": cannot open for writing: " + std::strerror(errno));
-  write_all(fd, path, bytes, "");
+  write_all(fd, path, bytes);
   if (close(fd) != 0) throw CommandError(path + ": write failed: " + std::strerror(errno));
 }
 
+// A regular file or a new one: write_file_atomic (0600, temporary + rename).
 void write_atomically(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw CommandError(tmp + ": cannot create: " + std::strerror(errno));
-  write_all(fd, path, bytes, tmp);
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
-    throw CommandError(path + ": write failed: " + std::strerror(e));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
-    throw CommandError(path + ": cannot rename " + tmp + " into place: " + std::strerror(e));
+  try {
+    write_file_atomic(path, bytes);
+  } catch (const FileWriteError& e) {
+    throw CommandError(e.what());
   }
 }
 

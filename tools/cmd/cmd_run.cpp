@@ -257,7 +257,6 @@ ProfiledRun run_profiled(const RunOptions& o, std::vector<std::string> cmd, cons
 
   ProfiledRun result;
   result.pid = int(pid);
-  result.prefix = prefix;
   glob_t g{};
   std::string pattern = prefix + "." + std::to_string(pid) + ".*.hsnap";
   if (glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) {

@@ -64,7 +64,6 @@ struct ProfiledRun {
   int pid = 0;          // CMD's pid (the snapshots' PID)
   int exit_status = 0;  // CMD's exit status, 128+N if killed by signal N
   int signal = 0;       // N when killed by a signal, else 0
-  std::string prefix;   // snapshot prefix as the user spelled it
 };
 // Validates the options, starts CMD with the library preloaded, waits for
 // it, and says on stderr where the snapshots went (cmd_run.cpp). `sub` names

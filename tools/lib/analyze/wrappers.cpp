@@ -13,22 +13,15 @@
 
 #include "analyze/origin.h"
 #include "analyze/sites.h"
+#include "util/regex_option.h"
 
 namespace heapscope {
 
 AllocFns::AllocFns(const std::vector<std::string>& patterns) {
-  for (const auto& p : patterns) {
-    if (p.empty())
-      throw std::invalid_argument("--alloc-fn: empty pattern (expected a regular expression "
-                                  "matching a function name, e.g. xmalloc or 'x(malloc|strdup)')");
-    try {
-      res_.emplace_back(p, std::regex(p, std::regex::ECMAScript | std::regex::optimize));
-    } catch (const std::regex_error& e) {
-      throw std::invalid_argument("--alloc-fn: '" + p + "' is not a valid regular expression (" +
-                                  e.what() + "); expected one matching a function name, e.g. "
-                                  "xmalloc or 'x(malloc|strdup)'");
-    }
-  }
+  for (const auto& p : patterns)
+    res_.emplace_back(p, compile_regex_option("--alloc-fn", p,
+                                              "a regular expression matching a function name, e.g. xmalloc or "
+                                              "'x(malloc|strdup)'"));
 }
 
 const std::string* AllocFns::match_name(const std::string& qualified) const {

@@ -90,7 +90,6 @@ struct Profile {
   std::map<std::string, std::string> meta;   // cmdline, exe, allocator, ...
   std::vector<std::pair<std::string, uint64_t>> stats;  // profiler's own counters
   MemoryStats memory;                                    // from stats (hsnap only)
-  Counts totals;
   Counts totals;               // the heap (mapped sites are not in it)
   bool mapped_tracked = false;  // HEAPSCOPE_MMAP=1 was on: mapped_totals are known
   Counts mapped_totals;         // the program's own anonymous mappings (counts: ranges)

@@ -306,8 +306,8 @@ void parse_sites(Cursor c, std::vector<RawSite>& sites) {
 // where they are not.
 struct Parsed {
   HsFileHeader h{};
-  bool seen[12] = {};
-  size_t off[12] = {}, len[12] = {};  // payload of each known section
+  bool seen[HS_SEC_LAST + 1] = {};
+  size_t off[HS_SEC_LAST + 1] = {}, len[HS_SEC_LAST + 1] = {};  // payload of each known section
 };
 
 void parse_container(std::string_view data, const std::string& path, Profile& p, Parsed& f) {
@@ -357,7 +357,7 @@ void parse_container(std::string_view data, const std::string& path, Profile& p,
       c.fail_at(at + 8, std::string(section_name(sh.kind)) + " section size " +
                             std::to_string(sh.size) + " is not a multiple of 8");
     Cursor payload(data, c.pos(), c.pos() + sh.size, path);
-    if (sh.kind >= 1 && sh.kind <= HS_SEC_MAPPED) {
+    if (sh.kind >= HS_SEC_META && sh.kind <= HS_SEC_LAST) {
       if (f.seen[sh.kind])
         c.fail_at(at, std::string("duplicate ") + section_name(sh.kind) + " section");
       const bool v2_only = sh.kind >= HS_SEC_CHAIN, v1_only = sh.kind == HS_SEC_STACKS || sh.kind == HS_SEC_SITES;

@@ -330,8 +330,7 @@ void render_trend_text(std::ostream& out, const TrendResult& t) {
         << "\n";
   size_t suspects = 0;
   for (const auto& s : t.sites) suspects += s.suspect;
-  out << "newest: " << totals_line(t.totals) << (t.order.empty() ? "" : mapped_part(*t.order.back())) << "
-";
+  out << "newest: " << totals_line(t.totals) << (t.order.empty() ? "" : mapped_part(*t.order.back())) << "\n";
   memory_trend_lines(out, t);
   out << suspects << " leak suspect" << (suspects == 1 ? "" : "s") << " among " << t.total_sites
       << " sites";
