@@ -28,10 +28,16 @@ struct Env {
     e.insert(e.end(), extra.begin(), extra.end());
     return hstest::run(argv, e, dir);
   }
-  std::vector<std::string> snaps() const {
+  // The numbered and exit snapshots; HEAPSCOPE_PEAK's PREFIX.PID.peak.hsnap (on by
+  // default, tested in tests/tools/test_peak.cpp) is left out: peak_snaps().
+  std::vector<std::string> snaps() const { return snaps_where(false); }
+  std::vector<std::string> peak_snaps() const { return snaps_where(true); }
+  std::vector<std::string> snaps_where(bool peak) const {
     std::vector<std::string> v;
     for (auto& n : list_dir(dir))
-      if (n.size() > 6 && n.compare(n.size() - 6, 6, ".hsnap") == 0) v.push_back(n);
+      if (n.size() > 6 && n.compare(n.size() - 6, 6, ".hsnap") == 0 &&
+          (n.size() > 11 && n.compare(n.size() - 11, 11, ".peak.hsnap") == 0) == peak)
+        v.push_back(n);
     std::sort(v.begin(), v.end());
     return v;
   }

@@ -271,7 +271,10 @@ TEST(SnapshotWriter, RoundTripsThroughTheFormat) {
   for (const char* k : {"cmdline", "exe", "allocator", "unwinder", "heapscope_version", "hostname"})
     EXPECT_EQ(s.meta.count(k), 1u) << k;
   EXPECT_NE(s.meta["cmdline"].find("profiler_unit_test"), std::string::npos);
-  EXPECT_EQ(s.stats.size(), 21u);  // 16, and rss_anon/file/shmem, thread_stack_bytes, thread_stacks (the allocator is not asked here)
+  // 16, rss_anon/file/shmem, thread_stack_bytes, thread_stacks (the allocator is not asked here),
+  // and peak_inuse_bytes, peak_uptime_ns, peak_unix_ns, peak_snapshots, peak_snapshot_inuse_bytes,
+  // mem_limit_bytes, mem_limit_kind, mem_usage_bytes, oom_snapshots
+  EXPECT_EQ(s.stats.size(), 30u);
   EXPECT_GT(s.stats["self_memory_bytes"], 0u);
   EXPECT_EQ(s.stats["stacks"], s.sites.size());
   EXPECT_EQ(s.chain_files, 1);  // a file written to a new directory is self-contained

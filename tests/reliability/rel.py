@@ -311,6 +311,8 @@ def parse_snap(path, depth=0):
 
 
 SNAP_NAME = re.compile(r"^(?P<prefix>.*)\.(?P<pid>\d+)\.(?P<seq>\d{4,}|exit)\.hsnap$")
+# HEAPSCOPE_PEAK's file (on by default): not in the numbered series; leftovers() parses it.
+PEAK_NAME = re.compile(r"^(?P<prefix>.*)\.(?P<pid>\d+)\.peak\.hsnap$")
 
 
 def snaps_in(d):
@@ -325,10 +327,16 @@ def snaps_in(d):
 
 
 def leftovers(d, allowed=()):
-    """Files in d that are neither complete-looking snapshots nor in allowed (temp files, partials)."""
+    """Files in d that are neither complete-looking snapshots nor in allowed (temp files, partials).
+    A peak file must parse whole (parse_snap fails naming what is wrong) and say its pid."""
     bad = []
     for f in os.listdir(d):
         if f in allowed or SNAP_NAME.match(f):
+            continue
+        m = PEAK_NAME.match(f)
+        if m:
+            s = parse_snap(os.path.join(d, f))
+            check(s.pid == int(m.group("pid")), "%s/%s: header pid %d, file name says %s" % (d, f, s.pid, m.group("pid")))
             continue
         bad.append(f)
     return bad
