@@ -8,6 +8,8 @@
 # "-fixed" twin, snapshot; print `heapscope diff` for each half.
 # Then --cache weak with and without pruning: what a weak_ptr cache keeps when
 # expired slots are not erased (map nodes and make_shared blocks), as a trend.
+# Last /fragment, which is not a leak: RSS grows while the heap in use stays
+# flat, and trend must say the allocator keeps it and name no suspect.
 # Exits non-zero if a step fails or a leak is not found where the demo puts it.
 #
 # Env: BUILD_DIR (default build), OUT_DIR (default a new /tmp/heapscope-causes.*), N (default 20).
@@ -137,4 +139,29 @@ if sys.argv[2] == "prune" and grown > 64 * 1024:
 EOF
   stop "weak-$variant"
 done
+# /fragment: not a leak. RSS grows while the heap in use stays flat; trend must
+# say the allocator keeps the memory, and name no leak suspect.
+say "/fragment: 4 rounds of 4 requests (a session thread each), a snapshot after each, under heapscope"
+start fragment
+snaps=("$("$tool" snapshot "$server_pid")")
+for _ in 1 2 3 4; do hit /fragment 4; snaps+=("$("$tool" snapshot "$server_pid")"); done
+curl -fsS "http://127.0.0.1:$port/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("GET /status:", {k: s[k] for k in ("sessions", "recent_records", "rss_bytes", "heap_total_bytes", "heap_used_bytes", "external_bytes")})'
+say "heapscope report (the last snapshot): what RSS is made of"
+"$tool" report "${snaps[4]}" --top 1 | sed -n 1,4p
+say "heapscope trend (fragment) --top 3"
+"$tool" trend "${snaps[@]}" --top 3
+"$tool" trend "${snaps[@]}" --json >"$out/fragment.trend.json"
+python3 - "$out/fragment.trend.json" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+m = t.get("memory") or {}
+suspects = [s for s in t["sites"] if s.get("suspect")]
+if not m.get("diagnosis") or m.get("grows") != "held_free":
+    sys.exit(f"causes: {sys.argv[1]}: /fragment: no allocator diagnosis (memory: grows {m.get('grows')!r}), expected held_free")
+if suspects:
+    sys.exit(f"causes: {sys.argv[1]}: /fragment named {len(suspects)} leak suspects, expected none (the heap does not grow)")
+print(f"trend's diagnosis: {m['diagnosis']}")
+EOF
+stop fragment
+
 say "Done. Snapshots and JSON in $out"

@@ -84,7 +84,7 @@ MemoryTrend memory_trend(const std::vector<const SymbolizedProfile*>& used, cons
     m.diagnosis = head + "the allocator keeps memory the program freed (fragmentation, per-thread arenas)";
     m.advice = {"call malloc_trim(0) after a burst of frees (glibc) to give free pages back",
                 "set MALLOC_ARENA_MAX=2 when many threads allocate (glibc makes up to 8 arenas per core)",
-                "try another allocator: LD_PRELOAD=libjemalloc.so.2 (or tcmalloc) returns freed pages on its own"};
+                "another allocator: LD_PRELOAD=libjemalloc.so.2 (or tcmalloc) returns freed pages on its own"};
   } else if (m.grows == "thread_stacks") {
     m.diagnosis = head + "thread stacks grow: more threads run (or exited ones are not joined)";
     m.advice = {"join or detach finished threads; bound the thread pool; smaller stacks (pthread_attr_setstacksize)"};
