@@ -110,6 +110,35 @@ TEST_F(Mmap, PprofLabelsMappedSamplesKindMapped) {
   EXPECT_NE(t.out.find("640.0kB (  100%): mapped"), std::string::npos) << t.out;
 }
 
+// collapsed, svg and speedscope fold stacks the same way (render/stacks.cpp):
+// a mapped site's stack hangs under its own root frame "[mmap]", so a flame
+// graph shows the mapped 640 KiB apart from the heap.
+TEST_F(Mmap, FoldedExportsPutMappedStacksUnderTheirOwnRoot) {
+  MmapRun run;
+  run_prog(run, "leak", true);
+  RunResult e = run_command(kHeapscope + " export --format collapsed -o - '" + run.snap + "'", run.dir.path);
+  ASSERT_EQ(e.status, 0) << e.err;
+  int64_t mapped = 0, heap_arena = 0;
+  size_t at = 0;
+  while (at < e.out.size()) {
+    size_t nl = e.out.find('\n', at);
+    if (nl == std::string::npos) nl = e.out.size();
+    std::string line = e.out.substr(at, nl - at);
+    at = nl + 1;
+    size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    int64_t v = std::stoll(line.substr(sp + 1));
+    if (line.rfind("[mmap];", 0) == 0) {
+      EXPECT_NE(line.find("arena_chunk"), std::string::npos) << line;
+      mapped += v;
+    } else if (line.find("arena_chunk") != std::string::npos) {
+      heap_arena += v;
+    }
+  }
+  EXPECT_EQ(mapped, 655360) << e.out;
+  EXPECT_EQ(heap_arena, 0) << e.out;
+}
+
 TEST_F(Mmap, ArenaLeakIsInvisibleWithoutTheVariable) {
   MmapRun run;
   run_prog(run, "leak", false);

@@ -101,6 +101,10 @@ static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in,
     std::vector<Frame> frames = expand_stack(in, site.pcs);
     Folded f;
     std::string key;
+    if (site.mapped) {  // the program's own mmap (HEAPSCOPE_MMAP=1): its own root, apart from the heap
+      f.frames.push_back({"[mmap]", FrameKind::system});
+      key += "[mmap];";
+    }
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
       const bool by_offset = unnamed(*it) && !it->module.empty();
       FlameFrame ff{flame_name(by_offset ? module_offset(*it) : it->function), frame_kind(*it)};
