@@ -81,6 +81,18 @@ bool pipe_is_ours() {
   return true;
 }
 
+// One byte to the helper's pipe, when its write end is still ours: a program
+// may have closed the number and put its own file there (dup2) since the
+// helper's last check, and the byte must never land in it. The request flag is
+// set already; without the byte the helper serves it at its next check (<= 1 s)
+// and makes a new pipe. Async-signal-safe (fstat, write).
+void wake_helper(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_ino != g_pipe_st[1].st_ino || st.st_dev != g_pipe_st[1].st_dev) return;
+  char c = 1;
+  (void)!write(fd, &c, 1);
+}
+
 bool make_pipe() {
   g_pipe_w.store(-1);
   int fds[2];
@@ -266,12 +278,8 @@ void on_signal(int) {
   int saved = errno;
   g_snapshot_requests.store(1, std::memory_order_relaxed);
   int fd = g_pipe_w.load(std::memory_order_relaxed);
-  if (fd >= 0) {
-    char c = 1;
-    (void)!write(fd, &c, 1);
-  } else {
-    serve_in_handler();
-  }
+  if (fd >= 0) wake_helper(fd);
+  else serve_in_handler();
   errno = saved;
 }
 
@@ -814,10 +822,7 @@ void control_channel_follow() {
   if (!g_helper_running.load()) return;
   g_channel_follow.store(true);
   int fd = g_pipe_w.load();
-  if (fd >= 0) {
-    char c = 1;
-    (void)!write(fd, &c, 1);
-  }
+  if (fd >= 0) wake_helper(fd);
 }
 
 void control_serve_requests() {

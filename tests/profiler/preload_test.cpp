@@ -384,6 +384,17 @@ TEST(Preload, ProgramClosingAllDescriptorsKeepsSnapshotsAndItsFiles) {
   EXPECT_NE(r.out.find("OK close_fds"), std::string::npos);
 }
 
+// A program's own file dup2()ed onto the wake-up pipe's number: the signal
+// handler must not write its byte into that file (it did, until the helper's
+// once-a-second check), and the request is still served.
+TEST(Preload, SignalNeverWritesIntoAFileOnThePipesNumber) {
+  Env env("pipe-reused");
+  RunResult r = env.run({HS_PROG_SCENARIOS, "pipe_reused"}, {"HEAPSCOPE_AT_EXIT=0", "HEAPSCOPE_THREAD=always"});
+  ASSERT_TRUE(r.exited(0)) << r.err << r.out;
+  EXPECT_NE(r.out.find("own file 0 bytes\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("OK pipe_reused"), std::string::npos) << r.out;
+}
+
 TEST(Preload, SignalSnapshotsWhileThreadsAllocate) {
   Env env("signal");
   RunResult r = env.run({HS_PROG_SCENARIOS, "signal"});

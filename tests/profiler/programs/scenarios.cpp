@@ -22,11 +22,14 @@
 //                            5555 B and frees 23, churns every shard, and snapshots
 //   odd_stacks               allocations in a signal handler and on a PTHREAD_STACK_MIN stack
 //   close_fds                closes every fd >= 3, then SIGUSR2 still snapshots
+//   pipe_reused              dup2()s its own file over heapscope's wake-up pipe, then SIGUSR2
+//                            at once: the file stays empty and the snapshot still comes
 // Prints "OK" lines / paths on stdout; exit status 0 unless a check failed.
 #define HEAPSCOPE_WEAK
 #include <heapscope/heapscope.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -430,6 +433,27 @@ int main(int argc, char** argv) {
     struct heapscope_totals t = totals();
     CHECK(t.alloc_count >= 1100);
     printf("OK odd_stacks\n");
+    return g_fail ? 1 : 0;
+  }
+  if (mode == "pipe_reused") {  // the program's own file lands on the helper's pipe number
+    int wfd = -1;
+    for (int fd = 900; fd < 1024 && wfd < 0; ++fd) {
+      struct stat st;
+      int fl = fcntl(fd, F_GETFL);
+      if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) wfd = fd;
+    }
+    CHECK(wfd >= 0);  // HEAPSCOPE_THREAD=always: the helper and its pipe exist
+    std::string path = prefix() + ".own.txt";
+    int own = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(own >= 0 && dup2(own, wfd) == wfd);
+    for (int i = 0; i < 3; ++i) kill(getpid(), SIGUSR2);  // before the helper's once-a-second check
+    std::string snap = prefix() + "." + std::to_string(getpid()) + ".0001.hsnap";
+    CHECK(wait_for(snap, 10000));
+    struct stat st;
+    CHECK(fstat(own, &st) == 0);
+    printf("own file %lld bytes\n", (long long)st.st_size);
+    close(own);
+    printf("OK pipe_reused\n");
     return g_fail ? 1 : 0;
   }
   if (mode == "close_fds") {  // a daemon closing every descriptor it did not open
