@@ -34,6 +34,7 @@ int g_listen_pid = 0;  // the pid whose name g_listen is bound to
 Slot g_slots[kChannelClients];
 bool g_taken_reported = false;  // said once that the name is taken
 bool g_open_failed_reported = false;
+ChannelSnapshotFdFn g_snapshot_fd = nullptr;  // channel_set_snapshot_fd
 
 // The descriptor still is the socket we made (a daemon may close every
 // descriptor it does not know and reuse the numbers).
@@ -158,6 +159,47 @@ void accept_all(uint64_t now_ms) {
   }
 }
 
+// `HEAPSCOPE/1 snapshot-fd` (a trailing CR allowed).
+bool is_snapshot_fd(const char* line, size_t len) {
+  static const char kCmd[] = "HEAPSCOPE/1 snapshot-fd";
+  if (len && line[len - 1] == '\r') --len;
+  return len == sizeof kCmd - 1 && memcmp(line, kCmd, len) == 0;
+}
+
+// Answers `snapshot-fd`: the memfd travels as SCM_RIGHTS with the reply line
+// (one sendmsg of a few bytes: never waits, see answer()); our copy is closed
+// whether or not the send worked.
+void answer_fd(Slot& s) {
+  char text[300];
+  uint64_t len = 0;
+  int fd = g_snapshot_fd ? g_snapshot_fd(&len, text, sizeof text) : -1;
+  if (!g_snapshot_fd) format(text, sizeof text, "snapshot-fd is not available in this process");
+  char reply[340];
+  if (fd < 0) {
+    size_t n = format(reply, sizeof reply, "err %s\n", text);
+    answer(s, reply, n);
+    return;
+  }
+  size_t n = format(reply, sizeof reply, "ok fd %lu\n", (unsigned long)len);
+  iovec iov{reply, n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  (void)!sendmsg(s.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+  drop(s, true);
+}
+
 void read_request(Slot& s, ChannelSnapshotFn snapshot) {
   for (;;) {
     ssize_t r = recv(s.fd, s.line + s.len, sizeof s.line - s.len, MSG_DONTWAIT);
@@ -170,6 +212,10 @@ void read_request(Slot& s, ChannelSnapshotFn snapshot) {
     size_t from = s.len;
     s.len += (size_t)r;
     void* nl = memchr(s.line + from, '\n', s.len - from);
+    if (nl && is_snapshot_fd(s.line, (size_t)((char*)nl - s.line))) {
+      answer_fd(s);
+      return;
+    }
     if (nl || s.len == sizeof s.line) {
       char reply[4400];
       size_t n = nl ? channel_reply(s.line, (size_t)((char*)nl - s.line), reply, sizeof reply, snapshot)
@@ -190,7 +236,7 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
     size_t sp = 0;
     while (sp < len && line[sp] != ' ') ++sp;
     if (sp == plen && !memcmp(line, kProto, plen))
-      return format(out, out_len, "err no command after HEAPSCOPE/1 (expected: snapshot)\n");
+      return format(out, out_len, "err no command after HEAPSCOPE/1 (expected: snapshot or snapshot-fd)\n");
     if (sp > 10 && !memcmp(line, "HEAPSCOPE/", 10)) {
       sanitized(line, sp, shown, sizeof shown);
       return format(out, out_len, "err unsupported protocol '%s' (this process speaks HEAPSCOPE/1)\n", shown);
@@ -206,7 +252,7 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
     return format(out, out_len, "%s %s\n", ok ? "ok" : "err", text);
   }
   sanitized(cmd, clen, shown, sizeof shown);
-  return format(out, out_len, "err unknown command '%s' (expected: snapshot)\n", shown);
+  return format(out, out_len, "err unknown command '%s' (expected: snapshot or snapshot-fd)\n", shown);
 }
 
 void channel_sync(bool serve) {
@@ -220,6 +266,8 @@ void channel_sync(bool serve) {
   if (!serve || (g_listen.fd >= 0 && g_listen_pid != pid)) close_all();
   if (serve && g_listen.fd < 0) open_listen(pid);
 }
+
+void channel_set_snapshot_fd(ChannelSnapshotFdFn fn) { g_snapshot_fd = fn; }
 
 bool channel_serving() { return g_listen.fd >= 0 && g_listen_pid == (int)getpid(); }
 

@@ -315,6 +315,25 @@ bool channel_snapshot(char* out, size_t out_len) {
   return false;
 }
 
+// A `snapshot-fd` request on the control channel (channel.h), on the helper
+// thread: the snapshot in a memfd, nothing written to HEAPSCOPE_OUT.
+int channel_snapshot_fd(uint64_t* len, char* out, size_t out_len) {
+  if (g_exiting.load()) {
+    format(out, out_len, "the process is exiting (its exit snapshot is being written)");
+    return -1;
+  }
+  if (g_run_state.load() != kActive) {
+    format(out, out_len, "heapscope is not tracking this process (detached)");
+    return -1;
+  }
+  int fd = write_snapshot_memfd(len);
+  if (fd >= 0) return fd;
+  int e = errno;
+  const char* what = strerrordesc_np(e);
+  format(out, out_len, "building the snapshot in memory failed: %s (errno %d)", what ? what : "unknown error", e);
+  return -1;
+}
+
 void stats_line() {
   HeapFigures hf = allocator_figures();
   Totals t = current_totals();
@@ -324,6 +343,7 @@ void stats_line() {
 
 void* thread_main(void*) {
   tls.guard = 1;  // for good: nothing this thread allocates is recorded
+  channel_set_snapshot_fd(channel_snapshot_fd);
   if (g_cfg.signal) {
     sigset_t set;
     sigemptyset(&set);

@@ -423,9 +423,9 @@ def test_bad_input():
         cases = [
             (b"GET / HTTP/1.0\r\n", b"err not a heapscope request 'GET / HTTP/1.0' (expected 'HEAPSCOPE/1 COMMAND')\n"),
             (b"HEAPSCOPE/2 snapshot\n", b"err unsupported protocol 'HEAPSCOPE/2' (this process speaks HEAPSCOPE/1)\n"),
-            (b"HEAPSCOPE/1 frobnicate\n", b"err unknown command 'frobnicate' (expected: snapshot)\n"),
-            (b"HEAPSCOPE/1 snapshot now\n", b"err unknown command 'snapshot now' (expected: snapshot)\n"),
-            (b"HEAPSCOPE/1 \x01\xff\n", b"err unknown command '??' (expected: snapshot)\n"),
+            (b"HEAPSCOPE/1 frobnicate\n", b"err unknown command 'frobnicate' (expected: snapshot or snapshot-fd)\n"),
+            (b"HEAPSCOPE/1 snapshot now\n", b"err unknown command 'snapshot now' (expected: snapshot or snapshot-fd)\n"),
+            (b"HEAPSCOPE/1 \x01\xff\n", b"err unknown command '??' (expected: snapshot or snapshot-fd)\n"),
             (b"\n", b"err not a heapscope request '' (expected 'HEAPSCOPE/1 COMMAND')\n"),
             (b"x" * 300, b"err request line longer than 255 bytes\n"),
         ]
