@@ -3,6 +3,9 @@
 
 #include <httplib.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <stdexcept>
 
 namespace heapscope::serve {
@@ -111,6 +114,22 @@ int HttpServer::bind(const std::string& host, int port) {
   else if (!svr_->bind_to_port(host, port)) got = -1;
   if (got <= 0) throw std::runtime_error("--listen " + host + ":" + std::to_string(port) +
                                          ": cannot listen there (in use, or not an address of this machine)");
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of scrapers (50
+  // at once) would wait for SYN retries, a second each. Listening again on
+  // the same socket raises the backlog (Linux); the socket is found as the
+  // listening one bound to our port.
+  for (int fd = 3; fd < 4096; ++fd) {
+    int acc = 0;
+    socklen_t alen = sizeof acc;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || !acc) continue;
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) continue;
+    int bound = ss.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                : ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                           : -1;
+    if (bound == got) ::listen(fd, SOMAXCONN);
+  }
   return got;
 }
 

@@ -27,7 +27,7 @@ namespace heapscope::serve {
 
 constexpr size_t kMaxBody = 1 << 20;
 constexpr int kReadTimeoutS = 5;
-constexpr int kWorkers = 16;
+constexpr int kWorkers = 64;
 constexpr long kMaxDeltaSeconds = 600;
 
 // host and port from "HOST:PORT" or "[V6]:PORT"; false with *why otherwise.
