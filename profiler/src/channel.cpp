@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "own_fd.h"
 
 namespace hs {
 namespace {
 struct Slot {
   int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
+  FdId id;
   uint64_t deadline_ms = 0;
   size_t len = 0;
   char line[kChannelLineMax];
@@ -25,8 +25,7 @@ struct Slot {
 
 struct Sock {
   int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
+  FdId id;
 };
 
 Sock g_listen;
@@ -37,27 +36,8 @@ bool g_open_failed_reported = false;
 ChannelSnapshotFdFn g_snapshot_fd = nullptr;  // channel_set_snapshot_fd
 
 // The descriptor still is the socket we made (a daemon may close every
-// descriptor it does not know and reuse the numbers).
-bool is_ours(int fd, dev_t dev, ino_t ino) {
-  struct stat st;
-  return fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev && S_ISSOCK(st.st_mode);
-}
-
-// Moves fd to a high number (out of the way of programs that count from 3)
-// and records its identity. Returns the descriptor kept.
-int keep_high(int fd, dev_t* dev, ino_t* ino) {
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
-  if (high >= 0) {
-    close(fd);
-    fd = high;
-  }
-  struct stat st;
-  if (fstat(fd, &st) == 0) {
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-  }
-  return fd;
-}
+// descriptor it does not know and reuse the numbers; own_fd.h).
+bool is_ours(int fd, const FdId& id) { return fd_is(fd, id); }
 
 socklen_t name_of(int pid, sockaddr_un* a) {
   memset(a, 0, sizeof *a);
@@ -77,12 +57,12 @@ void drop(Slot& s, bool ours) {
 // hundred bytes against ~200 KiB), so a non-blocking send never waits.
 void answer(Slot& s, const char* text, size_t len) {
   (void)!send(s.fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  drop(s, true);
+  drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
 }
 
 void close_all() {
-  for (Slot& s : g_slots) drop(s, is_ours(s.fd, s.dev, s.ino));
-  if (g_listen.fd >= 0 && is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
+  for (Slot& s : g_slots) drop(s, is_ours(s.fd, s.id));
+  if (g_listen.fd >= 0 && is_ours(g_listen.fd, g_listen.id)) close(g_listen.fd);
   g_listen.fd = -1;
   g_listen_pid = 0;
 }
@@ -96,11 +76,13 @@ void open_listen(int pid) {
     }
     return;
   }
+  FdId made;
+  if (!fd_identify(fd, S_IFSOCK, &made)) return;  // the number was taken at once: retried at the next check
   sockaddr_un a;
   socklen_t alen = name_of(pid, &a);
   if (bind(fd, (sockaddr*)&a, alen) != 0 || listen(fd, 16) != 0) {
     int e = errno;
-    close(fd);
+    if (is_ours(fd, made)) close(fd);  // never a number the program took meanwhile
     if (e == EADDRINUSE && !g_taken_reported) {
       g_taken_reported = true;
       log_line("the control channel name @heapscope/%d is taken by another process; `heapscope snapshot` "
@@ -113,7 +95,8 @@ void open_listen(int pid) {
     }
     return;
   }
-  g_listen.fd = keep_high(fd, &g_listen.dev, &g_listen.ino);
+  g_listen.fd = fd_move_high(fd, S_IFSOCK, &g_listen.id);
+  if (g_listen.fd < 0) return;  // taken while it moved up: a new one at the next check
   g_listen_pid = pid;
   if (g_taken_reported) log_line("the control channel @heapscope/%d is served now", pid);
   g_taken_reported = false;
@@ -153,7 +136,8 @@ void accept_all(uint64_t now_ms) {
       close(fd);
       continue;
     }
-    free_slot->fd = keep_high(fd, &free_slot->dev, &free_slot->ino);
+    free_slot->fd = fd_move_high(fd, S_IFSOCK, &free_slot->id);
+    if (free_slot->fd < 0) continue;  // taken by the program while it moved up: that client sees EOF
     free_slot->len = 0;
     free_slot->deadline_ms = now_ms + kChannelTimeoutMs;
   }
@@ -206,7 +190,7 @@ void read_request(Slot& s, ChannelSnapshotFn snapshot) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (r <= 0) {  // closed (or failed) before a whole line: nothing to answer
-      drop(s, true);
+      drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
       return;
     }
     size_t from = s.len;
@@ -257,8 +241,8 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
 
 void channel_sync(bool serve) {
   for (Slot& s : g_slots)
-    if (s.fd >= 0 && !is_ours(s.fd, s.dev, s.ino)) drop(s, false);
-  if (g_listen.fd >= 0 && !is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) {
+    if (s.fd >= 0 && !is_ours(s.fd, s.id)) drop(s, false);
+  if (g_listen.fd >= 0 && !is_ours(g_listen.fd, g_listen.id)) {
     g_listen.fd = -1;  // the program closed it (and may have reused the number): a new one
     g_listen_pid = 0;
   }
@@ -287,14 +271,14 @@ void channel_serve(const struct pollfd* fds, int n, uint64_t now_ms, ChannelSnap
     if (s.fd < 0 || fds[i].fd != s.fd || !fds[i].revents) continue;
     // Closed by the program (a daemon closing every descriptor), maybe reused
     // for its own file: forgotten, never read, never closed.
-    if ((fds[i].revents & POLLNVAL) || !is_ours(s.fd, s.dev, s.ino)) {
+    if ((fds[i].revents & POLLNVAL) || !is_ours(s.fd, s.id)) {
       drop(s, false);
       continue;
     }
     read_request(s, snapshot);  // reads what is there; EOF or an error closes it
   }
   if (n > 0 && g_listen.fd >= 0 && fds[0].fd == g_listen.fd && fds[0].revents) {
-    if ((fds[0].revents & POLLNVAL) || !is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) {
+    if ((fds[0].revents & POLLNVAL) || !is_ours(g_listen.fd, g_listen.id)) {
       g_listen.fd = -1;  // the same: a new socket at the helper's next wake (channel_sync)
       g_listen_pid = 0;
     } else if (fds[0].revents & POLLIN) {
@@ -315,9 +299,9 @@ void channel_after_fork_child() {
   // Each word written only when set: every page the child writes is a
   // copy-on-write fault.
   for (Slot& s : g_slots)
-    if (s.fd >= 0 || s.len) drop(s, is_ours(s.fd, s.dev, s.ino));
+    if (s.fd >= 0 || s.len) drop(s, is_ours(s.fd, s.id));
   if (g_listen.fd >= 0) {
-    if (is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
+    if (is_ours(g_listen.fd, g_listen.id)) close(g_listen.fd);
     g_listen.fd = -1;
   }
   if (g_listen_pid) g_listen_pid = 0;
