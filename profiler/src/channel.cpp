@@ -180,8 +180,8 @@ void answer_fd(Slot& s) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof fd);
   (void)!sendmsg(s.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  close(fd);
-  drop(s, true);
+  close(fd);  // the memfd was made just now on this thread: ours
+  drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
 }
 
 void read_request(Slot& s, ChannelSnapshotFn snapshot) {
