@@ -374,7 +374,6 @@ SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames,
   return symbolize_profile(profile, s, with_frames, alloc_fns);
 }
 
-namespace {
 bool same_modules(const Profile& a, const Profile& b) {
   if (a.modules.size() != b.modules.size()) return false;
   for (size_t i = 0; i < a.modules.size(); ++i) {
@@ -387,7 +386,6 @@ bool same_modules(const Profile& a, const Profile& b) {
   }
   return true;
 }
-}  // namespace
 
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames, const AllocFns& alloc_fns) {

@@ -92,6 +92,10 @@ std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& pr
                                                   bool with_frames = true,
                                                   const AllocFns& alloc_fns = {});
 
+// The two profiles have the same modules at the same addresses (paths,
+// build-ids, load biases, ranges): one Symbolizer serves both.
+bool same_modules(const Profile& a, const Profile& b);
+
 // Notes about the profile itself: sampled estimates, dropped events, unwind
 // failures, truncated stacks, a full stack table... each prefixed with the file.
 std::vector<std::string> profile_notes(const Profile& profile);
