@@ -102,3 +102,11 @@ tmux -L "$sock" send-keys -t top C-c
 wait_for '^shell\$ ?$' 50 || die "after Ctrl-C, the pane does not show the shell prompt"
 grep -q 'heapscope top:' "$tmp/pane" && die "after Ctrl-C, the top screen is still in the pane"
 echo "Ctrl-C quit heapscope top; the shell is back"
+
+# Two views of many refreshes each took their snapshots in memory: nothing is
+# under the server's snapshot prefix $tmp/d (heapscope run writes the exit
+# snapshot only when the server exits, after this; the peak file is the
+# profiler's own, HEAPSCOPE_PEAK, written as the heap grows).
+left=$(find "$tmp" -maxdepth 1 -name "d.$server_pid.*" ! -name "d.$server_pid.peak.hsnap" | wc -l)
+[ "$left" = 0 ] || die "heapscope top left $left files under the prefix $tmp/d.$server_pid.* (expected none: snapshot-fd)"
+echo "no snapshot file left on disk"

@@ -9,8 +9,8 @@
 // the terminal as it was; SIGWINCH redraws at the new size (TIOCGWINSZ).
 // Standard output not a terminal: one screen (COLUMNS x LINES, else 120 x 40)
 // of plain text, then exit 0 (for scripts and logs).
-// Each refresh writes one snapshot file under the process's HEAPSCOPE_OUT (the
-// channel's `snapshot` command); top does not delete them.
+// Each refresh is a self-contained snapshot the process hands over in a memfd
+// (the channel's `snapshot-fd` command): nothing is written to disk.
 // Errors: CommandError naming the pid and what was expected.
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -88,13 +88,14 @@ struct Screen {
 
 // One refresh: a snapshot over the channel, read and added; "" or the problem.
 std::string refresh(pid_t pid, LiveSeries& series) {
-  control::Answer a = control::request_snapshot(pid, 10);
+  std::string bytes;
+  control::Answer a = control::request_snapshot_in_memory(pid, 10, &bytes);
   if (a.status != control::Status::ok) {
     if (!control::process_exists(pid)) throw CommandError("process " + std::to_string(pid) + " exited");
     return "snapshot failed (control channel): " + a.text;
   }
   try {
-    series.add(read_profile(a.text));
+    series.add(read_hsnap(bytes, "@heapscope/" + std::to_string(pid), {}));
   } catch (const std::exception& e) {
     return std::string("snapshot unreadable: ") + e.what();
   }
@@ -118,7 +119,8 @@ void run_top(const TopOptions& o) {
   TopHeader header;
   header.process = "pid " + p + ": " + control::process_command(pid);
   header.every_s = o.every;
-  control::Answer first = control::request_snapshot(pid, 10);
+  std::string first_bytes;
+  control::Answer first = control::request_snapshot_in_memory(pid, 10, &first_bytes);
   if (first.status != control::Status::ok) {
     std::string why = first.status == control::Status::no_channel
                           ? ": it has no control channel (" + first.text +
@@ -126,7 +128,7 @@ void run_top(const TopOptions& o) {
                           : " (control channel @" + control::channel_name(pid) + "): " + first.text;
     throw CommandError("process " + p + ": cannot get a snapshot" + why);
   }
-  series.add(read_profile(first.text));
+  series.add(read_hsnap(first_bytes, "@heapscope/" + p, {}));
   header.rss = control::process_rss(pid);
 
   size_t cols, rows;
@@ -190,7 +192,7 @@ void add_top(CLI::App& app) {
       "top",
       "A live terminal view of a running, profiled process: live heap and RSS, the top sites by live\n"
       "bytes and by growth since the view started, refreshed every --every seconds from a snapshot\n"
-      "over its control channel (each refresh writes one snapshot file under its HEAPSCOPE_OUT).\n"
+      "over its control channel (in memory: nothing is written to disk).\n"
       "q or Ctrl-C quits. With standard output not a terminal, prints one screen and exits.");
   sub->add_option("PID", opt->pid, "process id of a program started with heapscope run")->required();
   sub->add_option("--every", opt->every, "seconds between refreshes")

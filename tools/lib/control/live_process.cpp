@@ -72,4 +72,15 @@ Answer request_snapshot(pid_t pid, double timeout_s) {
   return request(pid, process_owners(pid), "snapshot", timeout_s);
 }
 
+Answer request_snapshot_in_memory(pid_t pid, double timeout_s, std::string* bytes) {
+  Answer a;
+  std::string error;
+  if (request_snapshot_bytes(pid, process_owners(pid), timeout_s, bytes, &error, &a.status)) {
+    a.status = Status::ok;
+    return a;
+  }
+  a.text = error;
+  return a;
+}
+
 }  // namespace heapscope::control

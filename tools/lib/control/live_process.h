@@ -40,4 +40,9 @@ std::optional<uint64_t> process_rss(pid_t pid);
 // `HEAPSCOPE/1 snapshot` over pid's channel: ok -> text is the file's path.
 Answer request_snapshot(pid_t pid, double timeout_s);
 
+// `HEAPSCOPE/1 snapshot-fd` over pid's channel: ok -> *bytes holds a
+// self-contained snapshot (a memfd the process sent; nothing on disk); else
+// text says why. What `heapscope top` refreshes with.
+Answer request_snapshot_in_memory(pid_t pid, double timeout_s, std::string* bytes);
+
 }  // namespace heapscope::control
