@@ -430,6 +430,85 @@ def case_all_picks_up_new():
         agent.wait(timeout=30)
 
 
+def suspects(text):
+    """{origin: bytes/s} of every heapscope_leak_suspect_bytes_per_second series."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("heapscope_leak_suspect_bytes_per_second{"):
+            m = re.search(r'origin="([^"]*)"', line)
+            out[m.group(1)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def drive_and_watch(s, requests, gap_s):
+    """/leak `requests` times, one every gap_s, while /metrics is read; the last text."""
+    done = []
+
+    def drive():
+        for _ in range(requests):
+            s.leak(1)
+            time.sleep(gap_s)
+        done.append(True)
+
+    t = threading.Thread(target=drive)
+    t.start()
+    t.join(timeout=requests * (gap_s + 30))
+    assert done, "the /leak requests did not finish"
+    return get(s.url("/metrics"))[2].decode()
+
+
+def case_leak_signal():
+    """The agent's own window (--window-interval 0.5, --window 8) turns a steady
+    /leak load into a leak-suspect series naming the cache's insert, with a
+    slope of the load's order; the same load on the bounded cache names no
+    suspect once its window holds only the flat part."""
+    entry = 1 << 20  # kEntryDataBytes: what one /leak stores
+    requests, gap = 24, 0.25
+    s = Served("--window-interval", "0.5", "--window", "8")
+    try:
+        text = drive_and_watch(s, requests, gap)
+        labels = dict(service="leaky_server", pid=str(s.pid))
+        # The cache's line holds every entry stored: at least 24 MiB, and not a second copy.
+        store = [(o, v) for o, v in
+                 ((re.search(r'origin="([^"]*)"', l).group(1), float(l.rsplit(" ", 1)[1]))
+                  for l in text.splitlines() if l.startswith("heapscope_site_inuse_bytes{"))
+                 if "LeakyCache::store" in o]
+        assert store, text
+        assert requests * entry <= store[0][1] < (requests + 1) * entry + (1 << 20), store
+        found = {}
+        for _ in range(40):  # the window fills within 8 ticks of 0.5 s after the load began
+            found = {o: v for o, v in suspects(text).items() if "LeakyCache::store" in o}
+            if found:
+                break
+            time.sleep(0.5)
+            text = get(s.url("/metrics"))[2].decode()
+        assert found, "no leak suspect naming LeakyCache::store:\n" + text
+        origin, slope = next(iter(found.items()))
+        assert re.search(r"cache\.cpp:\d+$", origin), origin
+        assert metric(text, "heapscope_leak_suspect_bytes_per_second", origin=origin, **labels) == slope
+        # The load was 1 MiB per 0.25 s plus the request's own time: between 1 and 4 MiB/s,
+        # read over a window that may have caught its end (a flatter slope), never a faster one.
+        assert 0.25 * entry <= slope <= 4.5 * entry, (origin, slope)
+        assert metric(text, "heapscope_site_growth_bytes_per_second", origin=origin, **labels) > 0
+        print("leak suspect: %s at %.0f bytes/s; the store line holds %d bytes" % (origin, slope, store[0][1]))
+    finally:
+        s.stop()
+
+    b = Served("--window-interval", "0.5", "--window", "8",
+               demo_args=("--monitor", "0", "--cache", "bounded", "--max-entries", "4"))
+    try:
+        drive_and_watch(b, requests, gap)
+        time.sleep(0.5 * 10)  # past a whole window after the load: only the flat part is in it
+        text = get(b.url("/metrics"))[2].decode()
+        assert metric(text, "heapscope_site_growth_bytes_per_second", service="leaky_server") is not None, text
+        cache = {o: v for o, v in suspects(text).items() if "Cache" in o}
+        assert not cache, "the bounded cache is called a leak: %r" % cache
+        big = {o: v for o, v in suspects(text).items() if v > entry / 16}
+        assert not big, "a suspect growing over 64 KiB/s with the bounded cache: %r" % big
+    finally:
+        b.stop()
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[2]]()
     print("ok", sys.argv[2])
