@@ -509,6 +509,68 @@ def case_leak_signal():
         b.stop()
 
 
+def case_pid_follows_restart():
+    """--pid: the served demo exits and the same command starts again (a new
+    pid): the agent serves the new process in its place, says so, and the
+    plain paths and /metrics follow it."""
+    lib = os.path.join(BUILD, "profiler", "libheapscope.so")
+    env = dict(os.environ, LD_PRELOAD=lib, HEAPSCOPE_THREAD="always", HEAPSCOPE_AT_EXIT="0", HEAPSCOPE_PEAK="0",
+               HEAPSCOPE_OUT=os.path.join(os.environ.get("TMPDIR", "/tmp"), "serve-restart"))
+    argv = [DEMO, "--port", "0", "--monitor", "0"]
+
+    def start_demo():
+        d = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+        d.stdout.readline()  # listening: its channel is up with the helper thread
+        return d
+
+    first = second = agent = None
+    try:
+        first = start_demo()
+        for _ in range(50):  # the channel listens once the helper thread runs
+            if first.pid in serve_channels():
+                break
+            time.sleep(0.1)
+        agent = subprocess.Popen([HEAPSCOPE, "serve", "--listen", "127.0.0.1:0", "--pid", str(first.pid)],
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/", agent.stderr.readline()).group(1))
+        url = "http://127.0.0.1:%d" % port
+        assert get(url + "/debug/pprof/heap")[0] == 200
+        first.kill()
+        first.wait()
+        second = start_demo()
+        assert second.pid != first.pid
+        labels = dict(pid=str(second.pid))
+        up = None
+        for _ in range(100):  # the agent looks every 2 s
+            up = metric(get(url + "/metrics")[2].decode(), "heapscope_target_up", **labels)
+            if up == 1:
+                break
+            time.sleep(0.1)
+        assert up == 1, "the restarted demo (pid %d) is not served" % second.pid
+        assert metric(get(url + "/metrics")[2].decode(), "heapscope_target_up", pid=str(first.pid)) is None
+        code, h, body = get(url + "/debug/pprof/heap")
+        assert code == 200, (code, body[:200])
+        assert get(url + "/pid/%d/debug/pprof/heap" % first.pid)[0] == 404
+        os.killpg(agent.pid, signal.SIGTERM)
+        err = agent.stderr.read()
+        agent.wait(timeout=30)
+        want = "process %d exited; serving process %d, the same command restarted" % (first.pid, second.pid)
+        assert want in err, err
+    finally:
+        for d in (first, second):
+            if d and d.poll() is None:
+                d.kill()
+                d.wait()
+        if agent and agent.poll() is None:
+            os.killpg(agent.pid, signal.SIGKILL)
+            agent.wait(timeout=30)
+
+
+def serve_channels():
+    with open("/proc/net/unix") as f:
+        return {int(m.group(1)) for m in re.finditer(r"@heapscope/(\d+)", f.read())}
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[2]]()
     print("ok", sys.argv[2])

@@ -63,6 +63,10 @@ void run_serve(const ServeOptions& o, std::vector<std::string> cmd) {
   ao.all = o.all;
   ao.window_interval_s = o.window_interval;
   ao.window = size_t(o.window);
+  ao.note = [](const std::string& what) {
+    std::fprintf(stderr, "heapscope serve: %s\n", what.c_str());
+    std::fflush(stderr);
+  };
 
   // Without CMD the main thread waits for SIGINT/SIGTERM: blocked in every thread made from here.
   sigset_t stop_set;

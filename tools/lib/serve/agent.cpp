@@ -30,6 +30,15 @@ std::vector<pid_t> channel_pids(const std::string& text) {
   return out;
 }
 
+namespace {
+std::vector<pid_t> listening_channels() {
+  std::ifstream in("/proc/net/unix");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return channel_pids(ss.str());
+}
+}  // namespace
+
 Agent::Agent(AgentOptions o) : o_(std::move(o)) {}
 Agent::~Agent() { stop(); }
 
@@ -60,6 +69,8 @@ void Agent::start() {
   for (pid_t pid : o_.pids) {
     std::string why = add(pid);
     if (!why.empty()) throw std::runtime_error("--pid " + std::to_string(pid) + ": " + why);
+    std::lock_guard<std::mutex> l(mu_);
+    fixed_[pid] = process_identity(pid);
   }
   if (o_.all) discover();
   thread_ = std::thread([this] { loop(); });
@@ -89,17 +100,14 @@ std::shared_ptr<Target> Agent::target(pid_t pid) const {
 
 void Agent::discover() {
   if (!o_.all) return;
-  std::ifstream in("/proc/net/unix");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::vector<pid_t> live = channel_pids(ss.str());
+  std::vector<pid_t> live = listening_channels();
   std::set<pid_t> now(live.begin(), live.end());
   std::map<pid_t, std::shared_ptr<Target>> add;
   {
     std::lock_guard<std::mutex> l(mu_);
     // Gone (no channel any more), or the pid reused by another process.
     for (auto it = targets_.begin(); it != targets_.end();) {
-      const bool fixed = std::find(o_.pids.begin(), o_.pids.end(), it->first) != o_.pids.end();
+      const bool fixed = fixed_.count(it->first) > 0;
       if (!fixed && (!now.count(it->first) || process_start_time(it->first) != it->second->start_time()))
         it = targets_.erase(it);
       else
@@ -115,6 +123,44 @@ void Agent::discover() {
   std::lock_guard<std::mutex> l(mu_);
   for (auto& [pid, t] : add)
     if (t && !targets_.count(pid)) targets_[pid] = t;
+}
+
+void Agent::follow_restarts() {
+  std::vector<std::pair<pid_t, std::string>> gone;  // exited --pid targets and what they ran
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [pid, identity] : fixed_) {
+      auto it = targets_.find(pid);
+      if (identity.empty() || it == targets_.end()) continue;
+      if (process_start_time(pid) != it->second->start_time()) gone.push_back({pid, identity});
+    }
+  }
+  if (gone.empty()) return;
+  std::vector<pid_t> live = listening_channels();
+  for (const auto& [old_pid, identity] : gone) {
+    for (pid_t pid : live) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (targets_.count(pid)) continue;
+      }
+      if (process_identity(pid) != identity) continue;
+      std::string why;
+      auto t = make_target(pid, &why);  // another user's process is not ours to follow
+      if (!t) continue;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        targets_.erase(old_pid);
+        fixed_.erase(old_pid);
+        targets_[pid] = t;
+        fixed_[pid] = identity;
+      }
+      cv_.notify_all();
+      if (o_.note)
+        o_.note("process " + std::to_string(old_pid) + " exited; serving process " + std::to_string(pid) +
+                ", the same command restarted");
+      break;
+    }
+  }
 }
 
 void Agent::loop() {
@@ -148,6 +194,7 @@ void Agent::loop() {
       discover();
       next_discover = Clock::now() + std::chrono::milliseconds(int64_t(o_.discover_interval_s * 1000));
     } else if (!o_.all && Clock::now() >= next_discover) {
+      follow_restarts();
       next_discover = Clock::now() + std::chrono::milliseconds(int64_t(o_.discover_interval_s * 1000));
     }
     l.lock();

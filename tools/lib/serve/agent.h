@@ -5,7 +5,9 @@
 // Owns: discovery (/proc/net/unix lists the listening `@heapscope/<pid>`
 // names: nothing is connected to for it), the ownership rule (target.h,
 // serve_refusal), pid reuse (a new start time is a new target), and the
-// thread's start and stop.
+// thread's start and stop, and following a --pid process's restart (the
+// same executable and command line, run by the same user, appearing with a
+// channel once the served pid has exited: the supervisor restarted it).
 // Thread-safe.
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +36,8 @@ struct AgentOptions {
   double discover_interval_s = 2; // --all: how often /proc/net/unix is read
   double snapshot_timeout_s = 10; // one snapshot request
   double share_age_s = 0.25;      // a scrape reuses a snapshot this young (coalescing)
+  // Told what changed (a --pid process followed to its restart); may be empty.
+  std::function<void(const std::string&)> note;
 };
 
 class Agent {
@@ -52,6 +57,9 @@ class Agent {
   std::string add(pid_t pid);
   // Re-reads the channels (--all) now; also done by the thread.
   void discover();
+  // A --pid process that exited and came back (process_identity equal, a
+  // new pid with a channel): the new pid replaces it. Done by the thread.
+  void follow_restarts();
 
  private:
   void loop();
@@ -60,6 +68,7 @@ class Agent {
   AgentOptions o_;
   mutable std::mutex mu_;
   std::map<pid_t, std::shared_ptr<Target>> targets_;
+  std::map<pid_t, std::string> fixed_;  // --pid targets: pid -> process_identity at start
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread thread_;

@@ -57,6 +57,16 @@ std::string process_comm(pid_t pid) {
   return c;
 }
 
+std::string process_identity(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid);
+  char exe[4096];
+  ssize_t n = readlink((dir + "/exe").c_str(), exe, sizeof exe);
+  if (n <= 0 || size_t(n) >= sizeof exe) return "";
+  std::string cmdline = read_small(dir + "/cmdline");
+  if (cmdline.empty()) return "";
+  return std::string(exe, size_t(n)) + '\n' + cmdline;
+}
+
 std::vector<uid_t> process_owners(pid_t pid) {
   std::istringstream in(read_small("/proc/" + std::to_string(pid) + "/status"));
   std::string line;

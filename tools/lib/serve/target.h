@@ -126,6 +126,9 @@ class Target {
 uint64_t process_start_time(pid_t pid);
 // Its command name (/proc/PID/comm), "" when gone.
 std::string process_comm(pid_t pid);
+// What a restart of the same program shares: its executable (/proc/PID/exe)
+// and its whole command line (/proc/PID/cmdline, NULs kept); "" when gone.
+std::string process_identity(pid_t pid);
 // Its real and effective uid (/proc/PID/status); empty when gone.
 std::vector<uid_t> process_owners(pid_t pid);
 // "" when this agent may serve pid (it runs as root, or as the process's real
