@@ -15,15 +15,27 @@ constexpr size_t kHugePage = (size_t)2 << 20;
 // os_map(noreserve) and os_map_huge carve their tables (bump, never
 // returned). Each mapping of its own would be one more VMA, and the kernel
 // pays for every touched VMA at every fork (anon_vma and page-table copies:
-// measured about 3 us per fork each, bench/workloads/fork_cost.c). 80 MiB
-// holds what start-up maps (the 2 MiB cfi rule cache first, so its
-// huge-page advice splits off one end, then the 64 MiB stack slots, the
-// first region chunks and small tables) and what a small program adds; what
-// does not fit is mapped on its own, as before. No more address space than
-// the separate mappings took (RLIMIT_AS counts it).
+// measured about 3 us per fork each, bench/workloads/fork_cost.c). It has two
+// zones. The first 1.75 MiB take every table under 2 MiB in the order asked
+// for: the 1 MiB cfi rule cache, the first stack index, the first chunks of
+// the regions, the live table's first arrays, the main thread's stack memo.
+// The second starts right after it: first the 64 MiB stack slots, page
+// aligned (they get huge pages only once dense, and then every aligned 2 MiB
+// of them does), touched from their start; then tables of 2 MiB or more,
+// 2 MiB aligned, and small tables once the first zone is full. A small
+// program's tables then fill one page table (one PMD, 2 MiB) instead of five,
+// and fork copies (and the child's exit frees) one page table of 512 entries
+// for them, not five: copy_page_range was most of what heapscope added to a
+// fork (issue 10). 80 MiB holds what start-up maps and what a small program
+// adds; what does not fit is mapped on its own, as before. No more address
+// space than the separate mappings took (RLIMIT_AS counts it).
 constexpr size_t kTableArenaBytes = (size_t)80 << 20;
 std::atomic<char*> g_arena{nullptr};
-std::atomic<size_t> g_arena_used{0};
+// [0, 1.75 MiB): tables under 2 MiB; the stack slots start at 1.75 MiB, so
+// their first 4096 slots (256 KiB) share the first 2 MiB's page table.
+constexpr size_t kSmallZoneBytes = kHugePage - ((size_t)256 << 10);
+std::atomic<size_t> g_small_used{0};
+std::atomic<size_t> g_arena_used{kSmallZoneBytes};  // [1.75 MiB, end): the rest
 std::atomic<int> g_arena_state{0};  // 0 not yet, 1 being mapped, 2 mapped, -1 failed
 
 char* map_aligned(size_t len) {  // len a multiple of 2 MiB; MAP_NORESERVE
@@ -51,17 +63,29 @@ char* arena_base() {
   return g_arena.load(std::memory_order_acquire);
 }
 
-// Zeroed (never handed out twice), `align` a power of two >= 4096; nullptr when full.
+bool bump(std::atomic<size_t>& used, size_t limit, size_t bytes, size_t align, size_t* at) {
+  size_t off = used.load(std::memory_order_relaxed);
+  for (;;) {
+    size_t start = (off + align - 1) & ~(align - 1);
+    if (start + bytes > limit || start + bytes < start) return false;
+    if (used.compare_exchange_weak(off, start + bytes, std::memory_order_relaxed)) {
+      *at = start;
+      return true;
+    }
+  }
+}
+
+// Zeroed (never handed out twice), `align` a power of two >= 4096; nullptr
+// when full. Under 2 MiB: the first zone while it has room, then the second.
 void* arena_take(size_t bytes, size_t align) {
   char* base = arena_base();
   if (!base) return nullptr;
   bytes = (bytes + 4095) & ~(size_t)4095;
-  size_t off = g_arena_used.load(std::memory_order_relaxed);
-  for (;;) {
-    size_t start = (off + align - 1) & ~(align - 1);
-    if (start + bytes > kTableArenaBytes || start + bytes < start) return nullptr;
-    if (g_arena_used.compare_exchange_weak(off, start + bytes, std::memory_order_relaxed)) return base + start;
-  }
+  size_t at = 0;
+  if (bytes < kHugePage && align < kHugePage && bump(g_small_used, kSmallZoneBytes, bytes, align, &at))
+    return base + at;
+  if (bump(g_arena_used, kTableArenaBytes, bytes, align, &at)) return base + at;
+  return nullptr;
 }
 }  // namespace
 
@@ -76,11 +100,20 @@ void* os_map(size_t bytes, bool noreserve) {
 }
 
 void* os_map_huge(size_t bytes, bool advise) {
+  if (bytes < kHugePage) {
+    // Never advised (a huge page would commit more than the table holds), so
+    // 2 MiB alignment buys nothing: page aligned, in the first zone.
+    if (void* t = arena_take(bytes, 4096)) return t;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
   size_t len = (bytes + kHugePage - 1) & ~(kHugePage - 1);
-  char* aligned = (char*)arena_take(len, kHugePage);
+  // Advised later (once dense): page aligned, so that its first pages share a
+  // page table with what precedes it; each aligned 2 MiB of it gets huge pages.
+  char* aligned = (char*)arena_take(len, advise ? kHugePage : 4096);
   if (!aligned) aligned = map_aligned(len);
   if (!aligned) return nullptr;
-  if (advise && bytes >= kHugePage) os_advise_huge(aligned, len);
+  if (advise) os_advise_huge(aligned, len);
   return aligned;
 }
 
@@ -103,10 +136,13 @@ uint64_t self_memory_bytes() {
   return v < 0 ? 0 : (uint64_t)v;
 }
 
-bool Region::init(size_t limit_bytes, size_t chunk_bytes) {
+bool Region::init(size_t limit_bytes, size_t chunk_bytes, size_t first_chunk_bytes) {
   limit_ = limit_bytes;
-  chunk_ = chunk_bytes < limit_bytes ? chunk_bytes : limit_bytes;
-  return add_chunk(nullptr, 0);
+  const size_t chunk = chunk_bytes < limit_bytes ? chunk_bytes : limit_bytes;
+  chunk_ = first_chunk_bytes && first_chunk_bytes < chunk ? first_chunk_bytes : chunk;
+  bool ok = add_chunk(nullptr, 0);
+  chunk_ = chunk;
+  return ok;
 }
 
 bool Region::add_chunk(Chunk* seen, size_t need) {

@@ -16,8 +16,9 @@ namespace hs {
 // fork, see arena.cpp) while it has room; such memory is never unmapped.
 void* os_map(size_t bytes, bool noreserve = false);
 void os_unmap(void* p, size_t bytes);
-// A MAP_NORESERVE mapping aligned to 2 MiB, for tables touched at random on
-// the hot path (TLB misses). Transparent huge pages are advised only when
+// A MAP_NORESERVE mapping for tables touched at random on the hot path (TLB
+// misses): aligned to 2 MiB from 2 MiB on; a smaller one is page aligned in
+// the arena's first zone (see arena.cpp). Transparent huge pages are advised only when
 // `advise` and the table is at least one huge page (2 MiB): a touched huge
 // page commits and zeroes 2 MiB, more than a smaller table holds, and a
 // small process would pay for it in RSS and at every fork (issue 10). A
@@ -33,12 +34,14 @@ uint64_t self_memory_bytes();
 void self_memory_add(int64_t delta);
 
 // A bump allocator over a chain of mappings (chunk_bytes each, or more for a
-// big request), up to limit_bytes in total: address space is taken as needed,
-// not reserved up front (RLIMIT_AS / ulimit -v counts reservations).
+// big request; the first one first_chunk_bytes when given, so that a small
+// program's region stays in the table arena's first zone), up to limit_bytes
+// in total: address space is taken as needed, not reserved up front
+// (RLIMIT_AS / ulimit -v counts reservations).
 // Lock-free within a chunk; a spinlock only to add a chunk.
 class Region {
  public:
-  bool init(size_t limit_bytes, size_t chunk_bytes = (size_t)4 << 20);
+  bool init(size_t limit_bytes, size_t chunk_bytes = (size_t)4 << 20, size_t first_chunk_bytes = 0);
   // `bytes` rounded up to 64 (blocks are 64-aligned); nullptr when the limit
   // is reached or mmap fails.
   void* alloc(size_t bytes);

@@ -514,16 +514,18 @@ void atfork_prepare() {
     tls.fork_skipped = 1;
     return;
   }
-  // First: a signal handler that allocates on this thread from here on
-  // passes the gate instead of waiting for it.
-  tls.fork_owner = 1;
   // A process with one thread (glibc's own flag: no thread was ever
   // created; glibc's malloc skips its own locks on it too) has nobody to
   // hold a lock or to stop at the gate: nothing to take, and nothing is
-  // written that fork would then have to copy.
+  // written that fork would then have to copy, nor that parent and child
+  // would have to write back (tls.fork_owner stays 0: the child's write of
+  // it was a copy-on-write fault of its own, issue 10).
   const bool alone = __libc_single_threaded;
   if (g_fork_alone != alone) g_fork_alone = alone;  // unchanged: no write, no page to copy
   if (alone) return;
+  // First: a signal handler that allocates on this thread from here on
+  // passes the gate instead of waiting for it.
+  tls.fork_owner = 1;
   writer_lock();
   modules_lock();
   fork_gate_close();
@@ -558,8 +560,11 @@ void atfork_child() {
              (int)getpid());
     return;
   }
-  if (!tls.fork_owner) return;
-  tls.fork_owner = 0;
+  if (tls.fork_owner) {
+    tls.fork_owner = 0;
+  } else if (!g_fork_alone || g_run_state.load(std::memory_order_relaxed) != kActive) {
+    return;  // prepare took nothing and was not active (alone, nothing ends the run in between)
+  }
   if (!g_fork_alone) {
     g_live.clear_held_after_fork();
     g_stacks.clear_held_after_fork();

@@ -7,13 +7,11 @@ namespace hs {
 LiveTable g_live;
 
 namespace {
-// A shard starts with 16 entries (256 bytes): the 256 first arrays share one
-// 64 KiB mapping, so a small program's few hundred live blocks touch 16 pages,
-// not 256 (1 MiB). Arrays under a page (32..128 entries) come from a bump
-// region and are left there when outgrown (at most 3.75 KiB per shard); from
-// 256 entries (4 KiB) on, each array is a mapping of its own, unmapped when
-// outgrown.
-constexpr uint64_t kInitialCap = 16;
+// A shard starts with its own 16 entries (256 bytes, in the shard: a small
+// program's few hundred live blocks touch the shards' 20 pages and nothing
+// else). Arrays under a page (32..128 entries) come from a bump region and
+// are left there when outgrown (at most 3.75 KiB per shard); from 256 entries
+// (4 KiB) on, each array is a mapping of its own, unmapped when outgrown.
 constexpr uint64_t kMappedCap = 256;
 inline uint32_t shard_of(uint64_t h) { return (uint32_t)(h & 255); }
 inline uint64_t slot_of(uint64_t h) { return h >> 8; }
@@ -32,8 +30,6 @@ void filter_sub(std::atomic<uint8_t>& c) {
 }  // namespace
 
 bool LiveTable::init(bool with_filter) {
-  initial_ = (char*)os_map(kShards * kInitialCap * sizeof(Entry), true);
-  if (!initial_) return false;
   if (!small_.init((size_t)1 << 20, (size_t)128 << 10)) return false;
   filter_on_ = with_filter;
   if (with_filter) self_memory_add(sizeof filter_);  // in .bss, but ours: counted like the mappings
@@ -75,9 +71,9 @@ uint64_t LiveTable::prefetch(uintptr_t addr) const {
 
 bool LiveTable::grow(Shard& s) {
   uint64_t old_cap = s.mask ? s.mask + 1 : 0;
-  uint64_t cap = old_cap ? old_cap * 2 : kInitialCap;
+  uint64_t cap = old_cap ? old_cap * 2 : kFirstCap;
   Entry* fresh;
-  if (!old_cap) fresh = (Entry*)(initial_ + (size_t)(&s - shards_) * kInitialCap * sizeof(Entry));
+  if (!old_cap) fresh = s.first;
   else if (cap < kMappedCap) fresh = (Entry*)small_.alloc(cap * sizeof(Entry));  // zeroed: fresh pages
   else fresh = (Entry*)os_map(cap * sizeof(Entry));
   if (!fresh) return false;

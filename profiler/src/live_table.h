@@ -2,9 +2,10 @@
 // Owns: a table sharded 256 ways by pointer hash; each shard is a spinlock
 // and an open-addressing array (linear probing, backward-shift deletion) in
 // its own array, doubled by rehash at 70% load. 16 bytes per entry. Arrays
-// start at 16 entries in one shared mapping (a small program's live blocks
-// touch a few pages), pass through a bump region, and from 4 KiB on are
-// mappings of their own.
+// start at 16 entries inside the shard itself, beside its lock and count (an
+// insert or erase in a small program writes one page, not two: after a fork
+// each page the parent writes is a copy-on-write fault, issue 10), pass
+// through a bump region, and from 4 KiB on are mappings of their own.
 // In sampled mode an 8 KiB counting filter (8192 saturating 8-bit counters,
 // small enough to stay in the CPU caches) answers "certainly not tracked" for
 // most frees without touching a shard.
@@ -72,11 +73,13 @@ class LiveTable {
     uintptr_t addr;  // 0 = empty
     uint64_t meta;   // size << kRefBits | ref
   };
+  static constexpr uint64_t kFirstCap = 16;
   struct alignas(64) Shard {
     std::atomic<uint32_t> lock{0};
     std::atomic<uint32_t> count{0};
     uint64_t mask = 0;  // capacity - 1; 0 with no array yet
     Entry* slots = nullptr;
+    Entry first[kFirstCap] = {};  // the first array (left behind, stale, once outgrown)
   };
   bool grow(Shard& s);
   // Uncontended: one exchange and a load of the fork gate, inlined;
@@ -85,7 +88,6 @@ class LiveTable {
   static HS_INLINE void unlock(Shard& s) { gate_unlock(s.lock); }
 
   Shard shards_[kShards];
-  char* initial_ = nullptr;  // every shard's first array (16 entries), in one 64 KiB mapping
   Region small_;             // arrays of 32..128 entries
   bool filter_on_ = false;
   // In the object, not behind a pointer: the free hook's lookup is one load

@@ -23,7 +23,9 @@ uint32_t g_exe_len = 0;
 
 bool ensure_init() {
   if (g_list) return true;
-  if (!g_region.init((size_t)256 << 20, (size_t)1 << 20)) return false;
+  // A small first chunk (the module list and the first modules): it stays in the
+  // table arena's first zone (arena.cpp).
+  if (!g_region.init((size_t)256 << 20, (size_t)1 << 20, (size_t)192 << 10)) return false;
   g_list = (ModuleInfo**)g_region.alloc(sizeof(ModuleInfo*) * kMaxModules);
   ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
   g_exe_len = n > 0 ? (uint32_t)n : 0;

@@ -1,8 +1,9 @@
-// sampler.cpp -- see sampler.h. Hook-safe: arithmetic and libm only.
+// sampler.cpp -- see sampler.h. Hook-safe: arithmetic only (hs_math.h, not libm).
 #include "sampler.h"
 
-#include <math.h>
 #include <time.h>
+
+#include "hs_math.h"
 
 namespace hs {
 namespace {
@@ -27,7 +28,7 @@ int64_t sampler_draw(ThreadState& t, uint64_t period) {
   if (!t.rng) rng_seed(t);
   // u uniform in (0, 1]; -log(u) is exponential with mean 1.
   double u = (double)((rng_next(t) >> 11) + 1) * (1.0 / 9007199254740992.0);
-  double v = -log(u) * (double)period;
+  double v = -hs_log(u) * (double)period;
   if (v >= 9.0e18) return INT64_MAX;
   return (int64_t)v;
 }
@@ -48,9 +49,9 @@ bool sampler_slow(ThreadState& t, uint64_t size, uint64_t period) {
 
 SampleWeight sample_weight(uint64_t size, uint64_t period) {
   if (period == 0) return {size, (uint64_t)1 << kCountFpShift};
-  double p = -expm1(-(double)size / (double)period);
+  double p = -hs_expm1(-(double)size / (double)period);
   if (!(p > 0)) p = 1e-300;
   double w = 1.0 / p;
-  return {(uint64_t)llround((double)size * w), (uint64_t)llround(w * (double)(1u << kCountFpShift))};
+  return {(uint64_t)hs_llround((double)size * w), (uint64_t)hs_llround(w * (double)(1u << kCountFpShift))};
 }
 }  // namespace hs

@@ -48,7 +48,8 @@ bool StackTable::init(uint32_t capacity_log2, size_t region_bytes) {
   std::atomic<uint32_t>* index = map_index(cap);
   // Reserved for every slot, committed as ids are issued; huge pages once dense (grow_index).
   slots_ = (StackRec*)os_map_huge((size_t)slot_count_ * sizeof(StackRec), false);
-  if (!index || !slots_ || !region_.init(region_bytes)) {
+  // The first chunk is small: it stays in the table arena's first zone (arena.cpp).
+  if (!index || !slots_ || !region_.init(region_bytes, (size_t)4 << 20, (size_t)128 << 10)) {
     slots_ = nullptr;
     return false;
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install_test.sh BUILD_DIR SOURCE_DIR -- installs the profiler component into a
-# temporary prefix and checks the documented layout: a CMake consumer using
+# temporary prefix and checks the documented layout (and that the library needs
+# only libc and libunwind): a CMake consumer using
 # find_package(heapscope) + heapscope::heapscope, and a pkg-config consumer,
 # both build and run with the library active; and a GoogleTest consumer of
 # the installed heapscope/gtest.h (find_package(heapscope) + GTest) whose
@@ -16,6 +17,12 @@ for f in lib/libheapscope.so include/heapscope/heapscope.h include/heapscope/gte
          lib/cmake/heapscope/heapscopeConfig.cmake lib/cmake/heapscope/heapscopeTargets.cmake; do
   [ -e "$P/$f" ] || { echo "install_test: $P/$f is missing after cmake --install" >&2; exit 1; }
 done
+# The preloaded library stays lean: it needs libc and libunwind and nothing else (every library it
+# brings is mapped into each process and copied at each fork: issue 10; libm went with hs_math.h).
+needed="$(readelf -d "$P/lib/libheapscope.so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')"
+if [ "$needed" != "libc.so.6 libunwind.so.8 " ]; then
+  echo "install_test: $P/lib/libheapscope.so needs '$needed'; expected exactly 'libc.so.6 libunwind.so.8'" >&2; exit 1
+fi
 mkdir -p "$tmp/app"
 cat > "$tmp/app/main.c" <<'C'
 #include <heapscope/heapscope.h>
