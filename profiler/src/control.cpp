@@ -442,6 +442,14 @@ bool start_thread() {
     log_line("cannot create the snapshot pipe: errno %d; signal, interval, stats and alert triggers are off", errno);
     return false;
   }
+  // The control socket too, here on the starting thread (heapscope's
+  // constructor, or the program's first pthread_create) and not on the new
+  // thread: a descriptor is made at the lowest free number and only then
+  // moved up, and a program that closes its descriptors at startup and
+  // reopens files (a daemon) must find those numbers free, not racing the
+  // helper's first loop.
+  channel_sync(g_run_state.load(std::memory_order_relaxed) == kActive &&
+               !g_exiting.load(std::memory_order_relaxed));
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);  // the thread starts with every signal blocked

@@ -17,6 +17,7 @@ tools/lib/control/), whatever the program did to the snapshot signal.
   threadless:  no helper thread (HEAPSCOPE_THREAD=auto, one thread): no channel, the signal
                answers, the process stays single-threaded.
   fork:        a fork child serves its own pid's name and never holds the parent's socket.
+  channel_at_main: the socket already listens when main starts (made on the starting thread).
   closed_fds:  a program that closes every descriptor and reuses the numbers: the channel comes
                back on a new socket and answers; the program's files are untouched.
   fd_race:     the program's descriptor reuse lands inside heapscope's own calls, right after
@@ -354,9 +355,19 @@ def squatted_before_start():
 
 
 def connect(pid):
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.connect("\0heapscope/%d" % pid)
-    return c
+    """A connection to pid's channel. The program says it is ready before
+    heapscope's helper thread necessarily listens: nothing listening yet is
+    retried (bounded: 500 tries, 10 ms apart)."""
+    for i in range(500):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            c.connect("\0heapscope/%d" % pid)
+            return c
+        except ConnectionRefusedError:
+            c.close()
+            if i == 499:
+                raise
+            time.sleep(0.01)
 
 
 def interval_count(prog):
@@ -584,9 +595,23 @@ def test_attach():
     expect_output(res, "mode handler handler_calls=0 pending=0\n")
 
 
+def test_channel_at_main():
+    """HEAPSCOPE_THREAD=always: the control socket listens before main runs (made on the
+    starting thread, not by the helper's first loop), so a daemon closing its descriptors
+    and reopening files at once never meets heapscope's descriptors at the low numbers
+    (rel_closed_fds saw its first file at fd 4 once). 20 runs, each must say so; before
+    the fix about half said "not listening"."""
+    d = rel.tmpdir("channel-at-main")
+    for i in range(20):
+        r = rel.run([rel.prog("channel_at_main")], preload=[rel.LIB],
+                    env_extra={"HEAPSCOPE_OUT": d + "/hs", "HEAPSCOPE_THREAD": "always"})
+        check(r.rc == 0 and r.out == b"listening\n", "run %d: the channel at main\n%s" % (i + 1, r.describe()))
+
+
 if __name__ == "__main__":
     rel.main({"handler": lambda: test_taken("handler"), "block": lambda: test_taken("block"),
               "ignore": lambda: test_taken("ignore"), "nobody": test_nobody, "squatter": test_squatter,
               "silent": test_silent, "bad_input": test_bad_input, "threadless": test_threadless,
               "fork": test_fork, "closed_fds": test_closed_fds, "fd_race": test_fd_race,
+              "channel_at_main": test_channel_at_main,
               "attach": test_attach}[sys.argv[1]])
