@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
                  argv[1], names.c_str());
     return 2;
   }
-  // `run|check ... -- CMD ARGS`: CMD and its arguments are not ours to parse.
-  if (argc > 1 && (std::string(argv[1]) == "run" || std::string(argv[1]) == "check")) {
+  // `run|check|serve ... -- CMD ARGS`: CMD and its arguments are not ours to parse.
+  if (argc > 1 && (std::string(argv[1]) == "run" || std::string(argv[1]) == "check" || std::string(argv[1]) == "serve")) {
     for (int i = 2; i < argc; ++i) {
       if (std::string(argv[i]) == "--") {
         g_command_after_dashdash.assign(argv + i + 1, argv + argc);

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "own_fd.h"
 
 namespace hs {
 namespace {
 struct Slot {
   int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
+  FdId id;
   uint64_t deadline_ms = 0;
   size_t len = 0;
   char line[kChannelLineMax];
@@ -25,8 +25,7 @@ struct Slot {
 
 struct Sock {
   int fd = -1;
-  dev_t dev = 0;
-  ino_t ino = 0;
+  FdId id;
 };
 
 Sock g_listen;
@@ -34,29 +33,11 @@ int g_listen_pid = 0;  // the pid whose name g_listen is bound to
 Slot g_slots[kChannelClients];
 bool g_taken_reported = false;  // said once that the name is taken
 bool g_open_failed_reported = false;
+ChannelSnapshotFdFn g_snapshot_fd = nullptr;  // channel_set_snapshot_fd
 
 // The descriptor still is the socket we made (a daemon may close every
-// descriptor it does not know and reuse the numbers).
-bool is_ours(int fd, dev_t dev, ino_t ino) {
-  struct stat st;
-  return fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev && S_ISSOCK(st.st_mode);
-}
-
-// Moves fd to a high number (out of the way of programs that count from 3)
-// and records its identity. Returns the descriptor kept.
-int keep_high(int fd, dev_t* dev, ino_t* ino) {
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
-  if (high >= 0) {
-    close(fd);
-    fd = high;
-  }
-  struct stat st;
-  if (fstat(fd, &st) == 0) {
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-  }
-  return fd;
-}
+// descriptor it does not know and reuse the numbers; own_fd.h).
+bool is_ours(int fd, const FdId& id) { return fd_is(fd, id); }
 
 socklen_t name_of(int pid, sockaddr_un* a) {
   memset(a, 0, sizeof *a);
@@ -76,12 +57,12 @@ void drop(Slot& s, bool ours) {
 // hundred bytes against ~200 KiB), so a non-blocking send never waits.
 void answer(Slot& s, const char* text, size_t len) {
   (void)!send(s.fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  drop(s, true);
+  drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
 }
 
 void close_all() {
-  for (Slot& s : g_slots) drop(s, is_ours(s.fd, s.dev, s.ino));
-  if (g_listen.fd >= 0 && is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
+  for (Slot& s : g_slots) drop(s, is_ours(s.fd, s.id));
+  if (g_listen.fd >= 0 && is_ours(g_listen.fd, g_listen.id)) close(g_listen.fd);
   g_listen.fd = -1;
   g_listen_pid = 0;
 }
@@ -95,11 +76,13 @@ void open_listen(int pid) {
     }
     return;
   }
+  FdId made;
+  if (!fd_identify(fd, S_IFSOCK, &made)) return;  // the number was taken at once: retried at the next check
   sockaddr_un a;
   socklen_t alen = name_of(pid, &a);
   if (bind(fd, (sockaddr*)&a, alen) != 0 || listen(fd, 16) != 0) {
     int e = errno;
-    close(fd);
+    if (is_ours(fd, made)) close(fd);  // never a number the program took meanwhile
     if (e == EADDRINUSE && !g_taken_reported) {
       g_taken_reported = true;
       log_line("the control channel name @heapscope/%d is taken by another process; `heapscope snapshot` "
@@ -112,7 +95,8 @@ void open_listen(int pid) {
     }
     return;
   }
-  g_listen.fd = keep_high(fd, &g_listen.dev, &g_listen.ino);
+  g_listen.fd = fd_move_high(fd, S_IFSOCK, &g_listen.id);
+  if (g_listen.fd < 0) return;  // taken while it moved up: a new one at the next check
   g_listen_pid = pid;
   if (g_taken_reported) log_line("the control channel @heapscope/%d is served now", pid);
   g_taken_reported = false;
@@ -152,10 +136,52 @@ void accept_all(uint64_t now_ms) {
       close(fd);
       continue;
     }
-    free_slot->fd = keep_high(fd, &free_slot->dev, &free_slot->ino);
+    free_slot->fd = fd_move_high(fd, S_IFSOCK, &free_slot->id);
+    if (free_slot->fd < 0) continue;  // taken by the program while it moved up: that client sees EOF
     free_slot->len = 0;
     free_slot->deadline_ms = now_ms + kChannelTimeoutMs;
   }
+}
+
+// `HEAPSCOPE/1 snapshot-fd` (a trailing CR allowed).
+bool is_snapshot_fd(const char* line, size_t len) {
+  static const char kCmd[] = "HEAPSCOPE/1 snapshot-fd";
+  if (len && line[len - 1] == '\r') --len;
+  return len == sizeof kCmd - 1 && memcmp(line, kCmd, len) == 0;
+}
+
+// Answers `snapshot-fd`: the memfd travels as SCM_RIGHTS with the reply line
+// (one sendmsg of a few bytes: never waits, see answer()); our copy is closed
+// whether or not the send worked.
+void answer_fd(Slot& s) {
+  char text[300];
+  uint64_t len = 0;
+  int fd = g_snapshot_fd ? g_snapshot_fd(&len, text, sizeof text) : -1;
+  if (!g_snapshot_fd) format(text, sizeof text, "snapshot-fd is not available in this process");
+  char reply[340];
+  if (fd < 0) {
+    size_t n = format(reply, sizeof reply, "err %s\n", text);
+    answer(s, reply, n);
+    return;
+  }
+  size_t n = format(reply, sizeof reply, "ok fd %lu\n", (unsigned long)len);
+  iovec iov{reply, n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  (void)!sendmsg(s.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);  // the memfd was made just now on this thread: ours
+  drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
 }
 
 void read_request(Slot& s, ChannelSnapshotFn snapshot) {
@@ -164,12 +190,16 @@ void read_request(Slot& s, ChannelSnapshotFn snapshot) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (r <= 0) {  // closed (or failed) before a whole line: nothing to answer
-      drop(s, true);
+      drop(s, is_ours(s.fd, s.id));  // never a number the program took meanwhile
       return;
     }
     size_t from = s.len;
     s.len += (size_t)r;
     void* nl = memchr(s.line + from, '\n', s.len - from);
+    if (nl && is_snapshot_fd(s.line, (size_t)((char*)nl - s.line))) {
+      answer_fd(s);
+      return;
+    }
     if (nl || s.len == sizeof s.line) {
       char reply[4400];
       size_t n = nl ? channel_reply(s.line, (size_t)((char*)nl - s.line), reply, sizeof reply, snapshot)
@@ -190,7 +220,7 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
     size_t sp = 0;
     while (sp < len && line[sp] != ' ') ++sp;
     if (sp == plen && !memcmp(line, kProto, plen))
-      return format(out, out_len, "err no command after HEAPSCOPE/1 (expected: snapshot)\n");
+      return format(out, out_len, "err no command after HEAPSCOPE/1 (expected: snapshot or snapshot-fd)\n");
     if (sp > 10 && !memcmp(line, "HEAPSCOPE/", 10)) {
       sanitized(line, sp, shown, sizeof shown);
       return format(out, out_len, "err unsupported protocol '%s' (this process speaks HEAPSCOPE/1)\n", shown);
@@ -206,13 +236,13 @@ size_t channel_reply(const char* line, size_t len, char* out, size_t out_len, Ch
     return format(out, out_len, "%s %s\n", ok ? "ok" : "err", text);
   }
   sanitized(cmd, clen, shown, sizeof shown);
-  return format(out, out_len, "err unknown command '%s' (expected: snapshot)\n", shown);
+  return format(out, out_len, "err unknown command '%s' (expected: snapshot or snapshot-fd)\n", shown);
 }
 
 void channel_sync(bool serve) {
   for (Slot& s : g_slots)
-    if (s.fd >= 0 && !is_ours(s.fd, s.dev, s.ino)) drop(s, false);
-  if (g_listen.fd >= 0 && !is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) {
+    if (s.fd >= 0 && !is_ours(s.fd, s.id)) drop(s, false);
+  if (g_listen.fd >= 0 && !is_ours(g_listen.fd, g_listen.id)) {
     g_listen.fd = -1;  // the program closed it (and may have reused the number): a new one
     g_listen_pid = 0;
   }
@@ -220,6 +250,8 @@ void channel_sync(bool serve) {
   if (!serve || (g_listen.fd >= 0 && g_listen_pid != pid)) close_all();
   if (serve && g_listen.fd < 0) open_listen(pid);
 }
+
+void channel_set_snapshot_fd(ChannelSnapshotFdFn fn) { g_snapshot_fd = fn; }
 
 bool channel_serving() { return g_listen.fd >= 0 && g_listen_pid == (int)getpid(); }
 
@@ -239,14 +271,14 @@ void channel_serve(const struct pollfd* fds, int n, uint64_t now_ms, ChannelSnap
     if (s.fd < 0 || fds[i].fd != s.fd || !fds[i].revents) continue;
     // Closed by the program (a daemon closing every descriptor), maybe reused
     // for its own file: forgotten, never read, never closed.
-    if ((fds[i].revents & POLLNVAL) || !is_ours(s.fd, s.dev, s.ino)) {
+    if ((fds[i].revents & POLLNVAL) || !is_ours(s.fd, s.id)) {
       drop(s, false);
       continue;
     }
     read_request(s, snapshot);  // reads what is there; EOF or an error closes it
   }
   if (n > 0 && g_listen.fd >= 0 && fds[0].fd == g_listen.fd && fds[0].revents) {
-    if ((fds[0].revents & POLLNVAL) || !is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) {
+    if ((fds[0].revents & POLLNVAL) || !is_ours(g_listen.fd, g_listen.id)) {
       g_listen.fd = -1;  // the same: a new socket at the helper's next wake (channel_sync)
       g_listen_pid = 0;
     } else if (fds[0].revents & POLLIN) {
@@ -267,9 +299,9 @@ void channel_after_fork_child() {
   // Each word written only when set: every page the child writes is a
   // copy-on-write fault.
   for (Slot& s : g_slots)
-    if (s.fd >= 0 || s.len) drop(s, is_ours(s.fd, s.dev, s.ino));
+    if (s.fd >= 0 || s.len) drop(s, is_ours(s.fd, s.id));
   if (g_listen.fd >= 0) {
-    if (is_ours(g_listen.fd, g_listen.dev, g_listen.ino)) close(g_listen.fd);
+    if (is_ours(g_listen.fd, g_listen.id)) close(g_listen.fd);
     g_listen.fd = -1;
   }
   if (g_listen_pid) g_listen_pid = 0;

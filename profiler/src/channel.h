@@ -9,8 +9,11 @@
 // Protocol (docs/architecture.md, "control channel"): the client sends one
 // line `HEAPSCOPE/1 COMMAND\n` (at most kChannelLineMax bytes); the server
 // answers one line, `ok <text>\n` or `err <reason>\n`, and closes. Commands:
-// `snapshot` -> `ok <path of the snapshot written>`. Reserved for later
-// commands that return data: `ok data <len>\n` followed by exactly len bytes.
+// `snapshot` -> `ok <path of the snapshot written>`; `snapshot-fd` -> `ok fd
+// <len>\n` with, as SCM_RIGHTS ancillary data on that reply, a memfd holding
+// a complete, self-contained snapshot of len bytes (nothing on disk; the
+// helper closes its copy once sent; heapscope serve reads it). Reserved for
+// later commands that return data: `ok data <len>\n` followed by len bytes.
 // Safety: cold path, helper thread only (re-entry guard held for good), except
 // channel_after_fork_child (fork's child handler; async-signal-safe). Every
 // descriptor is non-blocking: a client that connects and sends nothing never
@@ -29,6 +32,12 @@ constexpr int kChannelPollFds = 1 + kChannelClients;
 // What a request runs. Returns true and the reply text (without "ok ") in out,
 // or false and the reason (without "err ") in out.
 using ChannelSnapshotFn = bool (*)(char* out, size_t out_len);
+// What `snapshot-fd` runs: returns a descriptor (the caller closes it) and the
+// snapshot's length in *len, or -1 and the reason (without "err ") in out.
+using ChannelSnapshotFdFn = int (*)(uint64_t* len, char* out, size_t out_len);
+// Sets what `snapshot-fd` runs (control.cpp, at start); without one the
+// command is answered "err ... not available". Cold.
+void channel_set_snapshot_fd(ChannelSnapshotFdFn fn);
 
 // Opens the socket when `serve` and it is not open (binding the name of this
 // process, getpid()), closes it and every connection when not `serve`. Also

@@ -21,6 +21,7 @@
 #include "capture.h"
 #include "cfi_unwind.h"
 #include "channel.h"
+#include "own_fd.h"
 #include "stack_memo.h"
 #include "counters.h"
 #include "fork_gate.h"
@@ -67,19 +68,12 @@ ThrdCreateFn next_thrd_create() {
 namespace {
 int g_pipe[2] = {-1, -1};
 std::atomic<int> g_pipe_w{-1};  // what the signal handler writes to
-struct stat g_pipe_st[2];        // identity of our two pipe ends
+FdId g_pipe_id[2];               // identity of our two pipe ends (own_fd.h)
 
 // Programs (daemons) close every descriptor they do not know, and may reuse
 // the numbers: the thread checks the pipe is still ours and makes a new one,
 // so the handler never writes into the program's files.
-bool pipe_is_ours() {
-  struct stat st;
-  for (int i = 0; i < 2; ++i)
-    if (g_pipe[i] < 0 || fstat(g_pipe[i], &st) != 0 || st.st_ino != g_pipe_st[i].st_ino ||
-        st.st_dev != g_pipe_st[i].st_dev)
-      return false;
-  return true;
-}
+bool pipe_is_ours() { return fd_is(g_pipe[0], g_pipe_id[0]) && fd_is(g_pipe[1], g_pipe_id[1]); }
 
 // One byte to the helper's pipe, when its write end is still ours: a program
 // may have closed the number and put its own file there (dup2) since the
@@ -87,32 +81,35 @@ bool pipe_is_ours() {
 // set already; without the byte the helper serves it at its next check (<= 1 s)
 // and makes a new pipe. Async-signal-safe (fstat, write).
 void wake_helper(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_ino != g_pipe_st[1].st_ino || st.st_dev != g_pipe_st[1].st_dev) return;
+  if (!fd_is(fd, g_pipe_id[1])) return;
   char c = 1;
   (void)!write(fd, &c, 1);
 }
 
+// A new pipe at high numbers. Both ends must be the one pipe made here (the
+// program may take a number between pipe2 and the move, see own_fd.h): a
+// few tries, then the next check (<= 1 s) tries again.
 bool make_pipe() {
   g_pipe_w.store(-1);
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-    g_pipe[0] = g_pipe[1] = -1;  // poll() ignores -1; retried at the next check
-    return false;
-  }
-  // High descriptor numbers: out of the way of programs that count from 3.
-  for (int i = 0; i < 2; ++i) {
-    int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 900);
-    if (high >= 0) {
-      close(fds[i]);
-      fds[i] = high;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) break;
+    FdId id[2];
+    int r = fd_move_high(fds[0], S_IFIFO, &id[0]);
+    int w = fd_move_high(fds[1], S_IFIFO, &id[1]);
+    if (r >= 0 && w >= 0 && id[0].ino == id[1].ino && id[0].dev == id[1].dev) {
+      g_pipe_id[0] = id[0];
+      g_pipe_id[1] = id[1];
+      g_pipe[0] = r;
+      g_pipe[1] = w;
+      g_pipe_w.store(w);
+      return true;
     }
-    fstat(fds[i], &g_pipe_st[i]);
+    if (r >= 0 && fd_is(r, id[0])) close(r);
+    if (w >= 0 && fd_is(w, id[1])) close(w);
   }
-  g_pipe[0] = fds[0];
-  g_pipe[1] = fds[1];
-  g_pipe_w.store(fds[1]);
-  return true;
+  g_pipe[0] = g_pipe[1] = -1;  // poll() ignores -1; retried at the next check
+  return false;
 }
 bool g_thread_wanted = false;  // some trigger needs the helper thread sooner or later
 bool g_thread_eager = false;   // ... from the start (a timer, HEAPSCOPE_THREAD=always, threads exist)
@@ -315,6 +312,25 @@ bool channel_snapshot(char* out, size_t out_len) {
   return false;
 }
 
+// A `snapshot-fd` request on the control channel (channel.h), on the helper
+// thread: the snapshot in a memfd, nothing written to HEAPSCOPE_OUT.
+int channel_snapshot_fd(uint64_t* len, char* out, size_t out_len) {
+  if (g_exiting.load()) {
+    format(out, out_len, "the process is exiting (its exit snapshot is being written)");
+    return -1;
+  }
+  if (g_run_state.load() != kActive) {
+    format(out, out_len, "heapscope is not tracking this process (detached)");
+    return -1;
+  }
+  int fd = write_snapshot_memfd(len);
+  if (fd >= 0) return fd;
+  int e = errno;
+  const char* what = strerrordesc_np(e);
+  format(out, out_len, "building the snapshot in memory failed: %s (errno %d)", what ? what : "unknown error", e);
+  return -1;
+}
+
 void stats_line() {
   HeapFigures hf = allocator_figures();
   Totals t = current_totals();
@@ -324,6 +340,7 @@ void stats_line() {
 
 void* thread_main(void*) {
   tls.guard = 1;  // for good: nothing this thread allocates is recorded
+  channel_set_snapshot_fd(channel_snapshot_fd);
   if (g_cfg.signal) {
     sigset_t set;
     sigemptyset(&set);
@@ -367,8 +384,10 @@ void* thread_main(void*) {
       continue;
     }
     if (pr > 0 && (pfd.revents & POLLIN)) {
+      // Bounded: should the number have become the program's file since the
+      // check (a /dev/zero never runs dry), the helper reads no further.
       char drain[64];
-      while (read(g_pipe[0], drain, sizeof drain) > 0) {
+      for (int i = 0; i < 16 && read(g_pipe[0], drain, sizeof drain) > 0; ++i) {
       }
     }
     // Checked at every wake, not only on a byte: a request whose byte found

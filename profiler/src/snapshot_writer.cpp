@@ -452,6 +452,7 @@ bool same_dir(const char* a, const char* b) {
   return na == nb && memcmp(a, b, na) == 0;
 }
 
+// final_path null: a standalone snapshot (write_snapshot_memfd), outside the series.
 int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const char* final_path) {
   const uint64_t t0 = now_ns(CLOCK_MONOTONIC);
   HsFileHeader fh;
@@ -495,7 +496,7 @@ int build(Buf& b, hs_trigger trigger, uint64_t seq, uint64_t* live_out, const ch
   // its frames in the tree) when first written; a chained file keeps only
   // the sites whose figures changed since the committed base.
   // The exit and peak files are self-contained and outside the chain.
-  const bool series = trigger != HS_TRIGGER_EXIT && trigger != HS_TRIGGER_PEAK;
+  const bool series = trigger != HS_TRIGGER_EXIT && trigger != HS_TRIGGER_PEAK && final_path;
   bool chained = series && g_chain.have_base && g_chain.chain_len < kChainFiles;
   if (chained) {  // the predecessor deleted meanwhile, or elsewhere: start a new chain rather than name a lost file
     struct stat st;
@@ -945,6 +946,51 @@ static int write_snapshot_impl(hs_trigger trigger, char* path_out, size_t path_l
     path_out[n] = 0;
   }
   return 0;
+}
+
+int write_snapshot_memfd(uint64_t* len) {
+  if (g_run_state.load() == kDisabled) {
+    errno = EPERM;
+    return -1;
+  }
+  int old_cancel = 0;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
+  const pid_t self = (pid_t)gettid();
+  if (g_writer_tid.load() == self) {
+    pthread_setcancelstate(old_cancel, nullptr);
+    errno = EDEADLK;
+    return -1;
+  }
+  pthread_mutex_lock(&g_writer_mu);
+  int err = 0, fd = -1;
+  if (g_exit_begun.load()) {
+    err = ECANCELED;
+  } else {
+    g_writer_tid.store(self);
+    writer_adopt_if_forked();
+    Buf b;
+    uint64_t live = 0;
+    err = build(b, HS_TRIGGER_SIGNAL, 0, &live, nullptr);
+    if (!err) {
+      fd = (int)syscall(SYS_memfd_create, "heapscope-snapshot", 1u /* MFD_CLOEXEC */);
+      if (fd < 0) err = errno;
+    }
+    if (!err) err = write_all(fd, b.data(), b.size());
+    if (!err && lseek(fd, 0, SEEK_SET) != 0) err = errno;
+    if (err && fd >= 0) {
+      close(fd);
+      fd = -1;
+    }
+    if (!err) *len = b.size();
+    g_writer_tid.store(0);
+  }
+  pthread_mutex_unlock(&g_writer_mu);
+  pthread_setcancelstate(old_cancel, nullptr);
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  return fd;
 }
 
 int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len) {

@@ -27,6 +27,14 @@ int write_snapshot(hs_trigger trigger, char* path_out, size_t path_len);
 // figures, the module list as last refreshed, taken only if its lock is free.
 int write_snapshot_if_free(hs_trigger trigger);
 
+// A complete, self-contained snapshot (never chained to an earlier file,
+// whatever the periodic series does; the chain state is left as it was) in
+// a new memfd (MFD_CLOEXEC, nothing on disk), for the control channel's
+// `snapshot-fd`. Returns the descriptor, positioned at 0, and the length in
+// *len; or -1 with errno set (EPERM detached, ECANCELED exiting, ENOMEM).
+// Takes the writer mutex; trigger "signal", SEQ 0 (outside the series).
+int write_snapshot_memfd(uint64_t* len);
+
 // Builds a snapshot and writes it to exactly `final_path` (via
 // final_path + ".tmp"); used by write_snapshot and the unit tests.
 // Returns 0, or an errno value.

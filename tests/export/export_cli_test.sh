@@ -71,6 +71,34 @@ assert hits == [10000], hits
 assert p["endValue"] == sum(p["weights"])
 PY
 
+# heapprofile (Chrome DevTools): the same stacks and total as speedscope's.
+"$hs" export "$gp" --format heapprofile -o "$tmp/gp.heapprofile" 2>"$tmp/err" || fail "export heapprofile"
+grep -q 'note' "$tmp/err" && fail "a note for a file named *.heapprofile: $(cat "$tmp/err")"
+python3 - "$tmp/gp.heapprofile" "$tmp/gp.speedscope.json" <<'PY' || fail "heapprofile shape"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sorted(d) == ["head", "samples"], sorted(d)
+assert d["head"]["callFrame"] == {"functionName": "(root)", "scriptId": "0", "url": "", "lineNumber": -1, "columnNumber": -1}
+ids, total, paths, todo = set(), 0, {}, [(d["head"], ())]
+while todo:
+    n, path = todo.pop()
+    assert n["id"] not in ids and isinstance(n["children"], list), n
+    ids.add(n["id"])
+    total += n["selfSize"]
+    cf = n["callFrame"]
+    assert set(cf) == {"functionName", "scriptId", "url", "lineNumber", "columnNumber"}, cf
+    here = path + (cf["functionName"],) if n is not d["head"] else path
+    if n["selfSize"]: paths[here] = paths.get(here, 0) + n["selfSize"]
+    if cf["functionName"] == "keep_small":  # foreign_alloc.cpp, built -g: a file and a 0-based line
+        assert cf["url"].endswith("foreign_alloc.cpp") and cf["lineNumber"] >= 0, cf
+    todo += [(c, here) for c in n["children"]]
+s = json.load(open(sys.argv[2]))["profiles"][0]
+assert total == s["endValue"] == sum(x["size"] for x in d["samples"]), (total, s["endValue"])
+assert [w for p, w in paths.items() if p[-2:] == ("main", "keep_small")] == [10000], paths
+PY
+"$hs" export "$gp" --format heapprofile -o "$tmp/gp.json" 2>"$tmp/err" || fail "export heapprofile as .json"
+expect_grep "$tmp/err" "^heapscope: note: $tmp/gp.json: DevTools' Memory panel loads a heap profile only from a file named \*\.heapprofile" "note on the file name"
+
 # svg.
 "$hs" export "$gp" --format svg -o "$tmp/gp.svg" 2>/dev/null || fail "export svg"
 python3 "$svgcheck" "$tmp/gp.svg" keep_small 10000 || fail "svg check"
@@ -99,7 +127,7 @@ expect_grep "$tmp/err" "^heapscope: $tmp/bad.heap: line 2: negative in-use bytes
 expect_grep "$tmp/err" "nodir/x.svg" "unwritable output message names the file"
 "$hs" export --help >"$tmp/help" 2>&1 || fail "export --help"
 expect_grep "$tmp/help" '--base' "help mentions --base"
-expect_grep "$tmp/help" 'pprof, collapsed, speedscope, svg' "help lists formats"
+expect_grep "$tmp/help" 'pprof, collapsed, speedscope, svg, heapprofile' "help lists formats"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)" >&2

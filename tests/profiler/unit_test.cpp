@@ -653,15 +653,15 @@ TEST(Channel, RepliesOneLineToEachRequest) {
   EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshot", channel_fails),
             "err writing the snapshot under /x failed: No space left on device (errno 28)\n");
   EXPECT_EQ(g_channel_calls, 3);
-  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshots"), "err unknown command 'snapshots' (expected: snapshot)\n");
-  EXPECT_EQ(reply_to("HEAPSCOPE/1 "), "err unknown command '' (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 snapshots"), "err unknown command 'snapshots' (expected: snapshot or snapshot-fd)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1 "), "err unknown command '' (expected: snapshot or snapshot-fd)\n");
   EXPECT_EQ(reply_to("HEAPSCOPE/10 snapshot"),
             "err unsupported protocol 'HEAPSCOPE/10' (this process speaks HEAPSCOPE/1)\n");
-  EXPECT_EQ(reply_to("HEAPSCOPE/1"), "err no command after HEAPSCOPE/1 (expected: snapshot)\n");
+  EXPECT_EQ(reply_to("HEAPSCOPE/1"), "err no command after HEAPSCOPE/1 (expected: snapshot or snapshot-fd)\n");
   EXPECT_EQ(reply_to("heapscope/1 snapshot"),
             "err not a heapscope request 'heapscope/1 snapshot' (expected 'HEAPSCOPE/1 COMMAND')\n");
-  EXPECT_EQ(reply_to(std::string("HEAPSCOPE/1 \x1b[2J")), "err unknown command '?[2J' (expected: snapshot)\n");
+  EXPECT_EQ(reply_to(std::string("HEAPSCOPE/1 \x1b[2J")), "err unknown command '?[2J' (expected: snapshot or snapshot-fd)\n");
   EXPECT_EQ(reply_to("HEAPSCOPE/1 " + std::string(200, 'a')),
-            "err unknown command '" + std::string(40, 'a') + "' (expected: snapshot)\n");
+            "err unknown command '" + std::string(40, 'a') + "' (expected: snapshot or snapshot-fd)\n");
   EXPECT_EQ(g_channel_calls, 3);  // none of the bad lines ran a snapshot
 }

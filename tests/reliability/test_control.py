@@ -19,6 +19,10 @@ tools/lib/control/), whatever the program did to the snapshot signal.
   fork:        a fork child serves its own pid's name and never holds the parent's socket.
   closed_fds:  a program that closes every descriptor and reuses the numbers: the channel comes
                back on a new socket and answers; the program's files are untouched.
+  fd_race:     the program's descriptor reuse lands inside heapscope's own calls, right after
+               it moved a new pipe end or socket up to 900+ (fd_race.c's fcntl): heapscope
+               sees the number is not its own, makes another, never reads or closes the
+               program's file, and both snapshots after it carry the exact live blocks.
   attach:      a program with its own SIGUSR2 handler, attached (the attach leaves the signal
                alone): the channel opens with the attach, answers, and closes with the detach.
 """
@@ -43,7 +47,7 @@ def need_tool():
 class Prog:
     """sig_taken MODE under heapscope, stdin a pipe (closing it ends the program)."""
 
-    def __init__(self, mode, env_extra, tag=None, preload=True):
+    def __init__(self, mode, env_extra, tag=None, preload=True, program="sig_taken"):
         self.mode = mode
         self.out = rel.tmpdir("ctl-" + (tag or mode))
         self.ready = os.path.join(self.out, "ready")
@@ -53,7 +57,7 @@ class Prog:
                 del env[k]
         env.update({"LD_PRELOAD": rel.LIB, "HEAPSCOPE_OUT": self.out + "/hs"} if preload else {})
         env.update(env_extra)
-        self.argv = [rel.prog("sig_taken"), mode, self.ready]
+        self.argv = [rel.prog(program), mode, self.ready]
         self.p = subprocess.Popen(self.argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.pid = self.p.pid
@@ -423,9 +427,9 @@ def test_bad_input():
         cases = [
             (b"GET / HTTP/1.0\r\n", b"err not a heapscope request 'GET / HTTP/1.0' (expected 'HEAPSCOPE/1 COMMAND')\n"),
             (b"HEAPSCOPE/2 snapshot\n", b"err unsupported protocol 'HEAPSCOPE/2' (this process speaks HEAPSCOPE/1)\n"),
-            (b"HEAPSCOPE/1 frobnicate\n", b"err unknown command 'frobnicate' (expected: snapshot)\n"),
-            (b"HEAPSCOPE/1 snapshot now\n", b"err unknown command 'snapshot now' (expected: snapshot)\n"),
-            (b"HEAPSCOPE/1 \x01\xff\n", b"err unknown command '??' (expected: snapshot)\n"),
+            (b"HEAPSCOPE/1 frobnicate\n", b"err unknown command 'frobnicate' (expected: snapshot or snapshot-fd)\n"),
+            (b"HEAPSCOPE/1 snapshot now\n", b"err unknown command 'snapshot now' (expected: snapshot or snapshot-fd)\n"),
+            (b"HEAPSCOPE/1 \x01\xff\n", b"err unknown command '??' (expected: snapshot or snapshot-fd)\n"),
             (b"\n", b"err not a heapscope request '' (expected 'HEAPSCOPE/1 COMMAND')\n"),
             (b"x" * 300, b"err request line longer than 255 bytes\n"),
         ]
@@ -529,6 +533,37 @@ def test_closed_fds():
     expect_output(res, "mode closefds handler_calls=0 pending=0 fds_intact=997\n")
 
 
+def test_fd_race():
+    need_tool()
+    prog = Prog("race", {"HEAPSCOPE_THREAD": "always"}, tag="fd_race", program="fd_race")
+    try:
+        wait_for(lambda: channel_inodes(prog.pid), "nothing listens on @heapscope/%d" % prog.pid)
+        seq = 0
+        for what in (b"p", b"s"):
+            before = channel_inodes(prog.pid)
+            prog.p.stdin.write(what)
+            prog.p.stdin.flush()
+            done = prog.ready + "." + what.decode()
+            wait_for(lambda: os.path.exists(done) or prog.p.poll() is not None,
+                     "fd_race never took heapscope's new descriptor after '%s'" % what.decode())
+            if not os.path.exists(done):
+                _, err = prog.p.communicate(timeout=30)
+                raise Fail("fd_race exited %s after '%s': %s" % (prog.p.returncode, what.decode(),
+                                                                 err.decode("utf-8", "replace")[-2000:]))
+            if what == b"s":
+                wait_for(lambda: channel_inodes(prog.pid) - before,
+                         "no new socket on @heapscope/%d after its new one was taken" % prog.pid)
+            for _ in (1, 2):
+                seq += 1
+                s = expect_snapshot(snapshot(prog.pid, tool_timeout=10), prog, seq,
+                                    "after '%s', request %d" % (what.decode(), seq))
+                check(live_blocks(s, BLOCK) == (BLOCK * COUNT, COUNT), "fd_race: %r" % (live_blocks(s, BLOCK),))
+        res = prog.finish()
+    finally:
+        prog.kill()
+    expect_output(res, "taken=2 intact=2\n")
+
+
 def test_attach():
     need_tool()
     prog = Prog("handler", {}, tag="attach", preload=False)
@@ -553,5 +588,5 @@ if __name__ == "__main__":
     rel.main({"handler": lambda: test_taken("handler"), "block": lambda: test_taken("block"),
               "ignore": lambda: test_taken("ignore"), "nobody": test_nobody, "squatter": test_squatter,
               "silent": test_silent, "bad_input": test_bad_input, "threadless": test_threadless,
-              "fork": test_fork, "closed_fds": test_closed_fds,
+              "fork": test_fork, "closed_fds": test_closed_fds, "fd_race": test_fd_race,
               "attach": test_attach}[sys.argv[1]])

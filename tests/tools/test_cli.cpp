@@ -244,7 +244,7 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
 // What a new user types wrong: each is one line on stderr naming the value
 // and what was expected, exit status 2, nothing on stdout.
 TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
-  const std::string subs = "one of run, snapshot, attach, detach, report, diff, trend, check, export";
+  const std::string subs = "one of run, snapshot, top, attach, detach, report, diff, trend, check, export, serve";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "heapscope: a subcommand is required: " + subs + "; see `heapscope --help`\n"},
       {"bogus", "heapscope: unknown subcommand 'bogus': expected " + subs + "; see `heapscope --help`\n"},
@@ -273,7 +273,7 @@ TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
        "heapscope: export: -o FILE is required: the file to write ('-' for standard output); see "
        "`heapscope export --help`\n"},
       {"export " + snaps[0] + " -o out.pb.gz",
-       "heapscope: export: --format is required: one of pprof, collapsed, speedscope, svg; see "
+       "heapscope: export: --format is required: one of pprof, collapsed, speedscope, svg, heapprofile; see "
        "`heapscope export --help`\n"},
   };
   expect_usage_errors(cases);

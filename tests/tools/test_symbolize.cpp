@@ -294,3 +294,15 @@ TEST_F(Programs, BuildIdMismatchIsReported) {
   for (const auto& f : sp.sites[0].frames)
     if (f.module == m.path) EXPECT_FALSE(f.resolved);
 }
+
+// Line tables of objects compiled with relative names (`cc -c ../src/x.c`, ccache's base_dir).
+TEST(SourcePath, RelativeNamesJoinTheCompilationDirectory) {
+  EXPECT_EQ(source_path("/w/main/build/tests/tools", "../../../tests/tools/programs/wrappers.c"),
+            "/w/main/tests/tools/programs/wrappers.c");
+  EXPECT_EQ(source_path("/w/b", "./src/./x.c"), "/w/b/src/x.c");
+  EXPECT_EQ(source_path("/w", "../../../x.c"), "/x.c");  // no climbing above the root
+  EXPECT_EQ(source_path("/w/b", "/usr/include/c++/12/bits/stl_vector.h"), "/usr/include/c++/12/bits/stl_vector.h");
+  EXPECT_EQ(source_path("", "src/x.c"), "src/x.c");          // no directory known: as given
+  EXPECT_EQ(source_path("relative/dir", "src/x.c"), "src/x.c");
+  EXPECT_EQ(source_path("/w/b", ""), "");
+}

@@ -276,12 +276,14 @@ namespace {
 SiteView site_of(const std::vector<Frame>& frames) {
   SiteView s;
   s.key = site_key(frames);
+  std::vector<uint32_t> ids;
   for (size_t i = 0; i + 4 <= s.key.size(); i += 4) {
     uint32_t id;
     std::memcpy(&id, s.key.data() + i, 4);
-    s.frame_ids.push_back(id);
+    ids.push_back(id);
   }
-  s.frame_addresses.assign(frames.size(), 0);
+  s.frame_ids = std::move(ids);
+  s.frame_addresses = std::vector<uint64_t>(frames.size(), 0);
   return s;
 }
 Frame libc(const char* function) { return fn(function, "/usr/lib/x86_64-linux-gnu/libc.so.6", ""); }

@@ -2,7 +2,7 @@
 //
 // Owns: the export subcommand: reads the profile(s) (any format read_profile
 // knows: hsnap, gperftools, jemalloc), symbolizes them offline, renders pprof,
-// collapsed, speedscope or svg, and writes FILE: a regular file (or a new one)
+// collapsed, speedscope, svg or heapprofile (Chrome DevTools), and writes FILE: a regular file (or a new one)
 // atomically (util/file.h's write_file_atomic: a temporary file in the same
 // directory, mode 0600, then rename), so no
 // half-written file is left; a character device or fifo (/dev/null, a pipe)
@@ -21,10 +21,12 @@
 #include <string>
 
 #include "analyze/sites.h"
+#include "model/strings.h"
 #include "cmd/commands.h"
 #include "reader/reader.h"
 #include "render/collapsed.h"
 #include "render/flame_svg.h"
+#include "render/heapprofile.h"
 #include "render/pprof.h"
 #include "render/speedscope.h"
 #include "render/stacks.h"
@@ -35,7 +37,7 @@
 namespace heapscope {
 namespace {
 
-const char* const kFormats = "pprof, collapsed, speedscope, svg";
+const char* const kFormats = "pprof, collapsed, speedscope, svg, heapprofile";
 
 struct ExportOptions {
   std::string snap;
@@ -126,7 +128,8 @@ void run_export(const ExportOptions& o) {
     throw CommandError("export: -o FILE is required: the file to write ('-' for standard output); "
                        "see `heapscope export --help`",
                        2);
-  if (o.format != "pprof" && o.format != "collapsed" && o.format != "speedscope" && o.format != "svg")
+  if (o.format != "pprof" && o.format != "collapsed" && o.format != "speedscope" && o.format != "svg" &&
+      o.format != "heapprofile")
     throw CommandError("export: unknown --format '" + o.format + "'; expected one of " + kFormats, 2);
   if (o.all_frames && o.format != "pprof")
     throw CommandError("export: --all-frames applies to --format pprof only (the flame graph "
@@ -169,9 +172,13 @@ void run_export(const ExportOptions& o) {
     po.wrappers = &wrappers;
     bytes = render_pprof(now_in, base_ptr, po);
   } else {
-    FlameData data = fold_flame(now_in, base_ptr);
+    // .heapprofile nodes carry lines: two call sites of one function stay apart.
+    FoldBy by = o.format == "heapprofile" ? FoldBy::location : FoldBy::name;
+    FlameData data = fold_flame(now_in, base_ptr, by);
     std::string title = base ? "from " + o.base + " to " + o.snap : o.snap;
-    if (o.format == "collapsed")
+    if (o.format == "heapprofile")
+      bytes = render_heapprofile(data);
+    else if (o.format == "collapsed")
       bytes = render_collapsed(data);
     else if (o.format == "speedscope")
       bytes = render_speedscope(data, title);
@@ -189,6 +196,9 @@ void run_export(const ExportOptions& o) {
     return;
   }
   write_output(o.output, bytes);
+  if (o.format == "heapprofile" && !ends_with(o.output, ".heapprofile"))
+    std::fprintf(stderr, "heapscope: note: %s: DevTools' Memory panel loads a heap profile only from a file "
+                 "named *.heapprofile (speedscope too detects it by content)\n", o.output.c_str());
   std::fprintf(stderr, "heapscope: wrote %s (%s, %zu bytes)\n", o.output.c_str(), o.format.c_str(), bytes.size());
 }
 
@@ -198,7 +208,9 @@ void add_export(CLI::App& app) {
       "export",
       "Write a snapshot (or the growth since --base) for other tools: pprof (gzipped profile.proto for\n"
       "go tool pprof, Pyroscope, Parca; fully symbolized), collapsed stacks (flamegraph.pl), speedscope\n"
-      "JSON, or a self-contained interactive SVG flame graph. Reads heapscope, gperftools and jemalloc\n"
+      "JSON, a self-contained interactive SVG flame graph, or a Chrome DevTools heap profile\n"
+      "(heapprofile: name it *.heapprofile and Load it in DevTools' Memory panel, or open it in\n"
+      "speedscope). Reads heapscope, gperftools and jemalloc\n"
       "heap profiles. In pprof, each sample's stack starts at its origin (your code's frame) and is\n"
       "labelled origin and container (go tool pprof -tags, -tagfocus=container=...). Flame\n"
       "formats weigh stacks by live bytes; with --base, by growth (stacks that\n"

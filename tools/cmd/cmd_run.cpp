@@ -247,7 +247,8 @@ ProfiledRun run_profiled(const RunOptions& o, std::vector<std::string> cmd, cons
     }
     throw CommandError(file + ": cannot run: " + std::strerror(err), 127);
   }
-  std::fprintf(stderr, "heapscope: snapshots go to %s.%d.*.hsnap\n", prefix.c_str(), int(pid));
+  if (!o.quiet) std::fprintf(stderr, "heapscope: snapshots go to %s.%d.*.hsnap\n", prefix.c_str(), int(pid));
+  if (o.on_start) o.on_start(int(pid));
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw CommandError(std::string("waitpid: ") + std::strerror(errno));
@@ -259,7 +260,8 @@ ProfiledRun run_profiled(const RunOptions& o, std::vector<std::string> cmd, cons
   result.pid = int(pid);
   glob_t g{};
   std::string pattern = prefix + "." + std::to_string(pid) + ".*.hsnap";
-  if (glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
+  if (o.quiet) {
+  } else if (glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
     std::fprintf(stderr, "heapscope: %zu snapshot%s written, the last %s\n", size_t(g.gl_pathc),
                  g.gl_pathc == 1 ? "" : "s", g.gl_pathv[g.gl_pathc - 1]);
   } else {

@@ -59,6 +59,10 @@ extern std::vector<std::string> g_command_after_dashdash;
 struct RunOptions {
   std::string out, interval, sample, signal, stats;
   std::vector<std::pair<std::string, std::string>> extra_env;  // set in the child only
+  // Called with CMD's pid once it runs (exec succeeded), before waiting for
+  // it (heapscope serve starts serving it there).
+  std::function<void(int pid)> on_start;
+  bool quiet = false;  // no "snapshots go to" / "N snapshots written" lines (serve writes none)
 };
 struct ProfiledRun {
   int pid = 0;          // CMD's pid (the snapshots' PID)

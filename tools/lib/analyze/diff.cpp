@@ -28,8 +28,8 @@ DiffResult make_diff(const SymbolizedProfile& base, const SymbolizedProfile& now
   if (base.profile) d.base_totals = base.profile->totals;
   if (now.profile) d.new_totals = now.profile->totals;
   std::unordered_map<std::string_view, const SiteView*> in_base, in_new;
-  for (const auto& s : base.sites) in_base.emplace(s.key, &s);
-  for (const auto& s : now.sites) in_new.emplace(s.key, &s);
+  for (const auto& s : base.sites) in_base.emplace(view_of(s.key), &s);
+  for (const auto& s : now.sites) in_new.emplace(view_of(s.key), &s);
   auto classify = [](const Counts& b, const Counts& n) {
     bool held_before = b.inuse_bytes > 0 || b.inuse_count > 0;
     bool holds_now = n.inuse_bytes > 0 || n.inuse_count > 0;
@@ -53,11 +53,11 @@ DiffResult make_diff(const SymbolizedProfile& base, const SymbolizedProfile& now
       entries.push_back({view, b, n, c, n.inuse_bytes - b.inuse_bytes, n.inuse_count - b.inuse_count});
   };
   for (const auto& s : now.sites) {
-    auto it = in_base.find(s.key);
+    auto it = in_base.find(view_of(s.key));
     add(&s, it == in_base.end() ? Counts{} : it->second->counts, s.counts);
   }
   for (const auto& s : base.sites)
-    if (!in_new.count(s.key)) add(&s, s.counts, Counts{});
+    if (!in_new.count(view_of(s.key))) add(&s, s.counts, Counts{});
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     if (a.delta_bytes != b.delta_bytes) return a.delta_bytes > b.delta_bytes;
     if (a.delta_count != b.delta_count) return a.delta_count > b.delta_count;

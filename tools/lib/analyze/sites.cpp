@@ -260,7 +260,7 @@ uint64_t hash_bytes(const void* p, size_t n) {
 }
 
 // Raw stacks already grouped by earlier profiles of the same Symbolizer
-// (symbolize_profiles): a stack met again copies that SiteView's key, frame ids
+// (symbolize_profiles): a stack met again shares that SiteView's key, frame ids
 // and addresses instead of looking up each address again. Holds (profile,
 // site view) pairs of views whose first raw site has exactly that stack.
 struct StackCache {
@@ -306,12 +306,8 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
       else slot = &found;
     }
     const std::string* kp = &key;
-    const std::vector<uint32_t>* ip = &ids;
-    const std::vector<uint64_t>* ap = &addresses;
     if (known) {
-      kp = &known->key;
-      ip = &known->frame_ids;
-      ap = &known->frame_addresses;
+      kp = &known->key.get();
     } else {
       ids.clear();
       addresses.clear();
@@ -344,9 +340,15 @@ SymbolizedProfile symbolize_cached(const Profile& profile, Symbolizer& symbolize
     v.truncated = site.truncated;
     v.mapped = site.mapped;
     v.site_indices.push_back(i);
-    v.key = *kp;
-    v.frame_ids = *ip;
-    v.frame_addresses = *ap;
+    if (known) {  // the same stack as an earlier view: its values, shared
+      v.key = known->key;
+      v.frame_ids = known->frame_ids;
+      v.frame_addresses = known->frame_addresses;
+    } else {
+      v.key = key;
+      v.frame_ids = ids;
+      v.frame_addresses = addresses;
+    }
     // Origin and container: apply_wrappers(), once every site is known.
     if (with_frames) fill_frames(v);
     out.sites.push_back(std::move(v));
@@ -372,7 +374,6 @@ SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames,
   return symbolize_profile(profile, s, with_frames, alloc_fns);
 }
 
-namespace {
 bool same_modules(const Profile& a, const Profile& b) {
   if (a.modules.size() != b.modules.size()) return false;
   for (size_t i = 0; i < a.modules.size(); ++i) {
@@ -385,7 +386,6 @@ bool same_modules(const Profile& a, const Profile& b) {
   }
   return true;
 }
-}  // namespace
 
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames, const AllocFns& alloc_fns) {

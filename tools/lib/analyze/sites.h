@@ -17,6 +17,7 @@
 #include "analyze/wrappers.h"
 #include "model/profile.h"
 #include "symbolize/symbolizer.h"
+#include "util/shared_value.h"
 
 namespace heapscope {
 
@@ -46,9 +47,11 @@ struct SiteView {
   // without symbols by module basename + rel_address), as interned frame ids.
   // Equal keys = the same call path, whatever the load addresses. A mapped
   // site's key ends in a marker id (UINT32_MAX): it never merges with a heap site.
-  std::string key;
-  std::vector<uint32_t> frame_ids;        // innermost first
-  std::vector<uint64_t> frame_addresses;  // the raw return address of each frame
+  // The three are shared (util/shared_value.h): symbolize_profiles gives a
+  // stack met in several profiles one copy of them for all.
+  SharedValue<std::string> key;
+  SharedValue<std::vector<uint32_t>> frame_ids;        // innermost first
+  SharedValue<std::vector<uint64_t>> frame_addresses;  // the raw return address of each frame
 
   size_t depth() const { return frame_ids.size(); }
   const Frame& frame(size_t i) const { return interned_frame(frame_ids[i]); }
@@ -88,6 +91,10 @@ SymbolizedProfile symbolize_profile(const Profile& profile, bool with_frames = t
 std::vector<SymbolizedProfile> symbolize_profiles(const std::vector<Profile>& profiles,
                                                   bool with_frames = true,
                                                   const AllocFns& alloc_fns = {});
+
+// The two profiles have the same modules at the same addresses (paths,
+// build-ids, load biases, ranges): one Symbolizer serves both.
+bool same_modules(const Profile& a, const Profile& b);
 
 // Notes about the profile itself: sampled estimates, dropped events, unwind
 // failures, truncated stacks, a full stack table... each prefixed with the file.

@@ -167,7 +167,7 @@ TrendResult make_trend(const std::vector<const SymbolizedProfile*>& inputs, size
   std::vector<Entry> entries;
   for (size_t k = 0; k < n; ++k) {
     for (const auto& s : used[k]->sites) {
-      auto [it, inserted] = index.emplace(s.key, entries.size());
+      auto [it, inserted] = index.emplace(view_of(s.key), entries.size());
       if (inserted) {
         entries.emplace_back();
         entries.back().bytes.assign(n, 0);

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -44,10 +46,11 @@ Answer parse_reply(const std::string& line) {
   return {Status::no_reply, "an answer that is neither `ok ...` nor `err ...`: '" + shown(line) + "'"};
 }
 
-Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& command, double timeout_s) {
+namespace {
+// Connects s to pid's channel and checks its server (request()'s rules).
+// Returns ok with an empty text, or what went wrong.
+Answer connect_checked(pid_t pid, const std::vector<uid_t>& owners, Clock::time_point deadline, Fd& s) {
   const std::string name = channel_name(pid), at = "@" + name;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
-  Fd s;
   s.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s.fd < 0) return {Status::no_channel, "cannot make a socket: " + std::string(std::strerror(errno))};
   sockaddr_un a{};
@@ -82,6 +85,11 @@ Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& c
   if (!owned)
     return {Status::untrusted, at + " is served as uid " + std::to_string(peer.uid) + ", but process " +
                                    std::to_string(pid) + " runs as uid " + listed + ": not trusted, nothing sent"};
+  return {Status::ok, ""};
+}
+
+// Sends the request line.
+Answer send_line(Fd& s, const std::string& at, const std::string& command, Clock::time_point deadline) {
   const std::string line = "HEAPSCOPE/1 " + command + "\n";
   size_t sent = 0;
   while (sent < line.size()) {
@@ -99,6 +107,18 @@ Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& c
     // The server may have answered (a refusal) and closed before reading: read it below.
     break;
   }
+  return {Status::ok, ""};
+}
+}  // namespace
+
+Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& command, double timeout_s) {
+  const std::string at = "@" + channel_name(pid);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
+  Fd s;
+  Answer a = connect_checked(pid, owners, deadline, s);
+  if (a.status != Status::ok) return a;
+  a = send_line(s, at, command, deadline);
+  if (a.status != Status::ok) return a;
   std::string got;
   char buf[4096];
   for (;;) {
@@ -121,6 +141,92 @@ Answer request(pid_t pid, const std::vector<uid_t>& owners, const std::string& c
                                     (got.empty() ? std::string() : " (got '" + shown(got) + "')")};
     got.append(buf, size_t(n));
   }
+}
+
+bool request_snapshot_bytes(pid_t pid, const std::vector<uid_t>& owners, double timeout_s, std::string* bytes,
+                            std::string* error, Status* status) {
+  const std::string at = "@" + channel_name(pid);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
+  auto fail = [&](Status st, const std::string& why) {
+    if (status) *status = st;
+    if (error) *error = why;
+    return false;
+  };
+  Fd s;
+  Answer a = connect_checked(pid, owners, deadline, s);
+  if (a.status != Status::ok) return fail(a.status, a.text);
+  a = send_line(s, at, "snapshot-fd", deadline);
+  if (a.status != Status::ok) return fail(a.status, a.text);
+  std::string got;
+  Fd memfd;
+  char buf[512];
+  for (;;) {
+    size_t nl = got.find('\n');
+    if (nl != std::string::npos) {
+      got.resize(nl);
+      break;
+    }
+    if (got.size() > 4096) return fail(Status::no_reply, at + " sent more than 4 KiB without a newline");
+    pollfd p{s.fd, POLLIN, 0};
+    int pr = poll(&p, 1, ms_left(deadline));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", timeout_s);
+      return fail(Status::no_reply, "no answer on " + at + " within " + secs + " s");
+    }
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(s.fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return fail(Status::no_reply, "reading from " + at + ": " + std::strerror(errno));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (memfd.fd < 0) memfd.fd = fd;
+        else close(fd);  // only one is expected: never leak the others
+      }
+    }
+    if (n == 0)
+      return fail(Status::no_reply, at + " closed the connection without an answer" +
+                                        (got.empty() ? std::string() : " (got '" + shown(got) + "')"));
+    got.append(buf, size_t(n));
+  }
+  Answer reply = parse_reply(got);
+  if (reply.status != Status::ok) return fail(reply.status, reply.text);
+  if (reply.text.rfind("fd ", 0) != 0 || reply.text.size() < 4 || reply.text.size() > 24 ||
+      reply.text.find_first_not_of("0123456789", 3) != std::string::npos)
+    return fail(Status::no_reply, at + " answered 'ok " + shown(reply.text) + "' (expected 'ok fd <length>')");
+  const uint64_t len = std::strtoull(reply.text.c_str() + 3, nullptr, 10);
+  if (memfd.fd < 0) return fail(Status::no_reply, at + " answered 'ok fd' without a descriptor");
+  if (len > kMaxSnapshotBytes)
+    return fail(Status::no_reply, at + ": a snapshot of " + std::to_string(len) + " bytes (more than the " +
+                                      std::to_string(kMaxSnapshotBytes) + " accepted)");
+  struct stat st{};
+  if (fstat(memfd.fd, &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) < len)
+    return fail(Status::no_reply, at + ": the descriptor sent is not a file of " + std::to_string(len) + " bytes");
+  std::string out(len, '\0');
+  uint64_t off = 0;
+  while (off < len) {
+    ssize_t r = pread(memfd.fd, out.data() + off, len - off, off_t(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      return fail(Status::no_reply, at + ": reading the snapshot's descriptor at byte " + std::to_string(off) +
+                                        " of " + std::to_string(len) + ": " +
+                                        (r < 0 ? std::strerror(errno) : "end of file"));
+    off += uint64_t(r);
+  }
+  *bytes = std::move(out);
+  if (status) *status = Status::ok;
+  return true;
 }
 
 }  // namespace heapscope::control

@@ -249,7 +249,7 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base,
     vt->set_type(b.str(t[0]));
     vt->set_unit(b.str(t[1]));
   }
-  b.out.set_default_sample_type(b.str("inuse_space"));
+  b.out.set_default_sample_type(b.str(options.default_sample_type));
   // period: mean bytes between samples; 1 when every allocation was recorded
   // (as pprof's own reading of an unsampled heap profile). Set in both cases
   // because Parca and Pyroscope name profile types with the period type.
@@ -260,6 +260,7 @@ std::string pprof_message(const ExportInput& now, const ExportInput* base,
                        : 1);
   if (p.time_unix_ns > 0)
     b.out.set_time_nanos(static_cast<int64_t>(std::min<uint64_t>(p.time_unix_ns, INT64_MAX)));
+  if (options.duration_nanos > 0) b.out.set_duration_nanos(options.duration_nanos);
   b.out.add_comment(b.str("heapscope export of " + p.path + " (" + p.format + ")"));
   if (p.sampled)
     b.out.add_comment(b.str("sampled every " + std::to_string(p.sample_period) +

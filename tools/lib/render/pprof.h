@@ -34,6 +34,12 @@ namespace heapscope {
 struct PprofOptions {
   bool all_frames = false;              // keep the frames below the origin too
   const WrapperSet* wrappers = nullptr;  // skipped when choosing origins; none when null
+  // Profile.default_sample_type: "inuse_space" (the export, Go's /heap), or
+  // "alloc_space" (Go's /debug/pprof/allocs).
+  std::string default_sample_type = "inuse_space";
+  // Profile.duration_nanos when > 0 (a delta over a time span: heapscope
+  // serve's ?seconds=N, NEW's time minus BASE's).
+  int64_t duration_nanos = 0;
 };
 
 // The serialized, uncompressed Profile message. With base, every value is

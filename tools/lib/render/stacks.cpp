@@ -96,19 +96,29 @@ struct Folded {
 };
 }  // namespace
 
-static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in, bool negate) {
+static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in, bool negate, FoldBy by) {
   for (const auto& site : in.profile->sites) {
     std::vector<Frame> frames = expand_stack(in, site.pcs);
     Folded f;
     std::string key;
     if (site.mapped) {  // the program's own mmap (HEAPSCOPE_MMAP=1): its own root, apart from the heap
-      f.frames.push_back({"[mmap]", FrameKind::system});
+      FlameFrame root;
+      root.name = "[mmap]";
+      root.kind = FrameKind::system;
+      f.frames.push_back(std::move(root));
       key += "[mmap];";
     }
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
       const bool by_offset = unnamed(*it) && !it->module.empty();
-      FlameFrame ff{flame_name(by_offset ? module_offset(*it) : it->function), frame_kind(*it)};
+      FlameFrame ff{flame_name(by_offset ? module_offset(*it) : it->function), frame_kind(*it),
+                    it->file, it->line, it->module, it->inlined};
       key += ff.name;
+      if (by == FoldBy::location) {
+        key += '\x1f';
+        key += ff.file;
+        key += '\x1f';
+        key += std::to_string(ff.line);
+      }
       key += ';';
       f.frames.push_back(std::move(ff));
     }
@@ -118,10 +128,10 @@ static void fold_into(std::map<std::string, Folded>& out, const ExportInput& in,
   }
 }
 
-FlameData fold_flame(const ExportInput& now, const ExportInput* base) {
+FlameData fold_flame(const ExportInput& now, const ExportInput* base, FoldBy by) {
   std::map<std::string, Folded> folded;
-  fold_into(folded, now, false);
-  if (base) fold_into(folded, *base, true);
+  fold_into(folded, now, false, by);
+  if (base) fold_into(folded, *base, true, by);
   FlameData out;
   out.differential = base != nullptr;
   for (auto& [key, f] : folded) {

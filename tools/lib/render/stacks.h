@@ -37,6 +37,13 @@ FrameKind frame_kind(const Frame& frame);
 struct FlameFrame {
   std::string name;  // function name (one line, no ';'), "0x..." when unresolved
   FrameKind kind = FrameKind::unknown;
+  // Where the frame is, for formats that carry it (.heapprofile): the source
+  // file ("" unknown), its 1-based line (0 unknown), the module's path (""
+  // for an address in no module, and for the [mmap] root), inlined or not.
+  std::string file;
+  int line = 0;
+  std::string module;
+  bool inlined = false;
 };
 
 // One folded stack: frames outermost first, and its value in bytes.
@@ -52,11 +59,17 @@ struct FlameData {
   bool differential = false;
 };
 
+// What makes two stacks the same stack: the frames' names (collapsed,
+// speedscope, svg: one line per name path), or names plus file and line
+// (.heapprofile, whose nodes carry the line: two call sites of one function
+// stay apart).
+enum class FoldBy { name, location };
+
 // Folds inuse bytes per symbolized stack (inline frames expanded, outermost
 // first). With base, the value is NEW minus BASE per stack and only growing
 // stacks are kept (flame graphs cannot draw negative widths); the shrinkage
 // is summed in `shrunk`.
-FlameData fold_flame(const ExportInput& now, const ExportInput* base);
+FlameData fold_flame(const ExportInput& now, const ExportInput* base, FoldBy by = FoldBy::name);
 
 // The stack's frames innermost first with inline frames expanded.
 std::vector<Frame> expand_stack(const ExportInput& in, const std::vector<uint64_t>& pcs);

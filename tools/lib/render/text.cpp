@@ -181,6 +181,8 @@ void debuginfod_line(std::ostream& out, const DebuginfodStatus& d) {
 
 }  // namespace
 
+std::string site_where(const SiteView& s) { return where(s); }
+
 std::string format_size(int64_t bytes) {
   uint64_t a = bytes < 0 ? uint64_t(0) - uint64_t(bytes) : uint64_t(bytes);
   std::string sign = bytes < 0 ? "-" : "";

@@ -18,6 +18,8 @@ std::string format_size(int64_t bytes);         // "512 B", "1.5 KiB", "12.0 MiB
 std::string format_signed_size(int64_t bytes);  // "+1.5 KiB", "-512 B", "0 B"
 std::string short_function(const std::string& function);  // drops arguments and long template lists
 std::string frame_location(const Frame& frame);           // "file.cpp:42" / "libfoo.so+0x1234"
+// The site's where column: its origin "function  file:line" ("[mmap] " first for a mapped site).
+std::string site_where(const SiteView& s);
 
 // "allocation wrappers (not origins): xmalloc (3 callers), xrealloc (--alloc-fn x.*, 1 caller)"
 // and a newline; nothing when there are none.

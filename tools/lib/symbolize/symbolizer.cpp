@@ -35,7 +35,32 @@
 #include <unordered_map>
 
 namespace heapscope {
+std::string source_path(const std::string& comp_dir, const char* name) {
+  if (!name || !*name || name[0] == '/' || comp_dir.empty() || comp_dir[0] != '/') return name ? name : "";
+  std::vector<std::string> parts;
+  auto add = [&](const std::string& path) {
+    size_t i = 0;
+    while (i <= path.size()) {
+      size_t j = path.find('/', i);
+      if (j == std::string::npos) j = path.size();
+      std::string part = path.substr(i, j - i);
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.push_back(part);
+      }
+      i = j + 1;
+    }
+  };
+  add(comp_dir);
+  add(name);
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
 namespace {
+
 
 // The one place where a return address becomes a lookup address: it points
 // after the call instruction, which may be the first byte of the next line or
@@ -171,6 +196,7 @@ struct Symbolizer::Impl {
     std::vector<Top> top;  // ranges of outermost functions, sorted by lo
     Dwarf_Files* files = nullptr;
     size_t nfiles = 0;
+    std::string comp_dir;  // DW_AT_comp_dir: where relative source names start
   };
   struct ModIndex {
     std::unordered_map<Dwarf_Off, CuIndex> cus;            // by CU DIE offset
@@ -324,6 +350,12 @@ struct Symbolizer::Impl {
     problem(mod.path, mod.path + ": " + why + "; its frames show addresses");
   }
 
+  static std::string comp_dir_of(Dwarf_Die* cudie) {
+    Dwarf_Attribute attr;
+    const char* d = cudie ? dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr)) : nullptr;
+    return d ? d : "";
+  }
+
   // Builds (once) the function index of the CU: one walk of its DIE tree.
   CuIndex& cu_index(ModIndex& mi, Dwarf_Die* cudie) {
     Dwarf_Off off = dwarf_dieoffset(cudie);
@@ -334,6 +366,7 @@ struct Symbolizer::Impl {
       cu.files = nullptr;
       cu.nfiles = 0;
     }
+    cu.comp_dir = comp_dir_of(cudie);
     std::string prefix;
     walk(mi, cu, cudie, -1, prefix, 0);
     for (size_t i = 0; i < cu.fns.size(); ++i)
@@ -505,7 +538,7 @@ struct Symbolizer::Impl {
           if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
             int lineno = 0;
             if (const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr))
-              file = src;
+              file = source_path(cu.comp_dir, src);
             line = lineno;
           }
           for (int i = fn; i >= 0; i = cu.fns[i].parent) {
@@ -531,7 +564,8 @@ struct Symbolizer::Impl {
             file.clear();
             line = 0;
             if (f.has_call_file && cu.files && f.call_file < cu.nfiles)
-              if (const char* s = dwarf_filesrc(cu.files, f.call_file, nullptr, nullptr)) file = s;
+              if (const char* s = dwarf_filesrc(cu.files, f.call_file, nullptr, nullptr))
+                file = source_path(cu.comp_dir, s);
             line = f.call_line;
           }
           if (!out.empty() && out.back().inlined) {
@@ -561,7 +595,7 @@ struct Symbolizer::Impl {
     if (Dwfl_Line* l = dwfl_module_getsrc(m.dm, vaddr)) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) {
-        f.file = src;
+        f.file = source_path(comp_dir_of(dwfl_linecu(l)), src);
         f.line = lineno;
       }
     }

@@ -72,4 +72,11 @@ class Symbolizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A source name as a line table gives it, made absolute: a relative one
+// (compiled as `cc -c src/x.c`, or through ccache's base_dir) is joined to
+// its compilation unit's directory (DW_AT_comp_dir) and "." / ".." folded
+// lexically, so reports name a file a reader can open. An absolute name, or
+// no absolute comp_dir, leaves the name as it is.
+std::string source_path(const std::string& comp_dir, const char* name);
+
 }  // namespace heapscope

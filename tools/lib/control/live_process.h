@@ -1,0 +1,48 @@
+// live_process.h -- what the tool learns about a running process it watches
+// (`heapscope top`, `heapscope snapshot`): whether it exists and is profiled,
+// its owners, name and RSS from /proc, and a snapshot asked for over its
+// control channel (channel_client.h).
+// Owns: reading /proc/PID/{status,maps,cmdline,task/PID/children} for that.
+// Ordinary tool code (allocates, throws nothing); thread-safe.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/channel_client.h"
+
+namespace heapscope::control {
+
+// "123" -> 123; 0 for anything that is not a positive process id.
+pid_t parse_pid(const std::string& text);
+
+bool process_exists(pid_t pid);
+
+// The process's real and effective uid ("Uid:" of /proc/PID/status), else the
+// owner of /proc/PID (which belongs to root when the process is not dumpable).
+std::vector<uid_t> process_owners(pid_t pid);
+
+// libheapscope is mapped in it (/proc/PID/maps); false when unreadable.
+bool process_profiled(pid_t pid);
+
+// Its children (/proc/PID/task/PID/children), e.g. the program `heapscope run` started.
+std::vector<pid_t> process_children(pid_t pid);
+
+// Its command line, arguments joined by spaces ("" when unreadable).
+std::string process_command(pid_t pid);
+
+// Resident set size in bytes (VmRSS of /proc/PID/status); nullopt when unreadable.
+std::optional<uint64_t> process_rss(pid_t pid);
+
+// `HEAPSCOPE/1 snapshot` over pid's channel: ok -> text is the file's path.
+Answer request_snapshot(pid_t pid, double timeout_s);
+
+// `HEAPSCOPE/1 snapshot-fd` over pid's channel: ok -> *bytes holds a
+// self-contained snapshot (a memfd the process sent; nothing on disk); else
+// text says why. What `heapscope top` refreshes with.
+Answer request_snapshot_in_memory(pid_t pid, double timeout_s, std::string* bytes);
+
+}  // namespace heapscope::control
