@@ -206,6 +206,9 @@ EOF
 say "Growth per /leak request (from the diff's JSON)"
 per_request leaky "$out/leaky.diff.json" $((rounds * per_round)) leaky
 
+say "heapscope html: the same snapshots as one page to look at (timeline, suspects, flame graphs)"
+"$tool" html "${leaky_snaps[@]}" -o "$out/leaky.html"
+
 say "SIGINT: the guide's cleanup"
 stop leaky
 
@@ -226,6 +229,7 @@ stop bounded
 say "Next, try:"
 tool="$(cd "$build" && pwd)/tools/heapscope"  # absolute: the reader may be elsewhere
 cat <<EOF
+  xdg-open $out/leaky.html                                  # the report: open it in a browser (file://, no server)
   $tool report $last --top 10
   $tool diff $first $last --top 10 --json
   $tool export $last --format svg -o $out/leaky.svg         # a flame graph; open it in a browser

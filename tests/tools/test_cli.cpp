@@ -244,7 +244,7 @@ TEST_F(Cli, ErrorsNameTheFileAndExitNonZero) {
 // What a new user types wrong: each is one line on stderr naming the value
 // and what was expected, exit status 2, nothing on stdout.
 TEST_F(Cli, UsageErrorsAreOneLineNamingTheValue) {
-  const std::string subs = "one of run, snapshot, top, attach, detach, report, diff, trend, check, export, serve";
+  const std::string subs = "one of run, snapshot, top, attach, detach, report, diff, trend, check, export, serve, html";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "heapscope: a subcommand is required: " + subs + "; see `heapscope --help`\n"},
       {"bogus", "heapscope: unknown subcommand 'bogus': expected " + subs + "; see `heapscope --help`\n"},
