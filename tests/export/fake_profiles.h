@@ -117,4 +117,17 @@ inline void base_symbols(FakeSymbols& s) {
   s.add(0x805000, {fr("old_path", "old.cpp", 3)});
 }
 
+// The new and base profiles with their symbols, as every renderer's test reads them.
+struct Fixture {
+  Profile now = new_profile(), base = base_profile();
+  FakeSymbols now_syms, base_syms;
+  ExportInput now_in, base_in;
+  Fixture() {
+    new_symbols(now_syms);
+    base_symbols(base_syms);
+    now_in = {&now, now_syms.lookup()};
+    base_in = {&base, base_syms.lookup()};
+  }
+};
+
 }  // namespace heapscope::testing

@@ -16,18 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-struct Fixture {
-  Profile now = new_profile(), base = base_profile();
-  FakeSymbols now_syms, base_syms;
-  ExportInput now_in, base_in;
-  Fixture() {
-    new_symbols(now_syms);
-    base_symbols(base_syms);
-    now_in = {&now, now_syms.lookup()};
-    base_in = {&base, base_syms.lookup()};
-  }
-};
-
 json frame(const char* fn, const char* script, const char* url, int line) {
   return {{"functionName", fn}, {"scriptId", script}, {"url", url}, {"lineNumber", line}, {"columnNumber", -1}};
 }

@@ -18,22 +18,6 @@ using namespace heapscope;
 using namespace heapscope::testing;
 namespace pb = perftools::profiles;
 
-namespace {
-
-struct Fixture {
-  Profile now = new_profile(), base = base_profile();
-  FakeSymbols now_syms, base_syms;
-  ExportInput now_in, base_in;
-  Fixture() {
-    new_symbols(now_syms);
-    base_symbols(base_syms);
-    now_in = {&now, now_syms.lookup()};
-    base_in = {&base, base_syms.lookup()};
-  }
-};
-
-}  // namespace
-
 TEST(Collapsed, GoldenLinesOutermostFirstInuseBytes) {
   Fixture f;
   EXPECT_EQ(render_collapsed(fold_flame(f.now_in, nullptr)),
