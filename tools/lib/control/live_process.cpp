@@ -2,7 +2,9 @@
 #include "control/live_process.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "util/file.h"
@@ -57,6 +59,34 @@ std::string process_command(pid_t pid) {
     if (c == '\0') c = ' ';
     else if (static_cast<unsigned char>(c) < 0x20) c = '?';
   return cmd;
+}
+
+uint64_t process_start_time(pid_t pid) {
+  std::string stat;
+  if (!read_file(proc(pid) + "/stat", stat)) return 0;
+  size_t close = stat.rfind(')');  // comm may hold spaces and parentheses
+  if (close == std::string::npos || close + 2 > stat.size()) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && (in >> field); ++i)
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  return 0;
+}
+
+std::string process_comm(pid_t pid) {
+  std::string c;
+  if (!read_file(proc(pid) + "/comm", c)) return "";
+  while (!c.empty() && (c.back() == '\n' || c.back() == '\r')) c.pop_back();
+  return c;
+}
+
+std::string process_identity(pid_t pid) {
+  char exe[4096];
+  ssize_t n = readlink((proc(pid) + "/exe").c_str(), exe, sizeof exe);
+  if (n <= 0 || size_t(n) >= sizeof exe) return "";
+  std::string cmdline;
+  if (!read_file(proc(pid) + "/cmdline", cmdline) || cmdline.empty()) return "";
+  return std::string(exe, size_t(n)) + '\n' + cmdline;
 }
 
 std::optional<uint64_t> process_rss(pid_t pid) {

@@ -1,8 +1,8 @@
 // live_process.h -- what the tool learns about a running process it watches
-// (`heapscope top`, `heapscope snapshot`): whether it exists and is profiled,
-// its owners, name and RSS from /proc, and a snapshot asked for over its
+// (`heapscope top`, `heapscope snapshot`, `heapscope serve`): whether it exists
+// and is profiled, its owners, name, start time and RSS from /proc, and a snapshot asked for over its
 // control channel (channel_client.h).
-// Owns: reading /proc/PID/{status,maps,cmdline,task/PID/children} for that.
+// Owns: reading /proc/PID/{status,stat,comm,exe,maps,cmdline,task/PID/children} for that.
 // Ordinary tool code (allocates, throws nothing); thread-safe.
 #pragma once
 #include <sys/types.h>
@@ -33,6 +33,17 @@ std::vector<pid_t> process_children(pid_t pid);
 
 // Its command line, arguments joined by spaces ("" when unreadable).
 std::string process_command(pid_t pid);
+
+// Its start time (/proc/PID/stat field 22, clock ticks since boot): with the
+// pid, what names one process across pid reuse. 0 when it is gone.
+uint64_t process_start_time(pid_t pid);
+
+// Its command name (/proc/PID/comm), "" when gone.
+std::string process_comm(pid_t pid);
+
+// What a restart of the same program shares: its executable (/proc/PID/exe)
+// and its whole command line (/proc/PID/cmdline, NULs kept); "" when gone.
+std::string process_identity(pid_t pid);
 
 // Resident set size in bytes (VmRSS of /proc/PID/status); nullopt when unreadable.
 std::optional<uint64_t> process_rss(pid_t pid);

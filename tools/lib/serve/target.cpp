@@ -21,13 +21,6 @@ uint64_t mono_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-std::string read_small(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str().substr(0, 65536);
-}
-
 // The modules' paths and load addresses: a new layout needs a new symbolizer.
 std::string layout_of(const Profile& p) {
   std::string k;
@@ -40,45 +33,6 @@ std::string layout_of(const Profile& p) {
 }
 }  // namespace
 
-uint64_t process_start_time(pid_t pid) {
-  std::string stat = read_small("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');  // comm may hold spaces and parentheses
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && (in >> field); ++i)
-    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-  return 0;
-}
-
-std::string process_comm(pid_t pid) {
-  std::string c = read_small("/proc/" + std::to_string(pid) + "/comm");
-  while (!c.empty() && (c.back() == '\n' || c.back() == '\r')) c.pop_back();
-  return c;
-}
-
-std::string process_identity(pid_t pid) {
-  const std::string dir = "/proc/" + std::to_string(pid);
-  char exe[4096];
-  ssize_t n = readlink((dir + "/exe").c_str(), exe, sizeof exe);
-  if (n <= 0 || size_t(n) >= sizeof exe) return "";
-  std::string cmdline = read_small(dir + "/cmdline");
-  if (cmdline.empty()) return "";
-  return std::string(exe, size_t(n)) + '\n' + cmdline;
-}
-
-std::vector<uid_t> process_owners(pid_t pid) {
-  std::istringstream in(read_small("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Uid:", 0) != 0) continue;
-    std::istringstream u(line.substr(4));
-    unsigned long r, e;
-    if (u >> r >> e) return {uid_t(r), uid_t(e)};
-  }
-  return {};
-}
-
 std::string serve_refusal(pid_t pid) {
   std::vector<uid_t> owners = process_owners(pid);
   if (owners.empty()) return "process " + std::to_string(pid) + " does not exist";
@@ -86,8 +40,9 @@ std::string serve_refusal(pid_t pid) {
   if (me == 0) return "";
   for (uid_t u : owners)
     if (u == me) return "";
-  return "process " + std::to_string(pid) + " runs as uid " + std::to_string(owners[0]) + "/" +
-         std::to_string(owners[1]) + ", not as this agent's uid " + std::to_string(me) +
+  std::string uids = std::to_string(owners[0]);  // real/effective, or /proc/PID's owner alone
+  if (owners.size() > 1) uids += "/" + std::to_string(owners[1]);
+  return "process " + std::to_string(pid) + " runs as uid " + uids + ", not as this agent's uid " + std::to_string(me) +
          ": heapscope serve serves only its own user's processes (or any, as root)";
 }
 

@@ -25,6 +25,7 @@
 
 #include "analyze/sites.h"
 #include "analyze/trend.h"
+#include "control/live_process.h"
 #include "model/profile.h"
 #include "render/metrics.h"
 #include "render/stacks.h"
@@ -121,16 +122,12 @@ class Target {
   std::shared_ptr<SymbolizedProfile> latest_sites_;  // symbolized sites of rendered_seq_'s fetch
 };
 
-// The process's start time (/proc/PID/stat field 22, clock ticks since
-// boot); 0 when the process is gone.
-uint64_t process_start_time(pid_t pid);
-// Its command name (/proc/PID/comm), "" when gone.
-std::string process_comm(pid_t pid);
-// What a restart of the same program shares: its executable (/proc/PID/exe)
-// and its whole command line (/proc/PID/cmdline, NULs kept); "" when gone.
-std::string process_identity(pid_t pid);
-// Its real and effective uid (/proc/PID/status); empty when gone.
-std::vector<uid_t> process_owners(pid_t pid);
+// The process facts (start time, comm, identity, owners) are
+// control/live_process.h's, shared with `top` and `snapshot`.
+using control::process_comm;
+using control::process_identity;
+using control::process_owners;
+using control::process_start_time;
 // "" when this agent may serve pid (it runs as root, or as the process's real
 // or effective uid, as the channel itself requires), else why not.
 std::string serve_refusal(pid_t pid);
