@@ -5,8 +5,9 @@
 // sparklines, the flame graphs of a snapshot and of the growth between two,
 // and a site's stack with the source lines around its origin.
 //
-// The JSON keeps every name once: "strings" (a table), "frames" (5 numbers
-// per frame: function, file, line, module, inlined; names as string indices),
+// The JSON keeps every name once: "strings" (a table), "frames" (6 numbers
+// per frame: function, short name, file, line, module, inlined; names as
+// string indices, -1 for none),
 // "nodes" (the call tree, outermost frame first: 2 numbers per node, parent
 // node or -1 and frame), "sites" (4 numbers per site: its innermost node, the
 // origin's index in the stack innermost first or -1, container string or -1,
