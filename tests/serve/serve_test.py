@@ -512,22 +512,26 @@ def case_leak_signal():
 def case_pid_follows_restart():
     """--pid: the served demo exits and the same command starts again (a new
     pid): the agent serves the new process in its place, says so, and the
-    plain paths and /metrics follow it."""
+    plain paths and /metrics follow it. Another instance of the same command
+    that ran beside the first (the decoy) is not its restart."""
     lib = os.path.join(BUILD, "profiler", "libheapscope.so")
     env = dict(os.environ, LD_PRELOAD=lib, HEAPSCOPE_THREAD="always", HEAPSCOPE_AT_EXIT="0", HEAPSCOPE_PEAK="0",
                HEAPSCOPE_OUT=os.path.join(os.environ.get("TMPDIR", "/tmp"), "serve-restart"))
-    argv = [DEMO, "--port", "0", "--monitor", "0"]
+    # This test's own command line: other tests' demos running meanwhile are
+    # other commands (the --ttl value is this test's pid).
+    argv = [DEMO, "--port", "0", "--monitor", "0", "--ttl", str(os.getpid())]
 
     def start_demo():
         d = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
         d.stdout.readline()  # listening: its channel is up with the helper thread
         return d
 
-    first = second = agent = None
+    first = second = decoy = agent = None
     try:
         first = start_demo()
+        decoy = start_demo()
         for _ in range(50):  # the channel listens once the helper thread runs
-            if first.pid in serve_channels():
+            if {first.pid, decoy.pid} <= serve_channels():
                 break
             time.sleep(0.1)
         agent = subprocess.Popen([HEAPSCOPE, "serve", "--listen", "127.0.0.1:0", "--pid", str(first.pid)],
@@ -537,6 +541,11 @@ def case_pid_follows_restart():
         assert get(url + "/debug/pprof/heap")[0] == 200
         first.kill()
         first.wait()
+        # Before the restart, the agent's looks (every 2 s) find only the
+        # decoy: it ran beside the first, so it is not taken for its restart.
+        time.sleep(2.5)
+        text = get(url + "/metrics")[2].decode()
+        assert metric(text, "heapscope_target_up", pid=str(decoy.pid)) is None, "the decoy is served:\n" + text
         second = start_demo()
         assert second.pid != first.pid
         labels = dict(pid=str(second.pid))
@@ -547,7 +556,9 @@ def case_pid_follows_restart():
                 break
             time.sleep(0.1)
         assert up == 1, "the restarted demo (pid %d) is not served" % second.pid
-        assert metric(get(url + "/metrics")[2].decode(), "heapscope_target_up", pid=str(first.pid)) is None
+        text = get(url + "/metrics")[2].decode()
+        assert metric(text, "heapscope_target_up", pid=str(first.pid)) is None
+        assert metric(text, "heapscope_target_up", pid=str(decoy.pid)) is None, "the decoy is served"
         code, h, body = get(url + "/debug/pprof/heap")
         assert code == 200, (code, body[:200])
         assert get(url + "/pid/%d/debug/pprof/heap" % first.pid)[0] == 404
@@ -557,7 +568,7 @@ def case_pid_follows_restart():
         want = "process %d exited; serving process %d, the same command restarted" % (first.pid, second.pid)
         assert want in err, err
     finally:
-        for d in (first, second):
+        for d in (first, second, decoy):
             if d and d.poll() is None:
                 d.kill()
                 d.wait()

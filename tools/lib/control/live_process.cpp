@@ -2,6 +2,7 @@
 #include "control/live_process.h"
 
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -71,6 +72,13 @@ uint64_t process_start_time(pid_t pid) {
   for (int i = 3; i <= 22 && (in >> field); ++i)
     if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
   return 0;
+}
+
+uint64_t boot_ticks_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  const uint64_t hz = uint64_t(sysconf(_SC_CLK_TCK));
+  return uint64_t(ts.tv_sec) * hz + uint64_t(ts.tv_nsec) / (1000000000ull / hz);
 }
 
 std::string process_comm(pid_t pid) {

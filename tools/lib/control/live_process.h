@@ -38,6 +38,10 @@ std::string process_command(pid_t pid);
 // pid, what names one process across pid reuse. 0 when it is gone.
 uint64_t process_start_time(pid_t pid);
 
+// Now, on the clock process_start_time counts in (clock ticks since boot,
+// CLOCK_BOOTTIME): a process whose start time is below it was already running.
+uint64_t boot_ticks_now();
+
 // Its command name (/proc/PID/comm), "" when gone.
 std::string process_comm(pid_t pid);
 

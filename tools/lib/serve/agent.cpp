@@ -70,7 +70,7 @@ void Agent::start() {
     std::string why = add(pid);
     if (!why.empty()) throw std::runtime_error("--pid " + std::to_string(pid) + ": " + why);
     std::lock_guard<std::mutex> l(mu_);
-    fixed_[pid] = process_identity(pid);
+    fixed_[pid] = Fixed{process_identity(pid), control::boot_ticks_now()};
   }
   if (o_.all) discover();
   thread_ = std::thread([this] { loop(); });
@@ -126,40 +126,58 @@ void Agent::discover() {
 }
 
 void Agent::follow_restarts() {
-  std::vector<std::pair<pid_t, std::string>> gone;  // exited --pid targets and what they ran
+  struct Gone {
+    pid_t pid;
+    Fixed was;
+  };
+  std::vector<Gone> gone;  // exited --pid targets
   {
+    const uint64_t checked_at = control::boot_ticks_now();  // before the looks: a start after it ran beside nothing
     std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [pid, identity] : fixed_) {
+    for (auto& [pid, f] : fixed_) {
       auto it = targets_.find(pid);
-      if (identity.empty() || it == targets_.end()) continue;
-      if (process_start_time(pid) != it->second->start_time()) gone.push_back({pid, identity});
+      if (f.identity.empty() || it == targets_.end()) continue;
+      if (process_start_time(pid) != it->second->start_time())
+        gone.push_back({pid, f});
+      else
+        f.alive_at = checked_at;
     }
   }
   if (gone.empty()) return;
   std::vector<pid_t> live = listening_channels();
-  for (const auto& [old_pid, identity] : gone) {
+  for (const auto& g : gone) {
+    // The earliest of the same command started once the old one was last
+    // seen: another instance that ran beside it is not its restart.
+    pid_t best = 0;
+    uint64_t best_start = 0;
     for (pid_t pid : live) {
       {
         std::lock_guard<std::mutex> l(mu_);
         if (targets_.count(pid)) continue;
       }
-      if (process_identity(pid) != identity) continue;
-      std::string why;
-      auto t = make_target(pid, &why);  // another user's process is not ours to follow
-      if (!t) continue;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        targets_.erase(old_pid);
-        fixed_.erase(old_pid);
-        targets_[pid] = t;
-        fixed_[pid] = identity;
+      const uint64_t start = process_start_time(pid);
+      if (start == 0 || start < g.was.alive_at) continue;
+      if (process_identity(pid) != g.was.identity) continue;
+      if (best == 0 || start < best_start) {
+        best = pid;
+        best_start = start;
       }
-      cv_.notify_all();
-      if (o_.note)
-        o_.note("process " + std::to_string(old_pid) + " exited; serving process " + std::to_string(pid) +
-                ", the same command restarted");
-      break;
     }
+    if (best == 0) continue;
+    std::string why;
+    auto t = make_target(best, &why);  // another user's process is not ours to follow
+    if (!t) continue;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      targets_.erase(g.pid);
+      fixed_.erase(g.pid);
+      targets_[best] = t;
+      fixed_[best] = Fixed{g.was.identity, control::boot_ticks_now()};
+    }
+    cv_.notify_all();
+    if (o_.note)
+      o_.note("process " + std::to_string(g.pid) + " exited; serving process " + std::to_string(best) +
+              ", the same command restarted");
   }
 }
 

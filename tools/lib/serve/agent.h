@@ -68,7 +68,14 @@ class Agent {
   AgentOptions o_;
   mutable std::mutex mu_;
   std::map<pid_t, std::shared_ptr<Target>> targets_;
-  std::map<pid_t, std::string> fixed_;  // --pid targets: pid -> process_identity at start
+  // A --pid target: what it runs (process_identity at start) and when it was
+  // last seen running (boot ticks). Its restart is a process of the same
+  // identity started after that: one that ran beside it is another instance.
+  struct Fixed {
+    std::string identity;
+    uint64_t alive_at = 0;
+  };
+  std::map<pid_t, Fixed> fixed_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread thread_;
