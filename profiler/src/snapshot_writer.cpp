@@ -53,11 +53,52 @@ uint64_t now_ns(clockid_t c) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+// Mappings a finished Buf gave back, for the next build's: a process that
+// writes often (the peak file is rewritten at each 5% of growth) faults in
+// and zeroes its image's pages once, not at every file. Writer-only (the
+// writer mutex), so async-signal-safe; at most kSpareBytes kept, the rest
+// unmapped at once.
+struct SpareMaps {
+  static constexpr int kSlots = 6;
+  static constexpr size_t kSpareBytes = (size_t)32 << 20;
+  void* p[kSlots] = {};
+  size_t cap[kSlots] = {};
+  size_t total = 0;
+  // A kept mapping of at least `want` bytes (the smallest), else nullptr.
+  void* take(size_t want, size_t* got) {
+    int best = -1;
+    for (int i = 0; i < kSlots; ++i)
+      if (p[i] && cap[i] >= want && (best < 0 || cap[i] < cap[best])) best = i;
+    if (best < 0) return nullptr;
+    void* q = p[best];
+    *got = cap[best];
+    total -= cap[best];
+    p[best] = nullptr;
+    cap[best] = 0;
+    return q;
+  }
+  void give(void* q, size_t n) {
+    if (total + n <= kSpareBytes)
+      for (int i = 0; i < kSlots; ++i)
+        if (!p[i]) {
+          p[i] = q;
+          cap[i] = n;
+          total += n;
+          return;
+        }
+    os_unmap(q, n);
+  }
+};
+SpareMaps g_spare;
+
 // A growable byte buffer in its own mapping.
 class Buf {
  public:
+  Buf() = default;
+  Buf(const Buf&) = delete;  // one owner per mapping: it goes back to g_spare once
+  Buf& operator=(const Buf&) = delete;
   ~Buf() {
-    if (p_) os_unmap(p_, cap_);
+    if (p_) g_spare.give(p_, cap_);
   }
   bool ok() const { return ok_; }
   size_t size() const { return len_; }
@@ -69,6 +110,14 @@ class Buf {
     if (len_ + more <= cap_) return true;
     size_t cap = cap_ ? cap_ : 1 << 16;
     while (cap < len_ + more) cap *= 2;
+    if (!p_) {
+      size_t got = 0;
+      if (void* kept = g_spare.take(cap, &got)) {
+        p_ = (char*)kept;
+        cap_ = got;
+        return true;
+      }
+    }
     void* q = p_ ? mremap(p_, cap_, cap, MREMAP_MAYMOVE) : os_map(cap);
     if (!q || q == MAP_FAILED) return ok_ = false;
     if (p_) self_memory_add((int64_t)(cap - cap_));
