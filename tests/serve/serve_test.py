@@ -273,6 +273,21 @@ def case_contract():
         text = body.decode()
         assert re.match(r"heap profile: \d+: \d+ \[\d+: \d+\] @ heap/2\n", text), text[:200]
         assert "LeakyCache::store" in text and "\nMAPPED_LIBRARIES:\n" in text
+        # Go's frame lines: `#\t0xPC\tfunction+0xOFF\tfile:line`; the offset is the pc's distance
+        # from the entry of the ELF symbol covering it: pc - off is that symbol's run-time address
+        # (checked against nm for the demo's own store).
+        frames = re.findall(r"^#\t0x([0-9a-f]+)\t(.*?)\+0x([0-9a-f]+)\t(\S*):(\d+)$", text, re.M)
+        assert frames, text[:600]
+        store = [(int(pc, 16), int(off, 16)) for pc, fn, off, _, _ in frames if "LeakyCache::store" in fn]
+        assert store, text[:600]
+        entries = {pc - off for pc, off in store}
+        nm = subprocess.run(["nm", "-C", "--defined-only", DEMO], capture_output=True, text=True, check=True).stdout
+        syms = [int(l.split()[0], 16) for l in nm.splitlines() if "LeakyCache::store(" in l.split(None, 2)[-1]]
+        assert syms, "nm finds no LeakyCache::store in " + DEMO
+        # The pcs are run-time addresses (PIE, page-aligned bias): each entry is one of the
+        # symbol's addresses moved by the same bias.
+        biases = {e - sy for e in entries for sy in syms if (e - sy) % 4096 == 0}
+        assert len(biases) == 1, (entries, syms)
         st, h, body = get(s.url("/debug/pprof/symbol"))
         assert (st, body) == (200, b"num_symbols: 1\n"), body
         # POST the address of the store location: its name comes back.

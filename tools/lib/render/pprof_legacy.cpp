@@ -32,6 +32,7 @@ std::string render_pprof_legacy_text(const ExportInput& in) {
     for (uint64_t pc : s.pcs) {
       for (const Frame& f : in.lookup(pc)) {
         out += "#\t" + hex(pc) + "\t" + (f.function.empty() ? hex(pc) : f.function);
+        if (f.symbol_offset >= 0 && !f.function.empty()) out += "+" + hex(uint64_t(f.symbol_offset));  // Go's +0xoff
         out += "\t" + (f.file.empty() ? f.module : f.file) + ":" + std::to_string(f.line) + "\n";
       }
     }

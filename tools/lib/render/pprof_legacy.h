@@ -7,7 +7,7 @@
 // nothing) or `@ heapprofile` (sampled: heapscope's figures are unbiased
 // estimates already, so pprof must not scale them again); one record per
 // site, `<n>: <B> [<n>: <B>] @ 0xpc 0xpc...`, each pc followed by `#\t0xpc\t
-// function\tfile:line` lines (no +0xoff: the symbolizer gives no entry address) (inlined frames first); a `# heapscope`
+// function+0xoff\tfile:line` lines, the offset from the covering ELF symbol's entry as Go prints it (inlined frames first); a `# heapscope`
 // block of totals; and a `MAPPED_LIBRARIES:` section of /proc/PID/maps-style
 // lines from the snapshot's modules, so pprof can symbolize locally too.
 // As Go does, alloc_B is bumped by 1 when it equals inuse_B.

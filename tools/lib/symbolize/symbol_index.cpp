@@ -150,7 +150,7 @@ void SymbolIndex::search(const Group& g, uint64_t address, const Sym*& closest,
   }
 }
 
-std::string SymbolIndex::lookup(uint64_t address) const {
+std::string SymbolIndex::lookup(uint64_t address, uint64_t* start) const {
   const Sym* closest = nullptr;
   const Sym* sizeless = nullptr;
   uint64_t min_label = 0;
@@ -161,6 +161,7 @@ std::string SymbolIndex::lookup(uint64_t address) const {
   const Sym* s = closest;
   if (!s && sizeless && sizeless->start >= min_label) s = sizeless;
   if (!s) return {};
+  if (start) *start = s->start;
   std::string name(s->name);
   auto at = name.find('@');
   if (at != std::string::npos && at > 0) name.resize(at);

@@ -37,8 +37,9 @@ class SymbolIndex {
   // Reads the module's symbols (dwfl_module_getsym_info over
   // dwfl_module_getsymtab); addresses as libdwfl reports them for the module.
   void build(Dwfl_Module* module);
-  // The covering symbol's name (mangled, without version), or "" when none.
-  std::string lookup(uint64_t address) const;
+  // The covering symbol's name (mangled, without version), or "" when none;
+  // *start (when given) its value, the function's entry for a function.
+  std::string lookup(uint64_t address, uint64_t* start = nullptr) const;
   size_t size() const;
 
  private:

@@ -520,6 +520,10 @@ struct Symbolizer::Impl {
     if (!m.tried) open(m);
     if (!m.dm) return {base};
     Dwarf_Addr vaddr = addr - m.module->load_bias;
+    {
+      uint64_t start = 0;
+      if (!raw_symbol(m, vaddr, &start).empty() && start <= base.rel_address) base.symbol_offset = int64_t(base.rel_address - start);
+    }
 
     std::vector<Frame> out;
     if (m.has_dwarf) {
@@ -605,12 +609,12 @@ struct Symbolizer::Impl {
   // The ELF symbol containing vaddr (.symtab, else .dynsym), mangled as
   // written, without a symbol version ("__libc_start_main@@GLIBC_2.34");
   // empty when none does. The module's index is built on first use.
-  static std::string raw_symbol(Mod& m, Dwarf_Addr vaddr) {
+  static std::string raw_symbol(Mod& m, Dwarf_Addr vaddr, uint64_t* start = nullptr) {
     if (!m.symbols_built) {
       m.symbols.build(m.dm);
       m.symbols_built = true;
     }
-    return m.symbols.lookup(vaddr);
+    return m.symbols.lookup(vaddr, start);
   }
 
   // True when the function DIE's name came from its DW_AT_linkage_name.

@@ -32,6 +32,10 @@ struct Frame {
   // address); stable across runs despite ASLR. 0 when in no module.
   uint64_t rel_address = 0;
   bool resolved = false;  // function/file/line came from the module's symbols
+  // address - the entry of the ELF symbol (.symtab, else .dynsym) covering
+  // it, as Go prints `function+0xoff`; the outer function's for inlined
+  // frames too. -1 when no symbol covers it.
+  int64_t symbol_offset = -1;
 };
 
 // What debuginfod did for the modules this Symbolizer opened. libdwfl asks
